@@ -1,0 +1,186 @@
+package crstel
+
+import (
+	"context"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/internal/violation"
+)
+
+// ScopeName is the instrumentation scope of the spans [Action] starts.
+const ScopeName = "github.com/crstel/crstel"
+
+// InvalidKey marks a span made from invalid input, such as an unknown
+// category or a name with spaces. Its value lists each problem, naming the
+// offending value. Such a span is still exported; [crsteltest.AssertConforms]
+// fails on it.
+const InvalidKey = violation.Key
+
+// actionCtx is the context of a running action. It is both the context the
+// action's span is started from and the record of the action, so Action
+// allocates one object for the two. Spans started inside the action find it
+// with ctx.Value(actionKey{}).
+type actionCtx struct {
+	context.Context
+	category crs.Category
+	name     string
+	task     *task // metadata of the action and everything inside it; nil if none
+	// started is false while the action's own span is being started, so
+	// that the stamping processor leaves that span alone.
+	started bool
+}
+
+type actionKey struct{}
+
+func (a *actionCtx) Value(key any) any {
+	switch key.(type) {
+	case actionKey:
+		return a
+	case taskKey:
+		if a.task != nil {
+			return a.task
+		}
+	}
+	return a.Context.Value(key)
+}
+
+func actionFrom(ctx context.Context) *actionCtx {
+	a, _ := ctx.Value(actionKey{}).(*actionCtx)
+	return a
+}
+
+// ActionOption configures one [Action].
+type ActionOption interface{ applyAction(*actionConfig) }
+
+type actionConfig struct {
+	attrs []attribute.KeyValue
+	links []trace.Link
+	kind  trace.SpanKind
+}
+
+type actionOptionFunc func(*actionConfig)
+
+func (f actionOptionFunc) applyAction(c *actionConfig) { f(c) }
+
+// WithAttributes adds attributes to the action's span at its start, where
+// samplers and processors see them. Use the typed constructors of package
+// crs, such as crs.CodeFile, for the specification's optional attributes.
+// The default is none.
+func WithAttributes(kvs ...attribute.KeyValue) ActionOption {
+	return actionOptionFunc(func(c *actionConfig) { c.attrs = append(c.attrs, kvs...) })
+}
+
+// WithLinks links the action's span to other spans. The specification's best
+// practices ask for links where an action has several causes (fan-in, such
+// as a patch made from many findings) or an asynchronous one (work taken
+// from a queue). The default is none.
+func WithLinks(links ...trace.Link) ActionOption {
+	return actionOptionFunc(func(c *actionConfig) { c.links = append(c.links, links...) })
+}
+
+// WithSpanKind sets the kind of the action's span. The default is
+// trace.SpanKindInternal.
+func WithSpanKind(kind trace.SpanKind) ActionOption {
+	return actionOptionFunc(func(c *actionConfig) { c.kind = kind })
+}
+
+// tracerCache holds the tracer of the global provider it came from, so that
+// Action need not ask the provider for a tracer each time, and still follows
+// a new provider set with otel.SetTracerProvider.
+type tracerCache struct {
+	provider trace.TracerProvider
+	tracer   trace.Tracer
+}
+
+var cachedTracer atomic.Pointer[tracerCache]
+
+func tracer() trace.Tracer {
+	p := otel.GetTracerProvider()
+	if c := cachedTracer.Load(); c != nil && c.provider == p {
+		return c.tracer
+	}
+	c := &tracerCache{provider: p, tracer: p.Tracer(ScopeName)}
+	cachedTracer.Store(c)
+	return c.tracer
+}
+
+// Action starts a CRS action: a span named name with the mandatory
+// attributes crs.action.category and crs.action.name, and the task metadata.
+// End the returned span when the action is done:
+//
+//	ctx, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
+//	defer span.End()
+//
+// The task metadata is what ctx carries (see [WithTask]), merged with meta;
+// meta wins on a clash. A non-empty meta is added to the returned context
+// as WithTask would, so it also applies to the actions and spans inside this
+// one, here and in other processes. Every span started from the returned
+// context, by any tracer of a provider with crstel's [SpanProcessor]
+// (installed by [Setup]), carries the action's category, name and metadata
+// too.
+//
+// name is a low-cardinality label such as "generate_patch"; see
+// [crs.ValidateName]. Invalid input (an unknown category, a bad name, bad
+// metadata, a nil ctx) never makes Action panic or lose the span: the span
+// is started with the input repaired, marked with [InvalidKey], and the
+// problem reported through otel.Handle with the offending value. In strict
+// mode ([WithStrict], CRSTEL_STRICT=1) Action panics instead.
+//
+// Action uses the global TracerProvider; without one it returns a
+// non-recording span, as the OpenTelemetry API does.
+func Action(ctx context.Context, category crs.Category, name string, meta crs.Metadata, opts ...ActionOption) (context.Context, trace.Span) {
+	var problems []error
+	if ctx == nil {
+		problems = append(problems, errNilContext("Action"))
+		ctx = context.Background()
+	}
+	if !category.Valid() {
+		problems = append(problems, category.Validate())
+		category = crs.Category(crs.SanitizeName(string(category)))
+	}
+	if err := crs.ValidateName(name); err != nil {
+		problems = append(problems, err)
+		name = crs.SanitizeName(name)
+	}
+	if len(meta) > 0 {
+		var err error
+		if ctx, err = withTask(ctx, meta); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	if len(problems) > 0 && violation.Strict() {
+		violation.Report(problems[0])
+	}
+
+	var cfg actionConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyAction(&cfg)
+		}
+	}
+	a := &actionCtx{Context: ctx, category: category, name: name, task: taskFrom(ctx)}
+
+	var taskAttrs []attribute.KeyValue
+	if a.task != nil {
+		taskAttrs = a.task.attrs
+	}
+	attrs := make([]attribute.KeyValue, 0, 2+len(taskAttrs)+len(cfg.attrs))
+	attrs = append(attrs, crs.ActionCategory(category), crs.ActionName(name))
+	attrs = append(attrs, taskAttrs...)
+	attrs = append(attrs, cfg.attrs...)
+
+	sctx, span := tracer().Start(a, name,
+		trace.WithAttributes(attrs...),
+		trace.WithLinks(cfg.links...),
+		trace.WithSpanKind(cfg.kind))
+	a.started = true
+	if len(problems) > 0 {
+		violation.Mark(span, problems...)
+	}
+	return sctx, span
+}

@@ -1,0 +1,123 @@
+// Package envconfig reads the environment variables crstel acts on: its own
+// CRSTEL_* variables, and the standard OTEL_* ones that the OpenTelemetry
+// exporters do not check themselves. It is the one place where they are
+// parsed; every error names the variable and the value.
+package envconfig
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Names of the variables read here.
+const (
+	Strict    = "CRSTEL_STRICT"
+	QueueFull = "CRSTEL_QUEUE_FULL"
+
+	ServiceName           = "OTEL_SERVICE_NAME"
+	TracesExporter        = "OTEL_TRACES_EXPORTER"
+	Protocol              = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	TracesProtocol        = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+	Endpoint              = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	TracesEndpoint        = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	BSPMaxQueueSize       = "OTEL_BSP_MAX_QUEUE_SIZE"
+	BSPMaxExportBatchSize = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
+)
+
+// Lookup is the signature of os.LookupEnv; tests pass their own.
+type Lookup func(string) (string, bool)
+
+// Config is what the environment says. Zero values mean "not set".
+type Config struct {
+	// Strict is CRSTEL_STRICT; StrictSet tells whether it was set.
+	Strict, StrictSet bool
+	// QueueFull is CRSTEL_QUEUE_FULL: "block" or "drop", or "".
+	QueueFull string
+	// ServiceName is OTEL_SERVICE_NAME.
+	ServiceName string
+	// TracesExporter is OTEL_TRACES_EXPORTER: "otlp", "console", "none", or "".
+	TracesExporter string
+	// EndpointSet tells whether an OTLP traces endpoint is configured.
+	EndpointSet bool
+	// Endpoint is the OTLP traces endpoint as configured (for messages).
+	Endpoint string
+	// QueueSizeSet and BatchSizeSet tell whether the OTEL_BSP_* variables
+	// are set, so that crstel's defaults do not override them.
+	QueueSizeSet, BatchSizeSet bool
+}
+
+// Read reads the environment through lookup (os.LookupEnv if nil). It
+// returns every problem it finds joined in one error, and the Config with
+// the valid parts.
+func Read(lookup Lookup) (Config, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	get := func(name string) (string, bool) {
+		v, ok := lookup(name)
+		return strings.TrimSpace(v), ok && strings.TrimSpace(v) != ""
+	}
+	var c Config
+	var errs []string
+	bad := func(name, value, want string) {
+		errs = append(errs, fmt.Sprintf("%s=%s: %s", name, strconv.Quote(value), want))
+	}
+
+	if v, ok := get(Strict); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(Strict, v, "want 1, true, 0 or false")
+		} else {
+			c.Strict, c.StrictSet = b, true
+		}
+	}
+	if v, ok := get(QueueFull); ok {
+		switch lv := strings.ToLower(v); lv {
+		case "block", "drop":
+			c.QueueFull = lv
+		default:
+			bad(QueueFull, v, `want "block" or "drop"`)
+		}
+	}
+	c.ServiceName, _ = get(ServiceName)
+	if v, ok := get(TracesExporter); ok {
+		// The variable is a comma-separated list; crstel takes one exporter.
+		switch lv := strings.ToLower(v); lv {
+		case "otlp", "console", "none":
+			c.TracesExporter = lv
+		default:
+			bad(TracesExporter, v, `crstel supports "otlp", "console" or "none"`)
+		}
+	}
+	for _, name := range []string{TracesProtocol, Protocol} {
+		if v, ok := get(name); ok {
+			if !strings.EqualFold(v, "grpc") {
+				bad(name, v, `crstel exports OTLP over gRPC only: set it to "grpc" or unset it`)
+			}
+			break // the signal-specific variable wins
+		}
+	}
+	if v, ok := get(TracesEndpoint); ok {
+		c.EndpointSet, c.Endpoint = true, v
+	} else if v, ok := get(Endpoint); ok {
+		c.EndpointSet, c.Endpoint = true, v
+	}
+	for _, p := range []struct {
+		name string
+		set  *bool
+	}{{BSPMaxQueueSize, &c.QueueSizeSet}, {BSPMaxExportBatchSize, &c.BatchSizeSet}} {
+		if v, ok := get(p.name); ok {
+			if n, err := strconv.Atoi(v); err != nil || n <= 0 {
+				bad(p.name, v, "want a positive integer")
+			} else {
+				*p.set = true
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("crstel: invalid environment: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}

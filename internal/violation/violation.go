@@ -1,0 +1,93 @@
+// Package violation reports input that breaks the CRS specification: on the
+// span, through [otel.Handle], or, in strict mode, as a panic.
+//
+// Every crstel package that validates user input reports through here, so
+// that one switch (crstel.WithStrict or CRSTEL_STRICT=1) makes all of them
+// fail loudly in tests.
+package violation
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/crstel/crstel/internal/envconfig"
+)
+
+// Key marks a span whose input was invalid. Its value is a string slice with
+// one entry per problem, each naming the offending value.
+const Key = attribute.Key("crstel.invalid")
+
+var (
+	strictSet atomic.Int32 // 0: not set, 1: off, 2: on
+	envStrict = sync.OnceValue(func() bool {
+		c, _ := envconfig.Read(nil)
+		return c.Strict
+	})
+)
+
+// SetStrict turns strict mode on or off for the process, overriding
+// CRSTEL_STRICT.
+func SetStrict(on bool) {
+	if on {
+		strictSet.Store(2)
+	} else {
+		strictSet.Store(1)
+	}
+}
+
+// Strict reports whether strict mode is on: set by [SetStrict], else by
+// CRSTEL_STRICT.
+func Strict() bool {
+	switch strictSet.Load() {
+	case 1:
+		return false
+	case 2:
+		return true
+	}
+	return envStrict()
+}
+
+// Error is what crstel panics with in strict mode and hands to otel.Handle
+// otherwise.
+type Error struct{ Err error }
+
+func (e *Error) Error() string { return "crstel: " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Report hands err to otel.Handle, or panics with it in strict mode. A nil
+// err does nothing.
+func Report(err error) {
+	if err == nil {
+		return
+	}
+	e := &Error{Err: err}
+	if Strict() {
+		panic(e)
+	}
+	otel.Handle(e)
+}
+
+// Mark records problems on span under [Key], and reports them (see
+// [Report]). The span keeps the rest of its data, so it is still exported.
+func Mark(span trace.Span, problems ...error) {
+	if len(problems) == 0 {
+		return
+	}
+	msgs := make([]string, 0, len(problems))
+	for _, p := range problems {
+		if p != nil {
+			msgs = append(msgs, p.Error())
+		}
+	}
+	if len(msgs) == 0 {
+		return
+	}
+	span.SetAttributes(Key.StringSlice(msgs))
+	for _, p := range problems {
+		Report(p)
+	}
+}

@@ -1,0 +1,307 @@
+package crstel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/internal/console"
+	"github.com/crstel/crstel/internal/envconfig"
+	"github.com/crstel/crstel/internal/violation"
+)
+
+// Telemetry is crstel's telemetry pipeline: the tracer provider [Setup]
+// installed, its processors and exporter. Call [Telemetry.Shutdown] before
+// the process exits, or buffered spans are lost.
+type Telemetry struct {
+	tp  *sdktrace.TracerProvider
+	acc *accounting
+
+	reportedLost atomic.Int64 // losses already reported by lossError
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// Setup builds the telemetry pipeline and installs it as the global
+// TracerProvider, with the W3C tracecontext and baggage propagators, so that
+// [Action] and any other OpenTelemetry instrumentation use it.
+//
+// Configuration comes from opts, then the standard environment variables,
+// then defaults:
+//   - Resource: service.name from [WithServiceName], else OTEL_SERVICE_NAME,
+//     else the executable's name; OTEL_RESOURCE_ATTRIBUTES; the process's pid,
+//     executable, owner and runtime, and the host's name (not the command
+//     line, which may hold secrets).
+//   - Exporter: OTLP over gRPC, configured by the standard
+//     OTEL_EXPORTER_OTLP_* variables and their OTEL_EXPORTER_OTLP_TRACES_*
+//     forms (endpoint, headers, certificate, timeout, compression);
+//     "http://" endpoints are plain text. OTEL_EXPORTER_OTLP_PROTOCOL must be
+//     "grpc" or unset. OTEL_TRACES_EXPORTER may be "otlp", "console" or
+//     "none". With no endpoint configured anywhere and OTEL_TRACES_EXPORTER
+//     unset, spans are printed to stderr, and one warning says how to send
+//     them to a collector.
+//   - Export queue: [DefaultQueueSize] spans, sent in batches of
+//     [DefaultBatchSize], at least every second; spans that find the queue
+//     full are dropped and counted (see [WithQueueFullPolicy]).
+//
+// An invalid configuration is an error naming the variable or option and the
+// value; Setup then installs nothing. Credentials never appear in errors.
+func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	env, err := envconfig.Read(nil)
+	if err != nil {
+		return nil, err
+	}
+	cfg := config{logger: slog.Default()}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.strictSet {
+		violation.SetStrict(cfg.strict)
+	} else if env.StrictSet {
+		violation.SetStrict(env.Strict)
+	}
+
+	res, err := newResource(ctx, cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	acc := &accounting{endpoint: "(none)"}
+	exp, err := newExporter(ctx, cfg, env, acc)
+	if err != nil {
+		return nil, err
+	}
+
+	tpOpts := []sdktrace.TracerProviderOption{
+		sdktrace.WithResource(res),
+		sdktrace.WithSpanProcessor(NewSpanProcessor()),
+	}
+	for _, p := range cfg.processors {
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p))
+	}
+	if exp != nil {
+		bspOpts := []sdktrace.BatchSpanProcessorOption{sdktrace.WithBatchTimeout(batchTimeout)}
+		if cfg.queueSize > 0 || !env.QueueSizeSet {
+			bspOpts = append(bspOpts, sdktrace.WithMaxQueueSize(cmpOr(cfg.queueSize, DefaultQueueSize)))
+		}
+		if cfg.batchSize > 0 || !env.BatchSizeSet {
+			bspOpts = append(bspOpts, sdktrace.WithMaxExportBatchSize(cmpOr(cfg.batchSize, DefaultBatchSize)))
+		}
+		policy := cfg.queueFull
+		if !cfg.queueFullSet && env.QueueFull == "block" {
+			policy = QueueBlock
+		}
+		if policy == QueueBlock {
+			bspOpts = append(bspOpts, sdktrace.WithBlocking())
+		}
+		bsp := sdktrace.NewBatchSpanProcessor(countingExporter{SpanExporter: exp, acc: acc}, bspOpts...)
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{SpanProcessor: bsp, acc: acc}))
+	}
+	tp := sdktrace.NewTracerProvider(tpOpts...)
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
+		propagation.TraceContext{}, propagation.Baggage{}))
+	return &Telemetry{tp: tp, acc: acc}, nil
+}
+
+func cmpOr(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if c.queueSize < 0 {
+		errs = append(errs, fmt.Errorf("crstel: WithQueueSize(%d): want a positive number of spans", c.queueSize))
+	}
+	if c.batchSize < 0 {
+		errs = append(errs, fmt.Errorf("crstel: WithBatchSize(%d): want a positive number of spans", c.batchSize))
+	}
+	if c.queueFull != QueueDrop && c.queueFull != QueueBlock {
+		errs = append(errs, fmt.Errorf("crstel: WithQueueFullPolicy(%d): want QueueDrop or QueueBlock", c.queueFull))
+	}
+	if c.serviceName != "" && strings.TrimSpace(c.serviceName) == "" {
+		errs = append(errs, fmt.Errorf("crstel: WithServiceName(%q): want a non-blank name", c.serviceName))
+	}
+	return errors.Join(errs...)
+}
+
+// newResource builds the resource. Later detectors override earlier ones:
+// the executable's name, then the environment, then the options.
+func newResource(ctx context.Context, cfg config, env envconfig.Config) (*resource.Resource, error) {
+	attrs := slices.Clone(cfg.resourceAttrs)
+	if cfg.serviceName != "" {
+		attrs = append(attrs, crs.ServiceNameKey.String(cfg.serviceName))
+	}
+	exe, _ := os.Executable()
+	res, err := resource.New(ctx,
+		resource.WithAttributes(crs.ServiceNameKey.String(serviceFromExecutable(exe))),
+		resource.WithTelemetrySDK(),
+		resource.WithHost(),
+		resource.WithProcessPID(),
+		resource.WithProcessExecutableName(),
+		resource.WithProcessExecutablePath(),
+		resource.WithProcessOwner(),
+		resource.WithProcessRuntimeName(),
+		resource.WithProcessRuntimeVersion(),
+		resource.WithProcessRuntimeDescription(),
+		resource.WithFromEnv(),
+		resource.WithAttributes(attrs...),
+	)
+	if err != nil && res == nil {
+		return nil, fmt.Errorf("crstel: building the resource: %w", err)
+	}
+	if err != nil {
+		// A detector failed (say, no host name): keep what the others found.
+		otel.Handle(fmt.Errorf("crstel: building the resource, continuing without some attributes: %w", err))
+	}
+	return res, nil
+}
+
+func serviceFromExecutable(exe string) string {
+	name := strings.TrimSuffix(filepath.Base(exe), filepath.Ext(exe))
+	if name == "" || name == "." || name == string(filepath.Separator) {
+		return "unknown_service:go"
+	}
+	return name
+}
+
+// newExporter returns the configured exporter, or nil for "none".
+func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *accounting) (sdktrace.SpanExporter, error) {
+	switch {
+	case cfg.exporter != nil:
+		acc.endpoint = fmt.Sprintf("the exporter %T", cfg.exporter)
+		return cfg.exporter, nil
+	case cfg.console != nil:
+		acc.endpoint = "the console"
+		return console.New(cfg.console), nil
+	case cfg.endpoint == "" && env.TracesExporter == "none":
+		return nil, nil
+	case cfg.endpoint == "" && env.TracesExporter == "console":
+		acc.endpoint = "the console"
+		return console.New(os.Stderr), nil
+	case cfg.endpoint == "" && !env.EndpointSet && env.TracesExporter == "":
+		cfg.logger.Warn("crstel: no OTLP endpoint configured, printing spans to stderr; " +
+			"set OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:4317 (and OTEL_EXPORTER_OTLP_HEADERS for credentials) " +
+			"to send them to a collector, or OTEL_TRACES_EXPORTER=none to discard them")
+		acc.endpoint = "the console"
+		return console.New(os.Stderr), nil
+	}
+
+	var opts []otlptracegrpc.Option
+	endpoint := env.Endpoint
+	if cfg.endpoint != "" {
+		endpoint = cfg.endpoint
+		if strings.Contains(cfg.endpoint, "://") {
+			opts = append(opts, otlptracegrpc.WithEndpointURL(cfg.endpoint))
+		} else {
+			opts = append(opts, otlptracegrpc.WithEndpoint(cfg.endpoint))
+		}
+	}
+	if endpoint == "" {
+		endpoint = "localhost:4317"
+	}
+	if cfg.insecure {
+		opts = append(opts, otlptracegrpc.WithInsecure())
+	}
+	if cfg.headers != nil {
+		opts = append(opts, otlptracegrpc.WithHeaders(cfg.headers))
+		for _, v := range cfg.headers {
+			acc.secrets = append(acc.secrets, v)
+		}
+	}
+	acc.endpoint = redactEndpoint(endpoint)
+	exp, err := otlptracegrpc.New(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("crstel: creating the OTLP gRPC exporter for %s: %w", acc.endpoint, err)
+	}
+	return exp, nil
+}
+
+// redactEndpoint returns endpoint without user info or query, which may
+// hold credentials.
+func redactEndpoint(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		if i := strings.LastIndex(endpoint, "@"); i >= 0 {
+			return endpoint[i+1:]
+		}
+		return endpoint
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
+}
+
+// TracerProvider returns the provider Setup installed.
+func (t *Telemetry) TracerProvider() *sdktrace.TracerProvider { return t.tp }
+
+// Stats returns what happened to the spans ended so far.
+func (t *Telemetry) Stats() Stats { return t.acc.stats() }
+
+// ForceFlush exports every ended span now and waits until it is done or ctx
+// ends. Spans lost so far are reported through otel.Handle.
+func (t *Telemetry) ForceFlush(ctx context.Context) error {
+	err := t.tp.ForceFlush(ctx)
+	return errors.Join(err, t.lossError())
+}
+
+// Shutdown ends the pipeline: it exports every ended span, waiting until it
+// is done or ctx ends, stops the exporter and every goroutine crstel
+// started, and returns an error if spans were lost, with their number (the
+// same error goes to otel.Handle). Spans that end later are not exported.
+// It is safe to call more than once; later calls return the first one's
+// result. It never exits the process.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	t.shutdownOnce.Do(func() {
+		t.shutdownErr = errors.Join(t.tp.Shutdown(ctx), t.lossError())
+	})
+	return t.shutdownErr
+}
+
+// lossError returns an error if spans were lost, and reports it through
+// otel.Handle if the loss is new since the last report.
+func (t *Telemetry) lossError() error {
+	st := t.acc.stats()
+	if st.Lost() == 0 {
+		return nil
+	}
+
+	err := fmt.Errorf("crstel: %d of %d spans were not exported to %s (%d dropped from a full queue, %d failed to export)",
+		st.Lost(), st.Ended, t.acc.endpoint, st.Dropped, st.Failed)
+	if t.reportedLost.Swap(st.Lost()) != st.Lost() {
+		otel.Handle(err)
+	}
+	return err
+}
+
+// batchTimeout is the longest an ended span waits in the queue.
+const batchTimeout = time.Second
