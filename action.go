@@ -63,6 +63,18 @@ type actionConfig struct {
 	kind  trace.SpanKind
 }
 
+// newActionConfig applies opts. It is a function of its own so that the
+// config escapes to the heap only when there are options.
+func newActionConfig(opts []ActionOption) actionConfig {
+	var cfg actionConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyAction(&cfg)
+		}
+	}
+	return cfg
+}
+
 type actionOptionFunc func(*actionConfig)
 
 func (f actionOptionFunc) applyAction(c *actionConfig) { f(c) }
@@ -158,10 +170,8 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	}
 
 	var cfg actionConfig
-	for _, o := range opts {
-		if o != nil {
-			o.applyAction(&cfg)
-		}
+	if len(opts) > 0 {
+		cfg = newActionConfig(opts)
 	}
 	a := &actionCtx{Context: ctx, category: category, name: name, task: taskFrom(ctx)}
 
@@ -174,10 +184,16 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	attrs = append(attrs, taskAttrs...)
 	attrs = append(attrs, cfg.attrs...)
 
-	sctx, span := tracer().Start(a, name,
-		trace.WithAttributes(attrs...),
-		trace.WithLinks(cfg.links...),
-		trace.WithSpanKind(cfg.kind))
+	// Only the options needed: each one costs an allocation.
+	var start [3]trace.SpanStartOption
+	so := append(start[:0], trace.WithAttributes(attrs...))
+	if len(cfg.links) > 0 {
+		so = append(so, trace.WithLinks(cfg.links...))
+	}
+	if cfg.kind != trace.SpanKindUnspecified {
+		so = append(so, trace.WithSpanKind(cfg.kind))
+	}
+	sctx, span := tracer().Start(a, name, so...)
 	a.started = true
 	if len(problems) > 0 {
 		violation.Mark(span, problems...)

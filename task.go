@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
@@ -60,17 +61,27 @@ func WithTask(ctx context.Context, meta crs.Metadata) context.Context {
 // withTask is WithTask without the reporting: it returns what was wrong.
 func withTask(ctx context.Context, meta crs.Metadata) (context.Context, error) {
 	verr := meta.Validate()
-	var merged crs.Metadata
-	if old := taskFrom(ctx); old != nil && len(old.meta) > 0 {
-		merged = maps.Clone(old.meta)
-		maps.Copy(merged, meta)
-	} else {
-		merged = maps.Clone(meta)
-	}
-	t := newTask(merged)
+	t := newTask(merge(taskFrom(ctx), meta))
 	ctx = context.WithValue(ctx, taskKey{}, t)
 	b, berr := withTaskBaggage(baggage.FromContext(ctx), t.attrs)
 	return baggage.ContextWithBaggage(ctx, b), errors.Join(verr, berr)
+}
+
+// merge returns the metadata of old with meta added, meta winning on a
+// clash. If the result would have more than crs.MaxMetadataKeys entries,
+// old's entries are kept first, then meta's in key order: metadata set
+// earlier is not pushed out by a flood of new keys.
+func merge(old *task, meta crs.Metadata) crs.Metadata {
+	if old == nil || len(old.meta) == 0 {
+		return maps.Clone(meta)
+	}
+	merged := maps.Clone(old.meta)
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		if _, ok := merged[k]; ok || len(merged) < crs.MaxMetadataKeys {
+			merged[k] = meta[k]
+		}
+	}
+	return merged
 }
 
 // Task returns the task metadata that ctx carries: set by [WithTask] in this

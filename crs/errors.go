@@ -33,9 +33,14 @@ func Quote(s string) string {
 	if len(s) <= quoteLimit {
 		return strconv.Quote(s)
 	}
+	// Cut on a rune boundary, at most UTFMax-1 bytes back; invalid UTF-8
+	// may have no boundary, and is then cut where it is.
 	cut := quoteLimit
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
+	for back := 0; back < utf8.UTFMax-1 && !utf8.RuneStart(s[cut]); back++ {
 		cut--
+	}
+	if !utf8.RuneStart(s[cut]) {
+		cut = quoteLimit
 	}
 	return strconv.Quote(s[:cut]) + "... (" + strconv.Itoa(len(s)) + " bytes)"
 }

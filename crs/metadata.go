@@ -44,17 +44,22 @@ func (m Metadata) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: %d entries, more than %d", ErrInvalidMetadata, len(m), MaxMetadataKeys))
 	}
 	keys := m.sortedKeys()
+	listed := 0
 	for _, k := range keys {
 		if err := validateEntry(k, m[k]); err != nil {
-			errs = append(errs, err)
-			if len(errs) >= 10 {
+			if listed == maxListed {
 				errs = append(errs, fmt.Errorf("%w: further problems not listed", ErrInvalidMetadata))
 				break
 			}
+			errs = append(errs, err)
+			listed++
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// maxListed is how many bad entries an error of Validate lists.
+const maxListed = 10
 
 func validateEntry(k, v string) error {
 	switch {
@@ -74,10 +79,11 @@ func validateEntry(k, v string) error {
 	return nil
 }
 
-// reservedKey reports whether a metadata key would clash with an attribute
-// the specification or crstel owns.
+// reservedKey reports whether a metadata key is in a namespace the
+// specification (crs., fuzz.corpus.) or crstel (crstel.) owns, where it
+// would clash with their attributes.
 func reservedKey(k string) bool {
-	return strings.HasPrefix(k, "crs.") || strings.HasPrefix(k, "crstel.")
+	return strings.HasPrefix(k, "crs.") || strings.HasPrefix(k, "fuzz.corpus.") || strings.HasPrefix(k, "crstel.")
 }
 
 func (m Metadata) sortedKeys() []string {
@@ -91,10 +97,11 @@ func (m Metadata) sortedKeys() []string {
 
 // Attributes returns m as span attributes, sorted by key. Entries that
 // [Metadata.Validate] rejects are repaired or left out, never passed on
-// broken: a value over the limit is cut to [MaxMetadataValueLen] bytes,
-// invalid UTF-8 is replaced, entries with an empty or reserved key are left
-// out, and only the first [MaxMetadataKeys] keys in sorted order are kept.
-// Call Validate to learn what was repaired.
+// broken: a value over the limit is cut to [MaxMetadataValueLen] bytes and
+// invalid UTF-8 in a value is replaced; entries whose key is empty,
+// reserved, too long or not valid UTF-8 are left out (repairing a key could
+// make two keys one); only the first [MaxMetadataKeys] keys in sorted order
+// are kept. Call Validate to learn what was repaired.
 func (m Metadata) Attributes() []attribute.KeyValue {
 	if len(m) == 0 {
 		return nil
@@ -105,10 +112,10 @@ func (m Metadata) Attributes() []attribute.KeyValue {
 		if len(kvs) == MaxMetadataKeys {
 			break
 		}
-		if k == "" || reservedKey(k) {
+		if k == "" || len(k) > MaxMetadataKeyLen || !utf8.ValidString(k) || reservedKey(k) {
 			continue
 		}
-		kvs = append(kvs, attribute.String(cutUTF8(k, MaxMetadataKeyLen), cutUTF8(m[k], MaxMetadataValueLen)))
+		kvs = append(kvs, attribute.String(k, cutUTF8(m[k], MaxMetadataValueLen)))
 	}
 	return kvs
 }

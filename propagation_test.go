@@ -1,0 +1,156 @@
+package crstel_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/crstel/crstel"
+	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/crsteltest"
+)
+
+// TestStampsThirdPartySpans: spans from other tracers inside an action
+// carry its category, name and metadata; their own values win; spans
+// outside actions are left alone.
+func TestStampsThirdPartySpans(t *testing.T) {
+	rec := crsteltest.NewRecorder(t)
+	other := otel.Tracer("third-party")
+
+	_, outside := other.Start(crstel.WithTask(context.Background(), task1), "outside")
+	outside.End()
+
+	ctx := crstel.WithTask(context.Background(), task1)
+	ctx, action := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
+	lctx, llm := other.Start(ctx, "chat gpt-4o")
+	_, deeper := other.Start(lctx, "retry")
+	deeper.End()
+	llm.End()
+	_, own := other.Start(ctx, "own_values", trace.WithAttributes(
+		attribute.String("task.id", "other-task"), attribute.String("crs.action.name", "own_name")))
+	own.End()
+	action.End()
+
+	spans := rec.Ended()
+	if got := attrs(one(t, spans, "outside")); len(got) != 0 {
+		t.Errorf("span outside any action got attributes %v, want none", got)
+	}
+	crsteltest.AssertConforms(t, []sdktrace.ReadOnlySpan{one(t, spans, "chat gpt-4o"), one(t, spans, "retry")}, crsteltest.WantMetadata(task1))
+	for _, name := range []string{"chat gpt-4o", "retry"} {
+		s := one(t, spans, name)
+		wantAttr(t, s, crs.ActionCategoryKey, attribute.StringValue("patch_generation"))
+		wantAttr(t, s, crs.ActionNameKey, attribute.StringValue("generate_patch"))
+	}
+	s := one(t, spans, "own_values")
+	wantAttr(t, s, "task.id", attribute.StringValue("other-task"))
+	wantAttr(t, s, crs.ActionNameKey, attribute.StringValue("own_name"))
+	wantAttr(t, s, "round.id", attribute.StringValue("round-1"))
+	if n := len(s.Attributes()); n != 5 {
+		t.Errorf("own_values has %d attributes, want 5 (no duplicates): %v", n, s.Attributes())
+	}
+}
+
+// TestAcrossHTTP: the task metadata and trace context cross an HTTP hop
+// made with otelhttp on both sides, and the client span is stamped.
+func TestAcrossHTTP(t *testing.T) {
+	rec := crsteltest.NewRecorder(t)
+	srv := httptest.NewServer(otelhttp.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The remote side: no WithTask, the metadata comes from baggage.
+		_, span := crstel.Action(r.Context(), crs.Building, "compile_source_code", nil)
+		defer span.End()
+		io.WriteString(w, "ok")
+	}), "task-server"))
+	defer srv.Close()
+	client := &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport)}
+
+	ctx := crstel.WithTask(context.Background(), task1)
+	ctx, action := crstel.Action(ctx, crs.ScoringSubmission, "submit_build", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	action.End()
+	srv.Close() // waits for the handler, so its span has ended
+
+	spans := rec.Ended()
+	remote := one(t, spans, "compile_source_code")
+	if remote.SpanContext().TraceID() != action.SpanContext().TraceID() {
+		t.Errorf("remote action trace = %s, want %s", remote.SpanContext().TraceID(), action.SpanContext().TraceID())
+	}
+	var clientSpan sdktrace.ReadOnlySpan
+	for _, s := range spans {
+		if s.InstrumentationScope().Name == "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp" && s.SpanKind().String() == "client" {
+			clientSpan = s
+		}
+	}
+	if clientSpan == nil {
+		t.Fatal("no otelhttp client span recorded")
+	}
+	crsteltest.AssertConforms(t, []sdktrace.ReadOnlySpan{remote, clientSpan, one(t, spans, "submit_build")}, crsteltest.WantMetadata(task1))
+	wantAttr(t, clientSpan, crs.ActionNameKey, attribute.StringValue("submit_build"))
+}
+
+// TestAcrossQueue: a producer injects into a MapCarrier that travels with a
+// queued message; the consumer extracts it and its action continues the
+// trace with the task metadata.
+func TestAcrossQueue(t *testing.T) {
+	rec := crsteltest.NewRecorder(t)
+	queue := make(chan propagation.MapCarrier, 1)
+
+	ctx := crstel.WithTask(context.Background(), task1)
+	ctx, producer := crstel.Action(ctx, crs.DynamicAnalysis, "enqueue_crash", nil)
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	queue <- carrier
+	producer.End()
+
+	msg := <-queue
+	cctx := otel.GetTextMapPropagator().Extract(context.Background(), msg)
+	if got := crstel.Task(cctx); got["task.id"] != "task-1" || len(got) != 3 {
+		t.Errorf("Task(extracted) = %v, want %v", got, task1)
+	}
+	_, consumer := crstel.Action(cctx, crs.PatchGeneration, "patch_crash", nil,
+		crstel.WithLinks(trace.Link{SpanContext: producer.SpanContext()}))
+	consumer.End()
+
+	s := one(t, rec.Ended(), "patch_crash")
+	if s.Parent().SpanID() != producer.SpanContext().SpanID() {
+		t.Errorf("consumer parent = %s, want producer %s", s.Parent().SpanID(), producer.SpanContext().SpanID())
+	}
+	crsteltest.AssertConforms(t, rec.Ended(), crsteltest.WantMetadata(task1))
+}
+
+// TestBaggageOnlyTaskMembers: baggage members from elsewhere are not task
+// metadata.
+func TestBaggageOnlyTaskMembers(t *testing.T) {
+	rec := crsteltest.NewRecorder(t)
+	foreign, _ := baggage.NewMember("user.tier", "gold")
+	b, _ := baggage.New(foreign)
+	ctx := baggage.ContextWithBaggage(context.Background(), b)
+	ctx = crstel.WithTask(ctx, task1)
+
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	cctx := otel.GetTextMapPropagator().Extract(context.Background(), carrier)
+	_, span := crstel.Action(cctx, crs.Testing, "run_unit_tests", nil)
+	span.End()
+
+	s := one(t, rec.Ended(), "run_unit_tests")
+	if _, ok := attrs(s)["user.tier"]; ok {
+		t.Error("foreign baggage member user.tier became task metadata")
+	}
+	crsteltest.AssertConforms(t, rec.Ended(), crsteltest.WantMetadata(task1))
+}
