@@ -1,6 +1,7 @@
 package crstel
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -32,8 +32,6 @@ import (
 type Telemetry struct {
 	tp  *sdktrace.TracerProvider
 	acc *accounting
-
-	reportedLost atomic.Int64 // losses already reported by lossError
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -107,12 +105,12 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p))
 	}
 	if exp != nil {
-		bspOpts := []sdktrace.BatchSpanProcessorOption{sdktrace.WithBatchTimeout(batchTimeout)}
-		if cfg.queueSize > 0 || !env.QueueSizeSet {
-			bspOpts = append(bspOpts, sdktrace.WithMaxQueueSize(cmpOr(cfg.queueSize, DefaultQueueSize)))
-		}
-		if cfg.batchSize > 0 || !env.BatchSizeSet {
-			bspOpts = append(bspOpts, sdktrace.WithMaxExportBatchSize(cmpOr(cfg.batchSize, DefaultBatchSize)))
+		queue := cmp.Or(cfg.queueSize, env.QueueSize, DefaultQueueSize)
+		batch := min(cmp.Or(cfg.batchSize, env.BatchSize, DefaultBatchSize), queue)
+		bspOpts := []sdktrace.BatchSpanProcessorOption{
+			sdktrace.WithBatchTimeout(batchTimeout),
+			sdktrace.WithMaxQueueSize(queue),
+			sdktrace.WithMaxExportBatchSize(batch),
 		}
 		policy := cfg.queueFull
 		if !cfg.queueFullSet && env.QueueFull == "block" {
@@ -129,13 +127,6 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
 		propagation.TraceContext{}, propagation.Baggage{}))
 	return &Telemetry{tp: tp, acc: acc}, nil
-}
-
-func cmpOr(v, def int) int {
-	if v > 0 {
-		return v
-	}
-	return def
 }
 
 func (c *config) validate() error {
@@ -221,11 +212,11 @@ func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *acc
 	endpoint := env.Endpoint
 	if cfg.endpoint != "" {
 		endpoint = cfg.endpoint
-		if strings.Contains(cfg.endpoint, "://") {
-			opts = append(opts, otlptracegrpc.WithEndpointURL(cfg.endpoint))
-		} else {
-			opts = append(opts, otlptracegrpc.WithEndpoint(cfg.endpoint))
+		if !strings.Contains(endpoint, "://") {
+			// "host:port" means TLS, whatever the environment says.
+			endpoint = "https://" + endpoint
 		}
+		opts = append(opts, otlptracegrpc.WithEndpointURL(endpoint))
 	}
 	if endpoint == "" {
 		endpoint = "localhost:4317"
@@ -233,6 +224,7 @@ func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *acc
 	if cfg.insecure {
 		opts = append(opts, otlptracegrpc.WithInsecure())
 	}
+	acc.secrets = append(acc.secrets, env.Secrets...)
 	if cfg.headers != nil {
 		opts = append(opts, otlptracegrpc.WithHeaders(cfg.headers))
 		for _, v := range cfg.headers {
@@ -268,7 +260,9 @@ func (t *Telemetry) TracerProvider() *sdktrace.TracerProvider { return t.tp }
 func (t *Telemetry) Stats() Stats { return t.acc.stats() }
 
 // ForceFlush exports every ended span now and waits until it is done or ctx
-// ends. Spans lost so far are reported through otel.Handle.
+// ends. It returns an error if spans were lost so far, with their number.
+// (Export failures reach otel.Handle as they happen; the total is reported
+// there by Shutdown.)
 func (t *Telemetry) ForceFlush(ctx context.Context) error {
 	err := t.tp.ForceFlush(ctx)
 	return errors.Join(err, t.lossError())
@@ -282,13 +276,17 @@ func (t *Telemetry) ForceFlush(ctx context.Context) error {
 // result. It never exits the process.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.shutdownOnce.Do(func() {
-		t.shutdownErr = errors.Join(t.tp.Shutdown(ctx), t.lossError())
+		err := t.tp.Shutdown(ctx) // flushes first
+		lost := t.lossError()
+		if lost != nil {
+			otel.Handle(lost)
+		}
+		t.shutdownErr = errors.Join(err, lost)
 	})
 	return t.shutdownErr
 }
 
-// lossError returns an error if spans were lost, and reports it through
-// otel.Handle if the loss is new since the last report.
+// lossError returns an error if spans were lost, or nil.
 func (t *Telemetry) lossError() error {
 	st := t.acc.stats()
 	if st.Lost() == 0 {
@@ -297,9 +295,6 @@ func (t *Telemetry) lossError() error {
 
 	err := fmt.Errorf("crstel: %d of %d spans were not exported to %s (%d dropped from a full queue, %d failed to export)",
 		st.Lost(), st.Ended, t.acc.endpoint, st.Dropped, st.Failed)
-	if t.reportedLost.Swap(st.Lost()) != st.Lost() {
-		otel.Handle(err)
-	}
 	return err
 }
 

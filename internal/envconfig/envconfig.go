@@ -6,6 +6,7 @@ package envconfig
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -22,6 +23,8 @@ const (
 	TracesProtocol        = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
 	Endpoint              = "OTEL_EXPORTER_OTLP_ENDPOINT"
 	TracesEndpoint        = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	Headers               = "OTEL_EXPORTER_OTLP_HEADERS"
+	TracesHeaders         = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
 	BSPMaxQueueSize       = "OTEL_BSP_MAX_QUEUE_SIZE"
 	BSPMaxExportBatchSize = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
 )
@@ -43,9 +46,12 @@ type Config struct {
 	EndpointSet bool
 	// Endpoint is the OTLP traces endpoint as configured (for messages).
 	Endpoint string
-	// QueueSizeSet and BatchSizeSet tell whether the OTEL_BSP_* variables
-	// are set, so that crstel's defaults do not override them.
-	QueueSizeSet, BatchSizeSet bool
+	// QueueSize and BatchSize are OTEL_BSP_MAX_QUEUE_SIZE and
+	// OTEL_BSP_MAX_EXPORT_BATCH_SIZE; 0 if unset.
+	QueueSize, BatchSize int
+	// Secrets are the header values of OTEL_EXPORTER_OTLP_HEADERS and
+	// OTEL_EXPORTER_OTLP_TRACES_HEADERS, for scrubbing from messages.
+	Secrets []string
 }
 
 // Read reads the environment through lookup (os.LookupEnv if nil). It
@@ -99,25 +105,70 @@ func Read(lookup Lookup) (Config, error) {
 			break // the signal-specific variable wins
 		}
 	}
-	if v, ok := get(TracesEndpoint); ok {
-		c.EndpointSet, c.Endpoint = true, v
-	} else if v, ok := get(Endpoint); ok {
-		c.EndpointSet, c.Endpoint = true, v
+	for _, name := range []string{TracesEndpoint, Endpoint} {
+		if v, ok := get(name); ok {
+			// The exporter reads the value itself, but silently falls back to
+			// localhost:4317 when it is not a URL, such as 127.0.0.1:4317.
+			if u, err := url.Parse(v); err != nil || !strings.Contains(v, "://") || u.Host == "" {
+				host := v
+				if i := strings.Index(v, "://"); i >= 0 {
+					host = v[i+3:]
+				}
+				bad(name, redact(v), fmt.Sprintf("want a URL: http://%s for plain text, https://%s for TLS", redact(host), redact(host)))
+			} else {
+				c.EndpointSet, c.Endpoint = true, v
+			}
+			break // the signal-specific variable wins
+		}
 	}
 	for _, p := range []struct {
 		name string
-		set  *bool
-	}{{BSPMaxQueueSize, &c.QueueSizeSet}, {BSPMaxExportBatchSize, &c.BatchSizeSet}} {
+		n    *int
+	}{{BSPMaxQueueSize, &c.QueueSize}, {BSPMaxExportBatchSize, &c.BatchSize}} {
 		if v, ok := get(p.name); ok {
 			if n, err := strconv.Atoi(v); err != nil || n <= 0 {
 				bad(p.name, v, "want a positive integer")
 			} else {
-				*p.set = true
+				*p.n = n
 			}
+		}
+	}
+	for _, name := range []string{Headers, TracesHeaders} {
+		if v, ok := get(name); ok {
+			c.Secrets = append(c.Secrets, headerValues(v)...)
 		}
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("crstel: invalid environment: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// headerValues returns the values of a headers variable ("k1=v1,k2=v2"),
+// raw and URL-decoded, as the exporter may show either.
+func headerValues(v string) []string {
+	var out []string
+	for _, kv := range strings.Split(v, ",") {
+		_, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		out = append(out, val)
+		if dec, err := url.PathUnescape(val); err == nil && dec != val {
+			out = append(out, dec)
+		}
+	}
+	return out
+}
+
+// redact removes user info (user:password@) from an endpoint.
+func redact(endpoint string) string {
+	if i := strings.LastIndex(endpoint, "@"); i >= 0 {
+		if j := strings.Index(endpoint, "://"); j >= 0 && j < i {
+			return endpoint[:j+3] + endpoint[i+1:]
+		}
+		return endpoint[i+1:]
+	}
+	return endpoint
 }

@@ -1,0 +1,224 @@
+package crstel_test
+
+// End-to-end tests against the real OpenTelemetry Collector, which
+// collectortest builds from the nested module internal/collectortest/otelcol.
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/crstel/crstel"
+	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/crsteltest"
+	"github.com/crstel/crstel/internal/collectortest"
+)
+
+// received converts the collector's spans to SDK spans, so that
+// crsteltest.Check can judge what really arrived.
+func received(spans []collectortest.Span) []sdktrace.ReadOnlySpan {
+	out := make([]sdktrace.ReadOnlySpan, 0, len(spans))
+	for _, s := range spans {
+		var tid trace.TraceID
+		var sid, pid trace.SpanID
+		hex.Decode(tid[:], []byte(s.TraceID))
+		hex.Decode(sid[:], []byte(s.SpanID))
+		hex.Decode(pid[:], []byte(s.ParentSpanID))
+		out = append(out, tracetest.SpanStub{
+			Name:                 s.Name,
+			SpanContext:          trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}),
+			Parent:               trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: pid}),
+			SpanKind:             trace.SpanKind(s.Kind),
+			Attributes:           toAttributes(s.Attributes),
+			Resource:             resource.NewSchemaless(toAttributes(s.Resource)...),
+			InstrumentationScope: instrumentation.Scope{Name: s.ScopeName},
+		}.Snapshot())
+	}
+	return out
+}
+
+func toAttributes(m map[string]any) []attribute.KeyValue {
+	kvs := make([]attribute.KeyValue, 0, len(m))
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			kvs = append(kvs, attribute.String(k, v))
+		case int64:
+			kvs = append(kvs, attribute.Int64(k, v))
+		case float64:
+			kvs = append(kvs, attribute.Float64(k, v))
+		case bool:
+			kvs = append(kvs, attribute.Bool(k, v))
+		case []any:
+			ss := make([]string, 0, len(v))
+			for _, e := range v {
+				s, _ := e.(string)
+				ss = append(ss, s)
+			}
+			kvs = append(kvs, attribute.StringSlice(k, ss))
+		}
+	}
+	return kvs
+}
+
+// restoreGlobals puts the global provider and propagator back after a test
+// that calls Setup.
+func restoreGlobals(t *testing.T) {
+	tp, prop := otel.GetTracerProvider(), otel.GetTextMapPropagator()
+	t.Cleanup(func() {
+		otel.SetTracerProvider(tp)
+		otel.SetTextMapPropagator(prop)
+	})
+}
+
+// TestCollectorExport: spans configured by the specification's environment
+// variables reach the real collector, conforming, with the resource.
+func TestCollectorExport(t *testing.T) {
+	restoreGlobals(t)
+	c := collectortest.Start(t, collectortest.WithBasicAuth("crs", "s3cret"))
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+c.Endpoint())
+	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Basic "+base64.StdEncoding.EncodeToString([]byte("crs:s3cret")))
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+	t.Setenv("OTEL_SERVICE_NAME", "patcher")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test")
+	errs := captureErrors(t)
+
+	ctx := context.Background()
+	tel, err := crstel.Setup(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx = crstel.WithTask(ctx, task1)
+	ctx, action := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil,
+		crstel.WithAttributes(crs.CodeFile("vuln_module.c"), crs.EffortWeight(8)))
+	_, llm := otel.Tracer("llm-client").Start(ctx, "chat gpt-4o")
+	llm.End()
+	action.End()
+	if err := tel.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+
+	spans := c.WaitForSpans(t, 2, 30*time.Second)
+	if len(spans) != 2 {
+		t.Fatalf("collector received %d spans, want 2", len(spans))
+	}
+	crsteltest.AssertConforms(t, received(spans), crsteltest.WantMetadata(task1))
+	for _, s := range spans {
+		if s.Resource["service.name"] != "patcher" || s.Resource["deployment.environment"] != "test" {
+			t.Errorf("span %q resource = %v, want service.name=patcher, deployment.environment=test", s.Name, s.Resource)
+		}
+		if s.Name == "generate_patch" && s.Attributes["crs.action.effort.weight"] != int64(8) {
+			t.Errorf("effort weight = %#v, want int64 8", s.Attributes["crs.action.effort.weight"])
+		}
+	}
+	if all := errs.all(); len(all) != 0 {
+		t.Errorf("otel.Handle got %v, want nothing", all)
+	}
+}
+
+// TestCollectorWrongCredentials: the collector refuses wrong credentials;
+// crstel reports one clear error naming the endpoint but not the secret,
+// however many batches fail, and counts the lost spans.
+func TestCollectorWrongCredentials(t *testing.T) {
+	restoreGlobals(t)
+	c := collectortest.Start(t, collectortest.WithBasicAuth("crs", "s3cret"))
+	errs := captureErrors(t)
+	const password = "wrong-password"
+	secret := base64.StdEncoding.EncodeToString([]byte("crs:" + password))
+
+	ctx := context.Background()
+	tel, err := crstel.Setup(ctx, crstel.WithEndpoint("http://"+c.Endpoint()), crstel.WithBasicAuth("crs", password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batches = 10
+	for range batches {
+		_, span := crstel.Action(crstel.WithTask(ctx, task1), crs.Testing, "run_unit_tests", nil)
+		span.End()
+		tel.ForceFlush(ctx) // one export request each
+	}
+	serr := tel.Shutdown(ctx)
+
+	if got := errs.containing("credentials"); got != 1 {
+		t.Errorf("got %d credential errors through otel.Handle, want 1; all: %v", got, errs.all())
+	}
+	if errs.containing(c.Endpoint()) == 0 {
+		t.Errorf("no error names the endpoint %s: %v", c.Endpoint(), errs.all())
+	}
+	all := append(errs.all(), serr)
+	for _, err := range all {
+		if err != nil && (strings.Contains(err.Error(), password) || strings.Contains(err.Error(), secret)) {
+			t.Errorf("error reveals the credentials: %v", err)
+		}
+	}
+	if st := tel.Stats(); st.Failed != batches || st.Exported != 0 {
+		t.Errorf("Stats = %+v, want Failed=%d, Exported=0", st, batches)
+	}
+	if serr == nil || !strings.Contains(serr.Error(), "10 of 10 spans") {
+		t.Errorf("Shutdown error = %v, want it to count 10 of 10 spans lost", serr)
+	}
+	if n := c.Metric(t, "otelcol_receiver_accepted_spans"); n != 0 {
+		t.Errorf("collector accepted %v spans, want 0", n)
+	}
+}
+
+// TestCollectorBurst: 200,000 actions made as fast as one goroutine can,
+// with default settings, all reach the collector.
+func TestCollectorBurst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200,000 spans; skipped with -short")
+	}
+	restoreGlobals(t)
+	c := collectortest.Start(t)
+	errs := captureErrors(t)
+	const n = 200_000
+
+	ctx := context.Background()
+	tel, err := crstel.Setup(ctx, crstel.WithEndpoint("http://"+c.Endpoint()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx = crstel.WithTask(ctx, task1)
+	start := time.Now()
+	for range n {
+		_, span := crstel.Action(ctx, crs.Fuzzing, "fuzz_iteration", nil)
+		span.End()
+	}
+	made := time.Since(start)
+	if err := tel.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	total := time.Since(start)
+
+	st := tel.Stats()
+	t.Logf("%d actions made in %v (%.0f/s); all exported in %v (%.0f spans/s); %+v",
+		n, made.Round(time.Millisecond), n/made.Seconds(), total.Round(time.Millisecond), n/total.Seconds(), st)
+	if st.Ended != n || st.Exported != n || st.Lost() != 0 {
+		t.Errorf("Stats = %+v, want %d ended and exported, none lost", st, n)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var accepted float64
+	for time.Now().Before(deadline) {
+		if accepted = c.Metric(t, "otelcol_receiver_accepted_spans"); accepted >= n {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if accepted != n {
+		t.Errorf("collector accepted %v spans, want %d", accepted, n)
+	}
+	if all := errs.all(); len(all) != 0 {
+		t.Errorf("otel.Handle got %v, want nothing", all)
+	}
+}

@@ -1,0 +1,55 @@
+package violation_test
+
+import (
+	"errors"
+	"testing"
+
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/crstel/crstel/internal/violation"
+)
+
+var errBad = errors.New("bad value")
+
+func TestMarkAndReport(t *testing.T) {
+	violation.SetStrict(false)
+	var handled []error
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { handled = append(handled, err) }))
+	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	_, span := tp.Tracer("t").Start(t.Context(), "s")
+	violation.Mark(span, errBad, nil)
+	violation.Mark(span) // nothing
+	span.End()
+
+	got := sr.Ended()[0].Attributes()
+	if len(got) != 1 || got[0].Key != violation.Key || got[0].Value.AsStringSlice()[0] != "bad value" {
+		t.Errorf("attributes = %v, want crstel.invalid=[bad value]", got)
+	}
+	if len(handled) != 1 || !errors.Is(handled[0], errBad) || handled[0].Error() != "crstel: bad value" {
+		t.Errorf("handled = %v, want one error wrapping errBad", handled)
+	}
+	violation.Report(nil) // nothing
+	if len(handled) != 1 {
+		t.Errorf("Report(nil) reached otel.Handle")
+	}
+}
+
+func TestStrict(t *testing.T) {
+	violation.SetStrict(true)
+	t.Cleanup(func() { violation.SetStrict(false) })
+	if !violation.Strict() {
+		t.Fatal("Strict() = false after SetStrict(true)")
+	}
+	defer func() {
+		r := recover()
+		if err, ok := r.(error); !ok || !errors.Is(err, errBad) {
+			t.Errorf("recovered %v, want an error wrapping errBad", r)
+		}
+	}()
+	violation.Report(errBad)
+}
