@@ -44,7 +44,7 @@ var benchMeta = crs.Metadata{"round.id": "round-1", "task.id": "task-1", "team.i
 // set once by WithTask, with the raw SDK's Start + End with the same five
 // attributes, on the same provider, in the same run.
 func BenchmarkAction(b *testing.B) {
-	b.Run("raw_sdk", func(b *testing.B) {
+	b.Run("impl=raw_sdk", func(b *testing.B) {
 		tr := benchProvider(b).Tracer("raw")
 		ctx := context.Background()
 		b.ReportAllocs()
@@ -59,7 +59,7 @@ func BenchmarkAction(b *testing.B) {
 			span.End()
 		}
 	})
-	b.Run("crstel", func(b *testing.B) {
+	b.Run("impl=crstel", func(b *testing.B) {
 		benchProvider(b)
 		ctx := crstel.WithTask(context.Background(), benchMeta)
 		b.ReportAllocs()
@@ -68,7 +68,7 @@ func BenchmarkAction(b *testing.B) {
 			span.End()
 		}
 	})
-	b.Run("crstel_meta_arg", func(b *testing.B) {
+	b.Run("impl=crstel_meta_arg", func(b *testing.B) {
 		benchProvider(b)
 		ctx := context.Background()
 		b.ReportAllocs()
@@ -83,7 +83,7 @@ func BenchmarkAction(b *testing.B) {
 // action, which crstel's processor stamps, against the same span outside
 // any action.
 func BenchmarkStampedChild(b *testing.B) {
-	b.Run("raw_sdk", func(b *testing.B) {
+	b.Run("impl=raw_sdk", func(b *testing.B) {
 		tr := benchProvider(b).Tracer("third-party")
 		ctx, span := tr.Start(context.Background(), "parent")
 		defer span.End()
@@ -93,7 +93,7 @@ func BenchmarkStampedChild(b *testing.B) {
 			s.End()
 		}
 	})
-	b.Run("crstel", func(b *testing.B) {
+	b.Run("impl=crstel", func(b *testing.B) {
 		tr := benchProvider(b).Tracer("third-party")
 		ctx := crstel.WithTask(context.Background(), benchMeta)
 		ctx, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)

@@ -26,10 +26,21 @@ func ValidateName(name string) error {
 		return fmt.Errorf("%w: empty", ErrInvalidName)
 	case len(name) > MaxNameLen:
 		return fmt.Errorf("%w %s: longer than %d bytes", ErrInvalidName, Quote(name), MaxNameLen)
-	case !utf8.ValidString(name):
+	}
+	// Fast path for ASCII, the usual case: no space and no control byte.
+	i := 0
+	for ; i < len(name); i++ {
+		if c := name[i]; c >= utf8.RuneSelf || c <= ' ' || c == 0x7f {
+			break
+		}
+	}
+	if i == len(name) {
+		return nil
+	}
+	if !utf8.ValidString(name) {
 		return fmt.Errorf("%w %s: not valid UTF-8", ErrInvalidName, Quote(name))
 	}
-	for _, r := range name {
+	for _, r := range name[i:] {
 		if unicode.IsSpace(r) {
 			return fmt.Errorf("%w %s: contains whitespace %U", ErrInvalidName, Quote(name), r)
 		}
