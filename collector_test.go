@@ -6,71 +6,18 @@ package crstel_test
 import (
 	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/sdk/instrumentation"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/crsteltest"
 	"github.com/crstel/crstel/internal/collectortest"
+	"github.com/crstel/crstel/internal/otlptest"
 )
-
-// received converts the collector's spans to SDK spans, so that
-// crsteltest.Check can judge what really arrived.
-func received(spans []collectortest.Span) []sdktrace.ReadOnlySpan {
-	out := make([]sdktrace.ReadOnlySpan, 0, len(spans))
-	for _, s := range spans {
-		var tid trace.TraceID
-		var sid, pid trace.SpanID
-		hex.Decode(tid[:], []byte(s.TraceID))
-		hex.Decode(sid[:], []byte(s.SpanID))
-		hex.Decode(pid[:], []byte(s.ParentSpanID))
-		out = append(out, tracetest.SpanStub{
-			Name:                 s.Name,
-			SpanContext:          trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}),
-			Parent:               trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: pid}),
-			SpanKind:             trace.SpanKind(s.Kind),
-			Attributes:           toAttributes(s.Attributes),
-			Resource:             resource.NewSchemaless(toAttributes(s.Resource)...),
-			InstrumentationScope: instrumentation.Scope{Name: s.ScopeName},
-		}.Snapshot())
-	}
-	return out
-}
-
-func toAttributes(m map[string]any) []attribute.KeyValue {
-	kvs := make([]attribute.KeyValue, 0, len(m))
-	for k, v := range m {
-		switch v := v.(type) {
-		case string:
-			kvs = append(kvs, attribute.String(k, v))
-		case int64:
-			kvs = append(kvs, attribute.Int64(k, v))
-		case float64:
-			kvs = append(kvs, attribute.Float64(k, v))
-		case bool:
-			kvs = append(kvs, attribute.Bool(k, v))
-		case []any:
-			ss := make([]string, 0, len(v))
-			for _, e := range v {
-				s, _ := e.(string)
-				ss = append(ss, s)
-			}
-			kvs = append(kvs, attribute.StringSlice(k, ss))
-		}
-	}
-	return kvs
-}
 
 // restoreGlobals puts the global provider and propagator back after a test
 // that calls Setup.
@@ -113,7 +60,7 @@ func TestCollectorExport(t *testing.T) {
 	if len(spans) != 2 {
 		t.Fatalf("collector received %d spans, want 2", len(spans))
 	}
-	crsteltest.AssertConforms(t, received(spans), crsteltest.WantMetadata(task1))
+	crsteltest.AssertConforms(t, otlptest.ToReadOnly(spans), crsteltest.WantMetadata(task1))
 	for _, s := range spans {
 		if s.Resource["service.name"] != "patcher" || s.Resource["deployment.environment"] != "test" {
 			t.Errorf("span %q resource = %v, want service.name=patcher, deployment.environment=test", s.Name, s.Resource)

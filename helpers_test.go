@@ -29,6 +29,14 @@ func (l *errorLog) all() []error {
 	return append([]error(nil), l.errs...)
 }
 
+func (l *errorLog) messages() []string {
+	var out []string
+	for _, err := range l.all() {
+		out = append(out, err.Error())
+	}
+	return out
+}
+
 func (l *errorLog) containing(s string) int {
 	n := 0
 	for _, err := range l.all() {

@@ -74,28 +74,10 @@ func setupCleanEnv(t *testing.T) {
 	}
 }
 
-// setupErrLog collects what reaches otel.Handle.
-type setupErrLog struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func (l *setupErrLog) Handle(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.errs = append(l.errs, err.Error())
-}
-
-func (l *setupErrLog) all() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.errs)
-}
-
 // setupIsolate prepares a test of Setup: a clean environment, a goroutine
 // leak check, and the global tracer provider, propagator and error handler
 // put back after the test. It returns the log of otel.Handle errors.
-func setupIsolate(t *testing.T) *setupErrLog {
+func setupIsolate(t *testing.T) *errorLog {
 	t.Helper()
 	// Registered first, so it runs last: after the servers and pipelines
 	// of the test have been shut down.
@@ -103,9 +85,8 @@ func setupIsolate(t *testing.T) *setupErrLog {
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 
 	setupCleanEnv(t)
-	prevTP, prevProp, prevEH := otel.GetTracerProvider(), otel.GetTextMapPropagator(), otel.GetErrorHandler()
-	l := &setupErrLog{}
-	otel.SetErrorHandler(l)
+	prevTP, prevProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()
+	l := captureErrors(t)
 	t.Cleanup(func() {
 		// Setting a global to its current value makes the SDK complain.
 		if !setupSame(otel.GetTracerProvider(), prevTP) {
@@ -114,7 +95,6 @@ func setupIsolate(t *testing.T) *setupErrLog {
 		if !setupSame(otel.GetTextMapPropagator(), prevProp) {
 			otel.SetTextMapPropagator(prevProp)
 		}
-		otel.SetErrorHandler(prevEH)
 	})
 	return l
 }
@@ -336,7 +316,7 @@ func TestSetupConsoleFallback(t *testing.T) {
 	if st := tel.Stats(); st != (crstel.Stats{Ended: 2, Exported: 2}) {
 		t.Errorf("Stats() = %+v, want 2 ended and exported", st)
 	}
-	if e := errs.all(); len(e) != 0 {
+	if e := errs.messages(); len(e) != 0 {
 		t.Errorf("otel.Handle got %q, want nothing", e)
 	}
 }
@@ -380,7 +360,7 @@ func TestSetupTracesExporterEnv(t *testing.T) {
 		if l := logs.String(); l != "" {
 			t.Errorf("logger got %q, want nothing", l)
 		}
-		if e := errs.all(); len(e) != 0 {
+		if e := errs.messages(); len(e) != 0 {
 			t.Errorf("otel.Handle got %q, want nothing", e)
 		}
 	})
@@ -575,7 +555,7 @@ func TestSetupResource(t *testing.T) {
 					t.Errorf("resource has %s = %s; the command line may hold secrets", k, v.Emit())
 				}
 			}
-			if e := errs.all(); len(e) != 0 {
+			if e := errs.messages(); len(e) != 0 {
 				t.Errorf("otel.Handle got %q, want nothing", e)
 			}
 		})
@@ -645,7 +625,7 @@ func TestSetupShutdown(t *testing.T) {
 	if n := len(srv.Received()); n != 1 {
 		t.Errorf("server has %d spans after a span ended past Shutdown, want 1", n)
 	}
-	if e := errs.all(); len(e) != 0 {
+	if e := errs.messages(); len(e) != 0 {
 		t.Errorf("otel.Handle got %q, want nothing", e)
 	}
 }
@@ -723,13 +703,13 @@ func TestSetupCountsDrops(t *testing.T) {
 		t.Errorf("Shutdown = %v, want an error saying %q and %d of 100", shutdownErr, dropped, st.Lost())
 	}
 	var reported int
-	for _, e := range errs.all() {
+	for _, e := range errs.messages() {
 		if strings.Contains(e, dropped) {
 			reported++
 		}
 	}
 	if reported != 1 {
-		t.Errorf("otel.Handle got %d errors saying %q, want 1; all: %q", reported, dropped, errs.all())
+		t.Errorf("otel.Handle got %d errors saying %q, want 1; all: %q", reported, dropped, errs.messages())
 	}
 	if again := setupShutdown(t, tel); fmt.Sprint(again) != fmt.Sprint(shutdownErr) {
 		t.Errorf("second Shutdown = %v, want the first one's %v", again, shutdownErr)
@@ -785,7 +765,7 @@ func TestSetupQueueBlock(t *testing.T) {
 			if st := tel.Stats(); st != (crstel.Stats{Ended: 100, Exported: 100}) {
 				t.Errorf("Stats() = %+v, want 100 ended and exported", st)
 			}
-			if e := errs.all(); len(e) != 0 {
+			if e := errs.messages(); len(e) != 0 {
 				t.Errorf("otel.Handle got %q, want nothing", e)
 			}
 		})
@@ -890,7 +870,7 @@ func setupRunFailing(t *testing.T, how string, batches int) setupFailingRun {
 		}
 	}
 	run.shutdownErr = setupShutdown(t, tel)
-	run.handled = errs.all()
+	run.handled = errs.messages()
 	run.logs = logs.String()
 	run.stats = tel.Stats()
 	if n := srv.Requests(); n != batches {
@@ -975,7 +955,7 @@ func TestSetupEndToEnd(t *testing.T) {
 			if st := tel.Stats(); st != (crstel.Stats{Ended: 2, Exported: 2}) {
 				t.Errorf("Stats() = %+v, want 2 ended and exported", st)
 			}
-			if e := errs.all(); len(e) != 0 {
+			if e := errs.messages(); len(e) != 0 {
 				t.Errorf("otel.Handle got %q, want nothing", e)
 			}
 		})
@@ -1032,7 +1012,7 @@ func TestSetupEndToEndFromEnv(t *testing.T) {
 			if n := dead.Requests(); n != 0 {
 				t.Errorf("the OTEL_EXPORTER_OTLP_ENDPOINT server got %d calls, want 0", n)
 			}
-			if e := errs.all(); len(e) != 0 {
+			if e := errs.messages(); len(e) != 0 {
 				t.Errorf("otel.Handle got %q, want nothing", e)
 			}
 		})
@@ -1059,7 +1039,7 @@ func TestSetupEnvEndpointWithoutScheme(t *testing.T) {
 	shutdownErr := setupShutdown(t, tel)
 	if n := len(srv.Received()); n != 2 {
 		t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT=%s accepted, but the server there received %d spans, want 2\nShutdown: %v\notel.Handle: %q",
-			srv.Endpoint(), n, shutdownErr, errs.all())
+			srv.Endpoint(), n, shutdownErr, errs.messages())
 	}
 }
 
@@ -1152,5 +1132,41 @@ func TestSetupNilArguments(t *testing.T) {
 	}
 	if n := exp.count(); n != 2 {
 		t.Errorf("exported %d spans, want 2", n)
+	}
+}
+
+// TestSetupTLSFromEnv: an https:// endpoint uses TLS, trusting the CA in
+// OTEL_EXPORTER_OTLP_CERTIFICATE; without it the self-signed server is
+// refused and the spans are counted as failed.
+func TestSetupTLSFromEnv(t *testing.T) {
+	for _, withCert := range []bool{true, false} {
+		t.Run(fmt.Sprintf("certificate given: %v", withCert), func(t *testing.T) {
+			errs := setupIsolate(t)
+			setupShortExportTimeout(t)
+			srv := otlptest.NewServer(t, otlptest.WithTLS(), otlptest.WithBasicAuth("crs", "s3cret"))
+			t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL())
+			if withCert {
+				t.Setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", srv.CertFile())
+			}
+			tel := setupStart(t, crstel.WithServiceName("patcher"), crstel.WithBasicAuth("crs", "s3cret"))
+			action := setupRunTask(context.Background())
+			err := setupShutdown(t, tel)
+			if withCert {
+				if err != nil {
+					t.Errorf("Shutdown: %v", err)
+				}
+				setupCheckReceived(t, srv, action, setupBasic("crs", "s3cret"))
+				return
+			}
+			if n := len(srv.Received()); n != 0 {
+				t.Errorf("server with an untrusted certificate received %d spans, want 0", n)
+			}
+			if st := tel.Stats(); st.Failed != 2 {
+				t.Errorf("Stats() = %+v, want 2 failed", st)
+			}
+			if errs.containing(srv.Endpoint()) == 0 {
+				t.Errorf("no error names the endpoint: %q", errs.messages())
+			}
+		})
 	}
 }

@@ -125,8 +125,8 @@ func TestCollector(t *testing.T) {
 		if s.Resource["service.name"] != "svc-a" {
 			t.Errorf("%s: resource = %v, want service.name svc-a", s.Name, s.Resource)
 		}
-		if s.ScopeName != "collectortest" {
-			t.Errorf("%s: scope = %q, want collectortest", s.Name, s.ScopeName)
+		if s.Scope != "collectortest" {
+			t.Errorf("%s: scope = %q, want collectortest", s.Name, s.Scope)
 		}
 	}
 	if len(parent.TraceID) != 32 || len(parent.SpanID) != 16 || parent.ParentSpanID != "" {

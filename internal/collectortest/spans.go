@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/crstel/crstel/internal/otlptest"
 	"io/fs"
 	"math"
 	"os"
@@ -15,40 +16,13 @@ import (
 	"time"
 )
 
-// Span is a span received by the collector.
-type Span struct {
-	// Name is the span name.
-	Name string
-	// TraceID, SpanID and ParentSpanID are lowercase hex strings, as in
-	// OTLP JSON; ParentSpanID is empty for a root span.
-	TraceID, SpanID, ParentSpanID string
-	// Kind is the OTLP span kind: 0 unspecified, 1 internal, 2 server,
-	// 3 client, 4 producer, 5 consumer.
-	Kind int
-	// Attributes are the span attributes, see Event.Attributes for their
-	// types.
-	Attributes map[string]any
-	// Resource holds the attributes of the span's resource.
-	Resource map[string]any
-	// ScopeName is the name of the instrumentation scope of the span.
-	ScopeName string
-	// StatusCode is the OTLP status code: 0 unset, 1 ok, 2 error.
-	StatusCode int
-	// StatusMessage is the status description.
-	StatusMessage string
-	// Events are the span events.
-	Events []Event
-}
+// Span is a span received by the collector, in the same form as the spans
+// the in-process OTLP server of package otlptest receives, so that
+// otlptest.ToReadOnly converts both for crsteltest.Check.
+type Span = otlptest.Span
 
 // Event is a span event received by the collector.
-type Event struct {
-	// Name is the event name.
-	Name string
-	// Attributes are the event attributes. Their values are string, int64,
-	// float64, bool, []byte, []any for arrays (of these same types),
-	// map[string]any for key-value lists, and nil for empty values.
-	Attributes map[string]any
-}
+type Event = otlptest.Event
 
 // Spans returns the spans the collector wrote to its spans file so far, in
 // the order it wrote them, including the spans of the runs before restarts.
@@ -118,7 +92,7 @@ func decodeSpans(data []byte) ([]Span, error) {
 						return nil, fmt.Errorf("line %d: span %q: %w", i+1, js.Name, err)
 					}
 					s.Resource = res
-					s.ScopeName = ss.Scope.Name
+					s.Scope = ss.Scope.Name
 					spans = append(spans, s)
 				}
 			}

@@ -2,12 +2,22 @@ package otlptest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"maps"
+	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -25,6 +35,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -38,6 +49,7 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
+	tls   bool
 	auth  string // the expected authorization metadata; "" accepts anything
 	delay time.Duration
 	code  codes.Code
@@ -67,6 +79,13 @@ func WithError(code codes.Code) Option {
 	return optionFunc(func(c *config) { c.code = code })
 }
 
+// WithTLS makes the server speak TLS with a self-signed certificate for
+// 127.0.0.1, written in PEM to a file whose path [Server.CertFile] returns,
+// the form OTEL_EXPORTER_OTLP_CERTIFICATE takes.
+func WithTLS() Option {
+	return optionFunc(func(c *config) { c.tls = true })
+}
+
 // Server is an OTLP/gRPC trace receiver listening on 127.0.0.1. It is safe
 // for concurrent use.
 type Server struct {
@@ -74,6 +93,7 @@ type Server struct {
 
 	cfg      config
 	endpoint string
+	certFile string
 	srv      *grpc.Server
 	served   chan struct{} // closed when Serve has returned
 	stopping chan struct{} // closed when Stop starts
@@ -104,10 +124,18 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 	if err != nil {
 		tb.Fatalf("otlptest: listening on 127.0.0.1: %v", err)
 	}
+	var serverOpts []grpc.ServerOption
+	var certFile string
+	if cfg.tls {
+		cert, pemFile := selfSigned(tb)
+		certFile = pemFile
+		serverOpts = append(serverOpts, grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
+	}
 	s := &Server{
 		cfg:      cfg,
 		endpoint: lis.Addr().String(),
-		srv:      grpc.NewServer(),
+		certFile: certFile,
+		srv:      grpc.NewServer(serverOpts...),
 		served:   make(chan struct{}),
 		stopping: make(chan struct{}),
 		changed:  make(chan struct{}),
@@ -126,10 +154,49 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 // has no TLS).
 func (s *Server) Endpoint() string { return s.endpoint }
 
-// URL returns "http://127.0.0.1:PORT", the form of
-// OTEL_EXPORTER_OTLP_ENDPOINT and otlptracegrpc.WithEndpointURL for a
-// server without TLS.
-func (s *Server) URL() string { return "http://" + s.endpoint }
+// URL returns "http://127.0.0.1:PORT", or "https://127.0.0.1:PORT" with
+// [WithTLS]: the form of OTEL_EXPORTER_OTLP_ENDPOINT and
+// otlptracegrpc.WithEndpointURL.
+func (s *Server) URL() string {
+	if s.cfg.tls {
+		return "https://" + s.endpoint
+	}
+	return "http://" + s.endpoint
+}
+
+// CertFile returns the path of the PEM file holding the server's
+// certificate with [WithTLS], or "".
+func (s *Server) CertFile() string { return s.certFile }
+
+// selfSigned returns a certificate for 127.0.0.1 and the path of a PEM file
+// holding it.
+func selfSigned(tb testing.TB) (tls.Certificate, string) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatalf("otlptest: generating a key: %v", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "otlptest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatalf("otlptest: creating a certificate: %v", err)
+	}
+	path := filepath.Join(tb.TempDir(), "otlptest-ca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		tb.Fatalf("otlptest: %v", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, path
+}
 
 // Stop stops the server: it waits up to 5 seconds for export calls in
 // flight to finish (a call held by [WithDelay] ends at once), then closes
