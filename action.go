@@ -2,14 +2,19 @@ package crstel
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/violation"
+	"github.com/crstel/crstel/internal/watchdog"
 )
 
 // ScopeName is the instrumentation scope of the spans [Action] starts.
@@ -21,18 +26,23 @@ const ScopeName = "github.com/crstel/crstel"
 // fails on it.
 const InvalidKey = violation.Key
 
-// actionCtx is the context of a running action. It is both the context the
-// action's span is started from and the record of the action, so Action
-// allocates one object for the two. Spans started inside the action find it
-// with ctx.Value(actionKey{}).
+// actionCtx is a running action. It is at once the context the action's
+// span is started from, the span Action returns (the SDK's span, with End
+// recording panics), and the watchdog's record of the action, so that
+// Action allocates one object for the three. Spans started inside the
+// action find it with ctx.Value(actionKey{}).
 type actionCtx struct {
-	context.Context
-	category crs.Category
-	name     string
-	task     *task // metadata of the action and everything inside it; nil if none
+	context.Context // the context Action was given
+	trace.Span      // the action's span, set once started
+	watchdog.Action // category, name, metadata, budget
+
+	task *task // metadata of the action and everything inside it; nil if none
 	// started is false while the action's own span is being started, so
 	// that the stamping processor leaves that span alone.
 	started bool
+	// labelled tells that Action set the goroutine's pprof labels to this
+	// action, so End puts the enclosing action's back.
+	labelled bool
 }
 
 type actionKey struct{}
@@ -58,9 +68,12 @@ func actionFrom(ctx context.Context) *actionCtx {
 type ActionOption interface{ applyAction(*actionConfig) }
 
 type actionConfig struct {
-	attrs []attribute.KeyValue
-	links []trace.Link
-	kind  trace.SpanKind
+	attrs     []attribute.KeyValue
+	links     []trace.Link
+	kind      trace.SpanKind
+	budget    time.Duration
+	budgetSet bool
+	heartbeat time.Duration
 }
 
 // newActionConfig applies opts. It is a function of its own so that the
@@ -101,24 +114,29 @@ func WithSpanKind(kind trace.SpanKind) ActionOption {
 	return actionOptionFunc(func(c *actionConfig) { c.kind = kind })
 }
 
-// tracerCache holds the tracer of the global provider it came from, so that
-// Action need not ask the provider for a tracer each time, and still follows
-// a new provider set with otel.SetTracerProvider.
+// tracerCache holds the tracer of the global provider it came from, and
+// the pipeline Setup built for that provider (nil if Setup did not make
+// it), so that Action need not look them up each time, and still follows a
+// new provider set with otel.SetTracerProvider.
 type tracerCache struct {
 	provider trace.TracerProvider
 	tracer   trace.Tracer
+	pipeline *pipeline
 }
 
 var cachedTracer atomic.Pointer[tracerCache]
 
-func tracer() trace.Tracer {
+func tracer() *tracerCache {
 	p := otel.GetTracerProvider()
 	if c := cachedTracer.Load(); c != nil && c.provider == p {
-		return c.tracer
+		return c
 	}
 	c := &tracerCache{provider: p, tracer: p.Tracer(ScopeName)}
+	if pl, ok := pipelines.Load(p); ok {
+		c.pipeline = pl.(*pipeline)
+	}
 	cachedTracer.Store(c)
-	return c.tracer
+	return c
 }
 
 // Action starts a CRS action: a span named name with the mandatory
@@ -173,7 +191,8 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	if len(opts) > 0 {
 		cfg = newActionConfig(opts)
 	}
-	a := &actionCtx{Context: ctx, category: category, name: name, task: taskFrom(ctx)}
+	a := &actionCtx{Context: ctx, task: taskFrom(ctx)}
+	a.Category, a.Name = string(category), name
 
 	var taskAttrs []attribute.KeyValue
 	if a.task != nil {
@@ -193,10 +212,45 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	if cfg.kind != trace.SpanKindUnspecified {
 		so = append(so, trace.WithSpanKind(cfg.kind))
 	}
-	sctx, span := tracer().Start(a, name, so...)
-	a.started = true
+	tc := tracer()
+	sctx, span := tc.tracer.Start(a, name, so...)
+	a.Span, a.started = span, true
 	if len(problems) > 0 {
 		violation.Mark(span, problems...)
 	}
-	return sctx, span
+	if tc.pipeline != nil && span.IsRecording() {
+		tc.pipeline.track(a, taskAttrs, cfg)
+	}
+	return sctx, a
 }
+
+// End ends the action's span. If a panic is passing through the action
+// (End was deferred), it is recorded on the span, with its stack, as an
+// error, and the panic goes on.
+func (a *actionCtx) End(opts ...trace.SpanEndOption) {
+	if r := recover(); r != nil {
+		msg := fmt.Sprintf("panic: %v", r)
+		a.Span.RecordError(errors.New(msg), trace.WithStackTrace(true))
+		a.Span.SetStatus(codes.Error, msg)
+		a.end(opts)
+		panic(r)
+	}
+	a.end(opts)
+}
+
+func (a *actionCtx) end(opts []trace.SpanEndOption) {
+	if a.labelled {
+		restoreLabels(a)
+	}
+	a.Span.End(opts...)
+}
+
+// EndAbandoned ends the action as abandoned at shutdown; for the watchdog.
+func (a *actionCtx) EndAbandoned(reason string) {
+	a.Span.SetStatus(codes.Error, "abandoned: "+reason)
+	a.Span.SetAttributes(watchdog.StateKey.String(watchdog.Abandoned.String()), watchdog.ReasonKey.String(reason))
+	a.Span.End()
+}
+
+// Err is the error of the context the action was started in.
+func (a *actionCtx) Err() error { return a.Context.Err() }

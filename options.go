@@ -5,8 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -60,6 +62,13 @@ type config struct {
 	resourceAttrs []attribute.KeyValue
 	processors    []sdktrace.SpanProcessor
 	logger        *slog.Logger
+
+	budgets          map[string]time.Duration
+	watchdogInterval time.Duration
+	onReport         func(Report)
+	traceDir         string
+	noJournal        bool
+	metricReader     sdkmetric.Reader
 }
 
 // WithServiceName sets the resource attribute service.name, the name of the
@@ -168,4 +177,60 @@ func WithSpanProcessor(p sdktrace.SpanProcessor) Option {
 // that spans go to the console. The default is slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
+}
+
+// WithOverdueBudgets overrides budgets of [DefaultBudgets], by category,
+// "llm" or "default"; 0 means no budget. It overrides CRSTEL_OVERDUE, which
+// overrides the defaults, key by key. An unknown key makes Setup fail.
+func WithOverdueBudgets(budgets map[string]time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if c.budgets == nil {
+			c.budgets = make(map[string]time.Duration, len(budgets))
+		}
+		maps.Copy(c.budgets, budgets)
+	})
+}
+
+// WithWatchdogInterval sets how often the watchdog checks for overdue and
+// stalled actions; an action is reported at most this long after it is due.
+// The default is [DefaultWatchdogInterval].
+func WithWatchdogInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.watchdogInterval = d })
+}
+
+// WithOnReport calls f with every watchdog report, on the watchdog's
+// goroutine, after the report span, the log record and the journal record
+// are made. f must not block for long. A nil f is ignored.
+func WithOnReport(f func(Report)) Option {
+	return optionFunc(func(c *config) {
+		if f != nil {
+			c.onReport = f
+		}
+	})
+}
+
+// WithTraceDir sets the folder of the action journals, which
+// "crstel trace anomalies" reads. It overrides CRSTEL_TRACE_DIR. The default
+// is a crstel folder under the user's state directory
+// ($XDG_STATE_HOME/crstel/traces or ~/.local/state/crstel/traces).
+func WithTraceDir(dir string) Option {
+	return optionFunc(func(c *config) { c.traceDir = dir })
+}
+
+// WithoutJournal turns the action journal off; CRSTEL_TRACE_DIR=off does
+// the same. The default is on.
+func WithoutJournal() Option {
+	return optionFunc(func(c *config) { c.noJournal = true })
+}
+
+// WithMetricReader makes Setup's meter provider use r, such as a
+// sdkmetric.ManualReader in tests, instead of the OTLP gRPC metric exporter
+// it otherwise configures from the same settings as the span exporter.
+// A nil r is ignored.
+func WithMetricReader(r sdkmetric.Reader) Option {
+	return optionFunc(func(c *config) {
+		if r != nil {
+			c.metricReader = r
+		}
+	})
 }

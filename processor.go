@@ -23,12 +23,14 @@ import (
 //		sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()),
 //		sdktrace.WithBatcher(exporter),
 //	)
-type SpanProcessor struct{}
+type SpanProcessor struct {
+	pipeline *pipeline // of Setup; nil for NewSpanProcessor
+}
 
 var _ sdktrace.SpanProcessor = (*SpanProcessor)(nil)
 
 // NewSpanProcessor returns a SpanProcessor. It holds no state and starts no
-// goroutine.
+// goroutine. (The watchdog comes with [Setup]'s pipeline only.)
 func NewSpanProcessor() *SpanProcessor { return &SpanProcessor{} }
 
 // OnStart stamps s if parent is inside an action.
@@ -51,7 +53,7 @@ func (*SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) 
 		return false
 	}
 	stamp := make([]attribute.KeyValue, 0, 2+len(taskAttrs))
-	for _, kv := range [2]attribute.KeyValue{crs.ActionCategory(a.category), crs.ActionName(a.name)} {
+	for _, kv := range [2]attribute.KeyValue{crs.ActionCategory(crs.Category(a.Category)), crs.ActionName(a.Name)} {
 		if !has(kv.Key) {
 			stamp = append(stamp, kv)
 		}
@@ -64,8 +66,13 @@ func (*SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) 
 	s.SetAttributes(stamp...)
 }
 
-// OnEnd does nothing.
-func (*SpanProcessor) OnEnd(sdktrace.ReadOnlySpan) {}
+// OnEnd tells the watchdog of Setup's pipeline, if any, that an action
+// ended.
+func (p *SpanProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
+	if p.pipeline != nil {
+		p.pipeline.ended(s)
+	}
+}
 
 // Shutdown does nothing and returns nil.
 func (*SpanProcessor) Shutdown(context.Context) error { return nil }

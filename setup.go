@@ -17,21 +17,27 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/console"
 	"github.com/crstel/crstel/internal/envconfig"
+	"github.com/crstel/crstel/internal/journal"
 	"github.com/crstel/crstel/internal/violation"
+	"github.com/crstel/crstel/internal/watchdog"
 )
 
 // Telemetry is crstel's telemetry pipeline: the tracer provider [Setup]
 // installed, its processors and exporter. Call [Telemetry.Shutdown] before
 // the process exits, or buffered spans are lost.
 type Telemetry struct {
-	tp  *sdktrace.TracerProvider
-	acc *accounting
+	tp       *sdktrace.TracerProvider
+	mp       *sdkmetric.MeterProvider
+	acc      *accounting
+	pipeline *pipeline
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -97,9 +103,14 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		return nil, err
 	}
 
+	budgets, err := mergeBudgets(env.Overdue, cfg.budgets)
+	if err != nil {
+		return nil, err
+	}
+	p := &pipeline{budgets: budgets}
 	tpOpts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
-		sdktrace.WithSpanProcessor(NewSpanProcessor()),
+		sdktrace.WithSpanProcessor(&SpanProcessor{pipeline: p}),
 	}
 	for _, p := range cfg.processors {
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p))
@@ -123,10 +134,47 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{SpanProcessor: bsp, acc: acc}))
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
+
+	if dir := cmp.Or(cfg.traceDir, env.TraceDir); !cfg.noJournal && dir != "off" {
+		jw, err := journal.Open(journal.Options{
+			Dir:      cmp.Or(dir, journal.DefaultDir()),
+			Service:  serviceName(res),
+			Snapshot: p.snapshot,
+		})
+		if err != nil {
+			// The journal is a diagnostic aid: without it, telemetry still works.
+			cfg.logger.Warn("crstel: no action journal: " + err.Error())
+		}
+		p.journal = jw
+	}
+	p.wd = watchdog.New(watchdog.Config{
+		Interval: cmp.Or(cfg.watchdogInterval, DefaultWatchdogInterval),
+		Tracer:   tp.Tracer(ScopeName + "/watchdog"),
+		Logger:   cfg.logger,
+		OnReport: func(r Report) {
+			p.reported(r)
+			if cfg.onReport != nil {
+				cfg.onReport(r)
+			}
+		},
+	})
+	t := &Telemetry{tp: tp, acc: acc, pipeline: p}
+	if t.mp, err = newMeterProvider(ctx, cfg, env, res, t); err != nil {
+		t.Shutdown(ctx)
+		return nil, err
+	}
+	pipelines.Store(trace.TracerProvider(tp), p)
 	otel.SetTracerProvider(tp)
+	otel.SetMeterProvider(t.mp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
 		propagation.TraceContext{}, propagation.Baggage{}))
-	return &Telemetry{tp: tp, acc: acc}, nil
+	return t, nil
+}
+
+// serviceName returns the service.name of res.
+func serviceName(res *resource.Resource) string {
+	v, _ := res.Set().Value(crs.ServiceNameKey)
+	return v.AsString()
 }
 
 func (c *config) validate() error {
@@ -186,6 +234,13 @@ func serviceFromExecutable(exe string) string {
 	return name
 }
 
+// otlp reports whether spans go to an OTLP collector: an endpoint is
+// configured, or OTEL_TRACES_EXPORTER=otlp asks for the default one.
+func (c *config) otlp(env envconfig.Config) bool {
+	return c.exporter == nil && c.console == nil &&
+		(c.endpoint != "" || env.TracesExporter == "otlp" || env.EndpointSet && env.TracesExporter == "")
+}
+
 // newExporter returns the configured exporter, or nil for "none".
 func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *accounting) (sdktrace.SpanExporter, error) {
 	switch {
@@ -195,12 +250,14 @@ func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *acc
 	case cfg.console != nil:
 		acc.endpoint = "the console"
 		return console.New(cfg.console), nil
-	case cfg.endpoint == "" && env.TracesExporter == "none":
+	case cfg.otlp(env):
+		// Below.
+	case env.TracesExporter == "none":
 		return nil, nil
-	case cfg.endpoint == "" && env.TracesExporter == "console":
+	case env.TracesExporter == "console":
 		acc.endpoint = "the console"
 		return console.New(os.Stderr), nil
-	case cfg.endpoint == "" && !env.EndpointSet && env.TracesExporter == "":
+	default:
 		cfg.logger.Warn("crstel: no OTLP endpoint configured, printing spans to stderr; " +
 			"set OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:4317 (and OTEL_EXPORTER_OTLP_HEADERS for credentials) " +
 			"to send them to a collector, or OTEL_TRACES_EXPORTER=none to discard them")
@@ -211,11 +268,8 @@ func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *acc
 	var opts []otlptracegrpc.Option
 	endpoint := env.Endpoint
 	if cfg.endpoint != "" {
-		endpoint = cfg.endpoint
-		if !strings.Contains(endpoint, "://") {
-			// "host:port" means TLS, whatever the environment says.
-			endpoint = "https://" + endpoint
-		}
+		// "host:port" means TLS, whatever the environment says.
+		endpoint = endpointURL(cfg.endpoint)
 		opts = append(opts, otlptracegrpc.WithEndpointURL(endpoint))
 	}
 	if endpoint == "" {
@@ -276,12 +330,23 @@ func (t *Telemetry) ForceFlush(ctx context.Context) error {
 // result. It never exits the process.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.shutdownOnce.Do(func() {
-		err := t.tp.Shutdown(ctx) // flushes first
+		p := t.pipeline
+		// The watchdog first: it ends the actions still open as abandoned,
+		// so that the provider exports them.
+		errs := []error{p.wd.Shutdown(ctx), t.tp.Shutdown(ctx)}
+		pipelines.Delete(trace.TracerProvider(t.tp))
 		lost := t.lossError()
 		if lost != nil {
 			otel.Handle(lost)
 		}
-		t.shutdownErr = errors.Join(err, lost)
+		errs = append(errs, lost)
+		if p.journal != nil {
+			errs = append(errs, p.journal.Close(ctx))
+		}
+		if t.mp != nil {
+			errs = append(errs, t.mp.Shutdown(ctx))
+		}
+		t.shutdownErr = errors.Join(errs...)
 	})
 	return t.shutdownErr
 }

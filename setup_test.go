@@ -72,6 +72,7 @@ func setupCleanEnv(t *testing.T) {
 			t.Fatalf("unsetting %s: %v", k, err)
 		}
 	}
+	t.Setenv("CRSTEL_TRACE_DIR", t.TempDir()) // journals stay out of the user's folders
 }
 
 // setupIsolate prepares a test of Setup: a clean environment, a goroutine
@@ -977,6 +978,7 @@ func TestSetupEndToEndFromEnv(t *testing.T) {
 			return map[string]string{
 				"OTEL_EXPORTER_OTLP_ENDPOINT":        dead.URL(),
 				"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": srv.URL(),
+				"OTEL_METRICS_EXPORTER":              "none", // metrics would rightly go to dead
 			}
 		}},
 		{"OTEL_EXPORTER_OTLP_TRACES_HEADERS", func(srv, _ *otlptest.Server) map[string]string {
@@ -984,6 +986,7 @@ func TestSetupEndToEndFromEnv(t *testing.T) {
 				"OTEL_EXPORTER_OTLP_ENDPOINT":       srv.URL(),
 				"OTEL_EXPORTER_OTLP_HEADERS":        "Authorization=" + setupBasic("crs", "wrong"),
 				"OTEL_EXPORTER_OTLP_TRACES_HEADERS": "Authorization=" + setupBasic("crs", "s3cret"),
+				"OTEL_METRICS_EXPORTER":             "none", // metrics would rightly use the wrong header
 			}
 		}},
 	} {

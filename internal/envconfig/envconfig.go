@@ -8,21 +8,30 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/crstel/crstel/crs"
 )
 
 // Names of the variables read here.
 const (
 	Strict    = "CRSTEL_STRICT"
 	QueueFull = "CRSTEL_QUEUE_FULL"
+	TraceDir  = "CRSTEL_TRACE_DIR"
+	Overdue   = "CRSTEL_OVERDUE"
 
 	ServiceName           = "OTEL_SERVICE_NAME"
 	TracesExporter        = "OTEL_TRACES_EXPORTER"
+	MetricsExporter       = "OTEL_METRICS_EXPORTER"
 	Protocol              = "OTEL_EXPORTER_OTLP_PROTOCOL"
 	TracesProtocol        = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
 	Endpoint              = "OTEL_EXPORTER_OTLP_ENDPOINT"
 	TracesEndpoint        = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	MetricsEndpoint       = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+	MetricsHeaders        = "OTEL_EXPORTER_OTLP_METRICS_HEADERS"
 	Headers               = "OTEL_EXPORTER_OTLP_HEADERS"
 	TracesHeaders         = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
 	BSPMaxQueueSize       = "OTEL_BSP_MAX_QUEUE_SIZE"
@@ -38,10 +47,18 @@ type Config struct {
 	Strict, StrictSet bool
 	// QueueFull is CRSTEL_QUEUE_FULL: "block" or "drop", or "".
 	QueueFull string
+	// TraceDir is CRSTEL_TRACE_DIR: the directory of the trace journals, or
+	// "" for the default.
+	TraceDir string
+	// Overdue is CRSTEL_OVERDUE ("llm=10m,building=30m,fuzzing=0"): the
+	// watchdog's budgets by category, "llm" or "default"; nil if unset.
+	Overdue map[string]time.Duration
 	// ServiceName is OTEL_SERVICE_NAME.
 	ServiceName string
 	// TracesExporter is OTEL_TRACES_EXPORTER: "otlp", "console", "none", or "".
 	TracesExporter string
+	// MetricsExporter is OTEL_METRICS_EXPORTER: "otlp", "none", or "".
+	MetricsExporter string
 	// EndpointSet tells whether an OTLP traces endpoint is configured.
 	EndpointSet bool
 	// Endpoint is the OTLP traces endpoint as configured (for messages).
@@ -49,6 +66,11 @@ type Config struct {
 	// QueueSize and BatchSize are OTEL_BSP_MAX_QUEUE_SIZE and
 	// OTEL_BSP_MAX_EXPORT_BATCH_SIZE; 0 if unset.
 	QueueSize, BatchSize int
+	// TracesOnlyEndpoint and TracesOnlyHeaders are the traces-specific
+	// endpoint and headers when no general or metrics-specific ones are set,
+	// so that metrics can go where the spans go.
+	TracesOnlyEndpoint string
+	TracesOnlyHeaders  map[string]string
 	// Secrets are the header values of OTEL_EXPORTER_OTLP_HEADERS and
 	// OTEL_EXPORTER_OTLP_TRACES_HEADERS, for scrubbing from messages.
 	Secrets []string
@@ -87,6 +109,13 @@ func Read(lookup Lookup) (Config, error) {
 			bad(QueueFull, v, `want "block" or "drop"`)
 		}
 	}
+	c.TraceDir, _ = get(TraceDir)
+	if v, ok := get(Overdue); ok {
+		var err error
+		if c.Overdue, err = parseBudgets(v); err != nil {
+			bad(Overdue, v, err.Error())
+		}
+	}
 	c.ServiceName, _ = get(ServiceName)
 	if v, ok := get(TracesExporter); ok {
 		// The variable is a comma-separated list; crstel takes one exporter.
@@ -95,6 +124,14 @@ func Read(lookup Lookup) (Config, error) {
 			c.TracesExporter = lv
 		default:
 			bad(TracesExporter, v, `crstel supports "otlp", "console" or "none"`)
+		}
+	}
+	if v, ok := get(MetricsExporter); ok {
+		switch lv := strings.ToLower(v); lv {
+		case "otlp", "none":
+			c.MetricsExporter = lv
+		default:
+			bad(MetricsExporter, v, `crstel supports "otlp" or "none"`)
 		}
 	}
 	for _, name := range []string{TracesProtocol, Protocol} {
@@ -138,10 +175,37 @@ func Read(lookup Lookup) (Config, error) {
 			c.Secrets = append(c.Secrets, headerValues(v)...)
 		}
 	}
+	_, general := get(Endpoint)
+	_, metrics := get(MetricsEndpoint)
+	if v, ok := get(TracesEndpoint); ok && !general && !metrics && c.EndpointSet {
+		c.TracesOnlyEndpoint = v
+	}
+	_, general = get(Headers)
+	_, metrics = get(MetricsHeaders)
+	if v, ok := get(TracesHeaders); ok && !general && !metrics {
+		c.TracesOnlyHeaders = parseHeaders(v)
+	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("crstel: invalid environment: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// parseHeaders parses a headers variable ("k1=v1,k2=v2", values
+// URL-encoded) as the OTLP exporters do.
+func parseHeaders(v string) map[string]string {
+	out := make(map[string]string)
+	for kv := range strings.SplitSeq(v, ",") {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			continue
+		}
+		if dec, err := url.PathUnescape(strings.TrimSpace(val)); err == nil {
+			val = dec
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(val)
+	}
+	return out
 }
 
 // headerValues returns the values of a headers variable ("k1=v1,k2=v2"),
@@ -171,4 +235,37 @@ func redact(endpoint string) string {
 		return endpoint[i+1:]
 	}
 	return endpoint
+}
+
+// parseBudgets parses "key=duration,key=duration", where a key is a
+// category, "llm" or "default", and a duration is a Go duration or 0.
+func parseBudgets(v string) (map[string]time.Duration, error) {
+	valid := []string{"default", "llm"}
+	for _, c := range crs.Categories() {
+		valid = append(valid, string(c))
+	}
+	out := make(map[string]time.Duration)
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		k, d, ok := strings.Cut(item, "=")
+		k, d = strings.TrimSpace(k), strings.TrimSpace(d)
+		if !ok {
+			return nil, fmt.Errorf("%s: want key=duration, such as building=30m", strconv.Quote(item))
+		}
+		if !slices.Contains(valid, k) {
+			return nil, fmt.Errorf("unknown key %s: want one of %s", strconv.Quote(k), strings.Join(valid, ", "))
+		}
+		dur, err := time.ParseDuration(d)
+		if d == "0" {
+			dur, err = 0, nil
+		}
+		if err != nil || dur < 0 {
+			return nil, fmt.Errorf("%s=%s: want a duration such as 30m, or 0 for none", k, strconv.Quote(d))
+		}
+		out[k] = dur
+	}
+	return out, nil
 }

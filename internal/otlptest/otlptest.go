@@ -30,6 +30,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	metricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -99,11 +100,12 @@ type Server struct {
 	stopping chan struct{} // closed when Stop starts
 	stopOnce sync.Once
 
-	mu       sync.Mutex
-	changed  chan struct{} // closed and replaced whenever spans arrive
-	received []*tracepb.ResourceSpans
-	headers  []metadata.MD
-	requests int
+	mu             sync.Mutex
+	changed        chan struct{} // closed and replaced whenever spans arrive
+	received       []*tracepb.ResourceSpans
+	headers        []metadata.MD
+	requests       int
+	metricRequests int
 }
 
 // stopTimeout bounds how long Stop waits for calls in flight before it
@@ -141,6 +143,7 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 		changed:  make(chan struct{}),
 	}
 	collectorpb.RegisterTraceServiceServer(s.srv, s)
+	metricspb.RegisterMetricsServiceServer(s.srv, metricsService{s: s})
 	go func() {
 		defer close(s.served)
 		_ = s.srv.Serve(lis) // returns nil after Stop; other errors end the test's spans anyway
@@ -230,25 +233,8 @@ func (s *Server) Export(ctx context.Context, req *collectorpb.ExportTraceService
 	s.headers = append(s.headers, md.Copy())
 	s.mu.Unlock()
 
-	if s.cfg.auth != "" {
-		got := md.Get("authorization")
-		if len(got) != 1 || subtle.ConstantTimeCompare([]byte(got[0]), []byte(s.cfg.auth)) != 1 {
-			return nil, status.Error(codes.Unauthenticated, "otlptest: missing or wrong credentials")
-		}
-	}
-	if s.cfg.delay > 0 {
-		t := time.NewTimer(s.cfg.delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return nil, status.FromContextError(ctx.Err()).Err()
-		case <-s.stopping:
-			return nil, status.Error(codes.Unavailable, "otlptest: server stopping")
-		}
-	}
-	if s.cfg.code != codes.OK {
-		return nil, status.Errorf(s.cfg.code, "otlptest: configured to fail with %v", s.cfg.code)
+	if err := s.admit(ctx, md); err != nil {
+		return nil, err
 	}
 
 	rs := make([]*tracepb.ResourceSpans, 0, len(req.GetResourceSpans()))
@@ -263,7 +249,62 @@ func (s *Server) Export(ctx context.Context, req *collectorpb.ExportTraceService
 	return &collectorpb.ExportTraceServiceResponse{}, nil
 }
 
-// Requests returns the number of export calls made so far, accepted or not.
+// admit applies the server's options to an export call: the credentials
+// check, the delay, the configured failure.
+func (s *Server) admit(ctx context.Context, md metadata.MD) error {
+	if s.cfg.auth != "" {
+		got := md.Get("authorization")
+		if len(got) != 1 || subtle.ConstantTimeCompare([]byte(got[0]), []byte(s.cfg.auth)) != 1 {
+			return status.Error(codes.Unauthenticated, "otlptest: missing or wrong credentials")
+		}
+	}
+	if s.cfg.delay > 0 {
+		t := time.NewTimer(s.cfg.delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case <-s.stopping:
+			return status.Error(codes.Unavailable, "otlptest: server stopping")
+		}
+	}
+	if s.cfg.code != codes.OK {
+		return status.Errorf(s.cfg.code, "otlptest: configured to fail with %v", s.cfg.code)
+	}
+
+	return nil
+}
+
+// metricsService accepts OTLP metrics, as a collector does, so that
+// exporters configured for both signals work against the server; it keeps
+// only a count.
+type metricsService struct {
+	metricspb.UnimplementedMetricsServiceServer
+	s *Server
+}
+
+func (m metricsService) Export(ctx context.Context, _ *metricspb.ExportMetricsServiceRequest) (*metricspb.ExportMetricsServiceResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	m.s.mu.Lock()
+	m.s.metricRequests++
+	m.s.mu.Unlock()
+	if err := m.s.admit(ctx, md); err != nil {
+		return nil, err
+	}
+	return &metricspb.ExportMetricsServiceResponse{}, nil
+}
+
+// MetricRequests returns the number of metric export calls made so far,
+// accepted or not.
+func (s *Server) MetricRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.metricRequests
+}
+
+// Requests returns the number of trace export calls made so far, accepted
+// or not.
 func (s *Server) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,0 +1,159 @@
+package watchdog
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// LabelKey is the pprof goroutine label that names the span of the action a
+// goroutine runs. Goroutines started inside an action inherit it.
+const LabelKey = "crstel.span"
+
+// Labels returns ctx with the goroutine label of the action of span id, to
+// pass to pprof.SetGoroutineLabels.
+func Labels(ctx context.Context, id trace.SpanID) context.Context {
+	return pprof.WithLabels(ctx, pprof.Labels(LabelKey, id.String()))
+}
+
+// maxGoroutines bounds the goroutines shown in one report.
+const maxGoroutines = 8
+
+// stacks is one goroutine profile, taken once per round of reports.
+type stacks struct {
+	w *Watchdog
+	// groups are the profile's stack groups with a crstel label.
+	groups []group
+}
+
+type group struct {
+	span  trace.SpanID
+	count int
+	text  string // the stack, one frame per line
+}
+
+func newStacks(w *Watchdog) *stacks {
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+		return &stacks{w: w}
+	}
+	return &stacks{w: w, groups: parseProfile(buf.String())}
+}
+
+// parseProfile reads a goroutine profile in its debug=1 text form:
+//
+//	3 @ 0x43e1ae 0x4725ad ...
+//	# labels: {"crstel.span":"00f067aa0ba902b7"}
+//	#	0x4725ac	main.work+0x2c	/src/main.go:20
+//
+// and returns the groups with a crstel label.
+func parseProfile(text string) []group {
+	var out []group
+	for block := range strings.SplitSeq(text, "\n\n") {
+		lines := strings.Split(block, "\n")
+		if len(lines) < 2 {
+			continue
+		}
+		head := lines[0]
+		at := strings.Index(head, " @ ")
+		if at < 0 {
+			continue
+		}
+		count, err := strconv.Atoi(strings.TrimSpace(head[:at]))
+		if err != nil {
+			continue
+		}
+		var g group
+		found := false
+		var frames strings.Builder
+		for _, l := range lines[1:] {
+			switch {
+			case strings.HasPrefix(l, "# labels: "):
+				g.span, found = labelSpan(l)
+			case strings.HasPrefix(l, "#\t"):
+				f := strings.Split(strings.TrimPrefix(l, "#\t"), "\t")
+				if len(f) >= 3 {
+					frames.WriteString(f[1] + "\n\t" + strings.TrimSpace(f[2]) + "\n")
+				}
+			}
+		}
+		if found {
+			g.count, g.text = count, frames.String()
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// labelSpan returns the span id of a "# labels: {...}" line.
+func labelSpan(line string) (trace.SpanID, bool) {
+	key := strconv.Quote(LabelKey) + ":"
+	i := strings.Index(line, key)
+	if i < 0 {
+		return trace.SpanID{}, false
+	}
+	v, err := strconv.QuotedPrefix(line[i+len(key):])
+	if err != nil {
+		return trace.SpanID{}, false
+	}
+	v, _ = strconv.Unquote(v)
+	var id trace.SpanID
+	if n, err := hex.Decode(id[:], []byte(v)); err != nil || n != len(id) {
+		return trace.SpanID{}, false
+	}
+	return id, true
+}
+
+// of returns the stacks of the goroutines running a or one of its open
+// descendants, bounded by the watchdog's StackBytes.
+func (s *stacks) of(a *Action) string {
+	if len(s.groups) == 0 {
+		return ""
+	}
+	target := a.Owner.SpanContext().SpanID()
+	var b strings.Builder
+	shown := 0
+	for _, g := range s.groups {
+		depth, ok := s.descends(g.span, target)
+		if !ok {
+			continue
+		}
+		if shown == maxGoroutines {
+			b.WriteString("... more goroutines not shown\n")
+			break
+		}
+		shown++
+		b.WriteString(strconv.Itoa(g.count) + " goroutine(s) in span " + g.span.String())
+		if depth > 0 {
+			b.WriteString(" (an open descendant, " + strconv.Itoa(depth) + " level(s) down)")
+		}
+		b.WriteString(":\n")
+		b.WriteString(g.text)
+	}
+	out := b.String()
+	if len(out) > s.w.cfg.StackBytes {
+		out = out[:s.w.cfg.StackBytes] + "\n... (cut)"
+	}
+	return out
+}
+
+// descends reports whether span is target or an open descendant of it, and
+// how many levels down.
+func (s *stacks) descends(span, target trace.SpanID) (int, bool) {
+	for depth := 0; depth < 64; depth++ {
+		if span == target {
+			return depth, true
+		}
+		a := s.w.lookup(span)
+		if a == nil || !a.Parent.IsValid() {
+			return 0, false
+		}
+		span = a.Parent
+	}
+	return 0, false
+}

@@ -1,0 +1,481 @@
+// Package watchdog finds CRS actions that never end, while they still run.
+//
+// OpenTelemetry exports a span only when it ends, so the one action that
+// hangs a whole run never reaches the collector. The watchdog keeps every
+// open action in a registry and those with a budget, a context deadline or
+// a heartbeat interval in a heap ordered by when they are next due. A
+// goroutine wakes every check interval, pops what is due, and reports it:
+// as a short span that is a child of the hung one, a log record, a journal
+// record and a callback, repeated at growing intervals while the action
+// stays open. At shutdown, actions still open are reported as abandoned
+// and ended with an error, so they are exported too.
+//
+// Per action, Add and Remove cost O(log n) under locks held for a few
+// operations; nothing blocks on I/O.
+package watchdog
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// State is what a report says about an action.
+type State uint8
+
+// States of a report.
+const (
+	// Overdue: the action runs past its budget or its context's deadline.
+	Overdue State = iota + 1
+	// Stalled: the action missed its heartbeat interval.
+	Stalled
+	// Abandoned: the action was still open when the process shut down.
+	Abandoned
+)
+
+func (s State) String() string {
+	switch s {
+	case Overdue:
+		return "overdue"
+	case Stalled:
+		return "stalled"
+	case Abandoned:
+		return "abandoned"
+	}
+	return "state(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Attribute keys of report spans, and of an abandoned action's span.
+const (
+	StateKey     = attribute.Key("crstel.watchdog.state")
+	ElapsedKey   = attribute.Key("crstel.watchdog.elapsed_s")
+	BudgetKey    = attribute.Key("crstel.watchdog.budget_s")
+	ReasonKey    = attribute.Key("crstel.watchdog.reason")
+	ReportKey    = attribute.Key("crstel.watchdog.report")
+	StackKey     = attribute.Key("crstel.watchdog.stack")
+	ReportedSpan = attribute.Key("crstel.watchdog.span_id")
+)
+
+// Owner is the action's side of the watchdog: its span and its context.
+type Owner interface {
+	// SpanContext identifies the action's span.
+	SpanContext() trace.SpanContext
+	// Err is the error of the context the action runs in.
+	Err() error
+	// EndAbandoned ends the action's span with an error status saying why.
+	EndAbandoned(reason string)
+}
+
+// Action is an open action. The action's own record embeds it, so that
+// tracking costs no allocation of its own. Exported fields are set before
+// [Watchdog.Add] and not changed after.
+type Action struct {
+	Owner     Owner
+	Parent    trace.SpanID
+	Category  string
+	Name      string
+	Metadata  []attribute.KeyValue
+	Budget    time.Duration // 0: none
+	Heartbeat time.Duration // 0: none
+
+	start    int64 // unix nanoseconds
+	deadline int64 // of the context, unix nanoseconds; 0: none
+	lastBeat atomic.Int64
+
+	// Guarded by Watchdog.mu.
+	due      int64 // when next due, unix nanoseconds
+	index    int32 // in the heap; -1 if not there
+	overdues uint16
+	stalls   uint16
+}
+
+// Beat records that the action is alive.
+func (a *Action) Beat() { a.lastBeat.Store(time.Now().UnixNano()) }
+
+// Start returns when the action started.
+func (a *Action) Start() time.Time { return time.Unix(0, a.start) }
+
+// Report is what the watchdog says about an action.
+type Report struct {
+	State    State
+	Span     trace.SpanContext
+	Parent   trace.SpanID
+	Category string
+	Name     string
+	Metadata []attribute.KeyValue
+	Start    time.Time
+	Elapsed  time.Duration
+	Budget   time.Duration // 0: none
+	// Reason says why, such as "running 6m0s, past its budget of 5m0s".
+	Reason string
+	// N counts the reports of this state for the action, from 1.
+	N int
+	// Stack holds the stacks of the goroutines running the action, or one
+	// of its open descendants, bounded in size; "" if none was found.
+	Stack string
+}
+
+// Config configures a Watchdog.
+type Config struct {
+	// Interval is how often due actions are checked. Default 500 ms.
+	Interval time.Duration
+	// Tracer makes the report spans; nil means none.
+	Tracer trace.Tracer
+	// Logger gets one record per report; nil means none.
+	Logger *slog.Logger
+	// OnReport is called with every report, on the watchdog's goroutine;
+	// nil means none.
+	OnReport func(Report)
+	// StackBytes bounds the stack text of one report. Default 8 KiB.
+	StackBytes int
+}
+
+const shards = 32
+
+type shard struct {
+	mu sync.Mutex
+	m  map[trace.SpanID]*Action
+}
+
+// Watchdog tracks open actions and reports those that run too long.
+type Watchdog struct {
+	cfg    Config
+	shards [shards]shard
+	open   atomic.Int64
+
+	mu   sync.Mutex
+	due  dueHeap
+	stop chan struct{}
+	done chan struct{}
+
+	shutdownOnce sync.Once
+	closed       atomic.Bool
+	reports      [Abandoned + 1]atomic.Int64
+}
+
+// New returns a Watchdog and starts its goroutine, which ends at Shutdown.
+func New(cfg Config) *Watchdog {
+	if cfg.Interval <= 0 {
+		cfg.Interval = 500 * time.Millisecond
+	}
+	if cfg.StackBytes <= 0 {
+		cfg.StackBytes = 8 << 10
+	}
+	w := &Watchdog{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	for i := range w.shards {
+		w.shards[i].m = make(map[trace.SpanID]*Action)
+	}
+	go w.loop()
+	return w
+}
+
+func (w *Watchdog) shard(id trace.SpanID) *shard { return &w.shards[id[7]%shards] }
+
+// Add starts tracking a, whose span is id. deadline is its context's
+// deadline (zero if none). After Shutdown it does nothing and returns false.
+func (w *Watchdog) Add(a *Action, id trace.SpanID, deadline time.Time) bool {
+	if w.closed.Load() {
+		return false
+	}
+	now := time.Now().UnixNano()
+	a.start = now
+	a.lastBeat.Store(now)
+	a.index = -1
+	if !deadline.IsZero() {
+		a.deadline = deadline.UnixNano()
+	}
+	sh := w.shard(id)
+	sh.mu.Lock()
+	sh.m[id] = a
+	sh.mu.Unlock()
+	w.open.Add(1)
+	if due := a.nextDue(); due != 0 {
+		w.mu.Lock()
+		a.due = due
+		heap.Push(&w.due, a)
+		w.mu.Unlock()
+	}
+	return true
+}
+
+// Remove stops tracking the action of span id and returns it, or nil if it
+// is not tracked (not an action, or already removed).
+func (w *Watchdog) Remove(id trace.SpanID) *Action {
+	sh := w.shard(id)
+	sh.mu.Lock()
+	a := sh.m[id]
+	delete(sh.m, id)
+	sh.mu.Unlock()
+	if a == nil {
+		return nil
+	}
+	w.open.Add(-1)
+	w.mu.Lock()
+	if a.index >= 0 {
+		heap.Remove(&w.due, int(a.index))
+	}
+	w.mu.Unlock()
+	return a
+}
+
+// lookup returns the open action of span id, or nil.
+func (w *Watchdog) lookup(id trace.SpanID) *Action {
+	sh := w.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.m[id]
+}
+
+// Open returns the number of open actions.
+func (w *Watchdog) Open() int64 { return w.open.Load() }
+
+// Reports returns how many reports of state s were made.
+func (w *Watchdog) Reports(s State) int64 {
+	if s > Abandoned {
+		return 0
+	}
+	return w.reports[s].Load()
+}
+
+// Snapshot returns the open actions, in no order.
+func (w *Watchdog) Snapshot() []*Action {
+	var out []*Action
+	for i := range w.shards {
+		sh := &w.shards[i]
+		sh.mu.Lock()
+		for _, a := range sh.m {
+			out = append(out, a)
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}
+
+// nextDue returns when a is next due for a check, in unix nanoseconds, or
+// 0 if never: the earliest of its next overdue report and its next
+// heartbeat check. Reports repeat at growing intervals: the k-th overdue
+// report (from 0) is due at first + (first - start) * (2^k - 1).
+func (a *Action) nextDue() int64 {
+	var due int64
+	if first := a.firstOverdue(); first != 0 {
+		step := max(first-a.start, int64(time.Second))
+		due = first + step*(1<<min(a.overdues, 20)-1)
+	}
+	if a.Heartbeat > 0 {
+		quiet := int64(a.Heartbeat) * (1 << min(a.stalls, 20))
+		if d := a.lastBeat.Load() + quiet; due == 0 || d < due {
+			due = d
+		}
+	}
+	return due
+}
+
+// firstOverdue returns when a becomes overdue: the earlier of its budget
+// and its context's deadline; 0 if neither.
+func (a *Action) firstOverdue() int64 {
+	var first int64
+	if a.Budget > 0 {
+		first = a.start + int64(a.Budget)
+	}
+	if a.deadline != 0 && (first == 0 || a.deadline < first) {
+		first = a.deadline
+	}
+	return first
+}
+
+func (w *Watchdog) loop() {
+	defer close(w.done)
+	t := time.NewTicker(w.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+			w.check(time.Now())
+		}
+	}
+}
+
+// check reports every action due at now.
+func (w *Watchdog) check(now time.Time) {
+	type due struct {
+		a     *Action
+		state State
+		n     int
+	}
+	var reports []due
+	nowNS := now.UnixNano()
+	w.mu.Lock()
+	for w.due.Len() > 0 && w.due[0].due <= nowNS {
+		a := heap.Pop(&w.due).(*Action)
+		if a.Heartbeat > 0 {
+			beat := a.lastBeat.Load()
+			switch {
+			case beat+int64(a.Heartbeat)*(1<<min(a.stalls, 20)) <= nowNS:
+				a.stalls++
+				reports = append(reports, due{a, Stalled, int(a.stalls)})
+			case beat+int64(a.Heartbeat) > nowNS:
+				a.stalls = 0 // it beat again: start over
+			}
+		}
+		if first := a.firstOverdue(); first != 0 {
+			step := max(first-a.start, int64(time.Second))
+			if first+step*(1<<min(a.overdues, 20)-1) <= nowNS {
+				a.overdues++
+				reports = append(reports, due{a, Overdue, int(a.overdues)})
+			}
+		}
+		if next := a.nextDue(); next != 0 {
+			a.due = max(next, nowNS+1)
+			heap.Push(&w.due, a)
+		}
+	}
+	w.mu.Unlock()
+	if len(reports) == 0 {
+		return
+	}
+	stacks := newStacks(w)
+	for _, r := range reports {
+		w.report(r.a, r.state, r.n, now, stacks)
+	}
+}
+
+// report makes one report of a.
+func (w *Watchdog) report(a *Action, state State, n int, now time.Time, stacks *stacks) {
+	w.reports[state].Add(1)
+	elapsed := now.Sub(a.Start())
+	r := Report{
+		State: state, Span: a.Owner.SpanContext(), Parent: a.Parent,
+		Category: a.Category, Name: a.Name, Metadata: a.Metadata,
+		Start: a.Start(), Elapsed: elapsed, Budget: a.Budget, N: n,
+		Reason: reason(a, state, elapsed, now),
+		Stack:  stacks.of(a),
+	}
+	if w.cfg.Tracer != nil {
+		w.reportSpan(r)
+	}
+	if w.cfg.Logger != nil {
+		w.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, "crstel: action "+state.String(),
+			slog.String("crs.action.category", r.Category),
+			slog.String("crs.action.name", r.Name),
+			slog.String("trace_id", r.Span.TraceID().String()),
+			slog.String("span_id", r.Span.SpanID().String()),
+			slog.Duration("elapsed", r.Elapsed.Round(time.Millisecond)),
+			slog.Duration("budget", r.Budget),
+			slog.Int("report", r.N),
+			slog.String("reason", r.Reason),
+			slog.String("stack", r.Stack))
+	}
+	if w.cfg.OnReport != nil {
+		w.cfg.OnReport(r)
+	}
+}
+
+func reason(a *Action, state State, elapsed time.Duration, now time.Time) string {
+	el := elapsed.Round(time.Millisecond).String()
+	switch state {
+	case Stalled:
+		quiet := now.Sub(time.Unix(0, a.lastBeat.Load())).Round(time.Millisecond)
+		return "no heartbeat for " + quiet.String() + ", expected every " + a.Heartbeat.String() + "; running " + el
+	case Abandoned:
+		return "still running at shutdown after " + el
+	}
+	if a.deadline != 0 && (a.Budget == 0 || a.deadline < a.start+int64(a.Budget)) {
+		return "running " + el + ", past its context's deadline"
+	}
+	return "running " + el + ", past its budget of " + a.Budget.String()
+}
+
+// reportSpan exports r as a short span, a child of the reported action's.
+func (w *Watchdog) reportSpan(r Report) {
+	ctx := trace.ContextWithSpanContext(context.Background(), r.Span)
+	attrs := make([]attribute.KeyValue, 0, 9+len(r.Metadata))
+	attrs = append(attrs,
+		attribute.String("crs.action.category", r.Category),
+		attribute.String("crs.action.name", r.Name),
+		StateKey.String(r.State.String()),
+		ElapsedKey.Float64(r.Elapsed.Seconds()),
+		ReasonKey.String(r.Reason),
+		ReportKey.Int(r.N),
+		ReportedSpan.String(r.Span.SpanID().String()),
+	)
+	if r.Budget > 0 {
+		attrs = append(attrs, BudgetKey.Float64(r.Budget.Seconds()))
+	}
+	if r.Stack != "" {
+		attrs = append(attrs, StackKey.String(r.Stack))
+	}
+	attrs = append(attrs, r.Metadata...)
+	_, span := w.cfg.Tracer.Start(ctx, "crstel.watchdog "+r.State.String(), trace.WithAttributes(attrs...))
+	if r.State != Abandoned {
+		span.SetStatus(codes.Error, r.Reason)
+	}
+	span.End()
+}
+
+// Shutdown stops the watchdog: its goroutine ends, and every action still
+// open is reported as abandoned and ended with an error status. It returns
+// ctx.Err() if ctx ends first. It is safe to call more than once.
+func (w *Watchdog) Shutdown(ctx context.Context) error {
+	var err error
+	w.shutdownOnce.Do(func() {
+		close(w.stop)
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+			return
+		}
+		w.closed.Store(true)
+		open := w.Snapshot()
+		if len(open) == 0 {
+			return
+		}
+		now := time.Now()
+		stacks := newStacks(w)
+		for _, a := range open {
+			w.report(a, Abandoned, 1, now, stacks)
+		}
+		for _, a := range open {
+			a.Owner.EndAbandoned(reason(a, Abandoned, now.Sub(a.Start()), now))
+			if ctx.Err() != nil {
+				err = errors.Join(err, ctx.Err())
+				return
+			}
+		}
+	})
+	return err
+}
+
+// dueHeap orders actions by when they are next due.
+type dueHeap []*Action
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].due < h[j].due }
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = int32(i), int32(j)
+}
+func (h *dueHeap) Push(x any) {
+	a := x.(*Action)
+	a.index = int32(len(*h))
+	*h = append(*h, a)
+}
+func (h *dueHeap) Pop() any {
+	old := *h
+	a := old[len(old)-1]
+	old[len(old)-1] = nil
+	a.index = -1
+	*h = old[:len(old)-1]
+	return a
+}

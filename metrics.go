@@ -1,0 +1,121 @@
+package crstel
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/crstel/crstel/internal/envconfig"
+	"github.com/crstel/crstel/internal/watchdog"
+)
+
+// Metrics that Setup's meter provider exports.
+const (
+	// MetricOpenActions is the number of actions open now.
+	MetricOpenActions = "crstel.actions.open"
+	// MetricWatchdogReports counts watchdog reports, by
+	// crstel.watchdog.state (overdue, stalled, abandoned).
+	MetricWatchdogReports = "crstel.watchdog.reports"
+	// MetricSpansLost counts spans that ended but were not exported, by
+	// crstel.reason: "queue_full" or "export_failed".
+	MetricSpansLost = "crstel.spans.lost"
+)
+
+// reasonKey says why spans were lost, on MetricSpansLost.
+const reasonKey = attribute.Key("crstel.reason")
+
+// newMeterProvider makes the meter provider: crstel's own metrics, and
+// any other instrumentation's (such as the GenAI metrics), exported over
+// OTLP gRPC with the same settings as the spans, or read by the reader of
+// WithMetricReader. With spans going to the console or nowhere, or with
+// OTEL_METRICS_EXPORTER=none, metrics are not exported.
+func newMeterProvider(ctx context.Context, cfg config, env envconfig.Config, res *resource.Resource, t *Telemetry) (*sdkmetric.MeterProvider, error) {
+	opts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+	switch {
+	case cfg.metricReader != nil:
+		opts = append(opts, sdkmetric.WithReader(cfg.metricReader))
+	case cfg.otlp(env) && env.MetricsExporter != "none":
+		// The exporter reads the OTEL_EXPORTER_OTLP_* variables itself;
+		// the options and the traces-only variables are passed on, so that
+		// metrics go where the spans go.
+		var eopts []otlpmetricgrpc.Option
+		if endpoint := cmp.Or(cfg.endpoint, env.TracesOnlyEndpoint); endpoint != "" {
+			eopts = append(eopts, otlpmetricgrpc.WithEndpointURL(endpointURL(endpoint)))
+		}
+		if cfg.insecure {
+			eopts = append(eopts, otlpmetricgrpc.WithInsecure())
+		}
+		headers := cfg.headers
+		if headers == nil {
+			headers = env.TracesOnlyHeaders
+		}
+		if headers != nil {
+			eopts = append(eopts, otlpmetricgrpc.WithHeaders(headers))
+		}
+		exp, err := otlpmetricgrpc.New(ctx, eopts...)
+		if err != nil {
+			return nil, fmt.Errorf("crstel: creating the OTLP gRPC metric exporter for %s: %w", t.acc.endpoint, err)
+		}
+		opts = append(opts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)))
+	}
+	mp := sdkmetric.NewMeterProvider(opts...)
+	if err := registerMetrics(mp.Meter(ScopeName), t); err != nil {
+		_ = mp.Shutdown(ctx)
+		return nil, fmt.Errorf("crstel: registering metrics: %w", err)
+	}
+	return mp, nil
+}
+
+// registerMetrics registers crstel's instruments. They are observed when
+// the reader collects, so the actions themselves pay nothing for them.
+func registerMetrics(m metric.Meter, t *Telemetry) error {
+	open, err := m.Int64ObservableUpDownCounter(MetricOpenActions,
+		metric.WithDescription("CRS actions open now"), metric.WithUnit("{action}"))
+	if err != nil {
+		return err
+	}
+	reports, err := m.Int64ObservableCounter(MetricWatchdogReports,
+		metric.WithDescription("Reports of actions overdue, stalled or abandoned"), metric.WithUnit("{report}"))
+	if err != nil {
+		return err
+	}
+	lost, err := m.Int64ObservableCounter(MetricSpansLost,
+		metric.WithDescription("Spans that ended but were not exported"), metric.WithUnit("{span}"))
+	if err != nil {
+		return err
+	}
+	states := []watchdog.State{Overdue, Stalled, Abandoned}
+	stateSets := make([]metric.ObserveOption, len(states))
+	for i, s := range states {
+		stateSets[i] = metric.WithAttributes(watchdog.StateKey.String(s.String()))
+	}
+	queueFull := metric.WithAttributes(reasonKey.String("queue_full"))
+	exportFailed := metric.WithAttributes(reasonKey.String("export_failed"))
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		wd := t.pipeline.wd
+		o.ObserveInt64(open, wd.Open())
+		for i, s := range states {
+			o.ObserveInt64(reports, wd.Reports(s), stateSets[i])
+		}
+		st := t.acc.stats()
+		o.ObserveInt64(lost, st.Dropped, queueFull)
+		o.ObserveInt64(lost, st.Failed, exportFailed)
+		return nil
+	}, open, reports, lost)
+	return err
+}
+
+// endpointURL returns endpoint as a URL: "host:port" means TLS.
+func endpointURL(endpoint string) string {
+	if strings.Contains(endpoint, "://") {
+		return endpoint
+	}
+	return "https://" + endpoint
+}

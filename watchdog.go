@@ -1,0 +1,225 @@
+package crstel
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/internal/journal"
+	"github.com/crstel/crstel/internal/watchdog"
+)
+
+// Report is what the watchdog says about an action that runs too long, or
+// was still open at shutdown. See [WithOnReport].
+type Report = watchdog.Report
+
+// ReportState is the state a [Report] gives.
+type ReportState = watchdog.State
+
+// The states of a [Report].
+const (
+	// Overdue: the action runs past its budget ([WithOverdueAfter], the
+	// category's default) or its context's deadline.
+	Overdue = watchdog.Overdue
+	// Stalled: the action missed its heartbeat ([WithHeartbeat]).
+	Stalled = watchdog.Stalled
+	// Abandoned: the action was still open at [Telemetry.Shutdown]; it was
+	// ended with an error status, so it is exported all the same.
+	Abandoned = watchdog.Abandoned
+)
+
+// DefaultBudgets are the budgets of actions that set none with
+// [WithOverdueAfter]: by category, "llm" for LLM calls, and "default" for
+// the rest. 0 means no budget: fuzzing campaigns run for hours by design.
+// Override them with [WithOverdueBudgets] or CRSTEL_OVERDUE, such as
+// CRSTEL_OVERDUE=llm=10m,building=30m,fuzzing=0,default=15m.
+var DefaultBudgets = map[string]time.Duration{
+	"default":                     15 * time.Minute,
+	string(crs.Building):          30 * time.Minute,
+	string(crs.Fuzzing):           0,
+	string(crs.DynamicAnalysis):   30 * time.Minute,
+	string(crs.Testing):           30 * time.Minute,
+	string(crs.ScoringSubmission): 5 * time.Minute,
+	"llm":                         10 * time.Minute,
+}
+
+// DefaultWatchdogInterval is how often the watchdog checks for overdue and
+// stalled actions unless [WithWatchdogInterval] says otherwise. An action
+// is reported at most this long after it becomes overdue.
+const DefaultWatchdogInterval = 500 * time.Millisecond
+
+// WithOverdueAfter gives the action a budget: if it is still open after d,
+// the watchdog reports it as overdue while it runs, again at growing
+// intervals (after 2d, 4d, ...), and its goroutines' stacks are in the
+// report. 0 means no budget. The default is the category's budget (see
+// [DefaultBudgets]). The context's deadline counts too: an action still
+// running after it is overdue.
+func WithOverdueAfter(d time.Duration) ActionOption {
+	return actionOptionFunc(func(c *actionConfig) { c.budget, c.budgetSet = max(d, 0), true })
+}
+
+// WithHeartbeat says that the action calls [Heartbeat] at least every
+// interval; when it misses one, the watchdog reports it as stalled, a state
+// distinct from overdue: a long action that still makes progress is not
+// stalled. The default is no heartbeat.
+func WithHeartbeat(interval time.Duration) ActionOption {
+	return actionOptionFunc(func(c *actionConfig) { c.heartbeat = max(interval, 0) })
+}
+
+// Heartbeat marks the innermost action of ctx as alive; see [WithHeartbeat].
+// It is cheap (an atomic store) and does nothing outside an action.
+func Heartbeat(ctx context.Context) {
+	if ctx == nil {
+		return
+	}
+	if a := actionFrom(ctx); a != nil {
+		a.Beat()
+	}
+}
+
+// pipeline is what Action needs of the pipeline Setup built: the watchdog,
+// the journal and the budgets. Action finds it through the global tracer
+// provider.
+type pipeline struct {
+	wd      *watchdog.Watchdog
+	journal *journal.Writer // nil if off
+	budgets map[string]time.Duration
+}
+
+// pipelines maps the providers Setup made to their pipelines.
+var pipelines sync.Map // trace.TracerProvider → *pipeline
+
+// budget returns the budget of an action of category without its own.
+func (p *pipeline) budget(category string) time.Duration {
+	if d, ok := p.budgets[category]; ok {
+		return d
+	}
+	return p.budgets["default"]
+}
+
+// track hands a started action to the watchdog and the journal, and labels
+// the goroutine with it.
+func (p *pipeline) track(a *actionCtx, meta []attribute.KeyValue, cfg actionConfig) {
+	a.Owner, a.Metadata, a.Heartbeat = a, meta, cfg.heartbeat
+	a.Budget = cfg.budget
+	if !cfg.budgetSet {
+		a.Budget = p.budget(a.Category)
+	}
+	a.Parent = trace.SpanFromContext(a.Context).SpanContext().SpanID()
+	deadline, _ := a.Context.Deadline()
+	sc := a.Span.SpanContext()
+	if !p.wd.Add(&a.Action, sc.SpanID(), deadline) {
+		return
+	}
+	if p.journal != nil {
+		p.journal.Write(journal.Event{
+			Kind: journal.KindStart, Time: a.Start(), Span: sc, Parent: a.Parent,
+			Category: a.Category, Name: a.Name, Metadata: meta,
+			Budget: a.Budget, Deadline: deadline, Heartbeat: a.Heartbeat,
+		})
+	}
+	pprof.SetGoroutineLabels(watchdog.Labels(a.Context, sc.SpanID()))
+	a.labelled = true
+}
+
+// ended is called by the span processor for every span that ends: if it is
+// a tracked action, the watchdog forgets it and the journal records its end.
+func (p *pipeline) ended(s sdktrace.ReadOnlySpan) {
+	sc := s.SpanContext()
+	a := p.wd.Remove(sc.SpanID())
+	if a == nil || p.journal == nil {
+		return
+	}
+	st := s.Status()
+	p.journal.Write(journal.Event{
+		Kind: journal.KindEnd, Time: s.EndTime(), Span: sc, Parent: a.Parent,
+		Category: a.Category, Name: a.Name, Metadata: a.Metadata,
+		Elapsed: s.EndTime().Sub(s.StartTime()), Status: strings.ToLower(st.Code.String()),
+		Error: st.Description, Cancelled: a.Owner.Err() != nil,
+	})
+}
+
+// reported records a watchdog report in the journal.
+func (p *pipeline) reported(r Report) {
+	if p.journal == nil {
+		return
+	}
+	kind := journal.KindOverdue
+	switch r.State {
+	case Stalled:
+		kind = journal.KindStalled
+	case Abandoned:
+		kind = journal.KindAbandoned
+	}
+	p.journal.Write(journal.Event{
+		Kind: kind, Time: r.Start.Add(r.Elapsed), Span: r.Span, Parent: r.Parent,
+		Category: r.Category, Name: r.Name, Metadata: r.Metadata,
+		Budget: r.Budget, Elapsed: r.Elapsed, Error: r.Reason, Stack: r.Stack,
+	})
+}
+
+// snapshot returns the start events of the open actions, which the
+// journal writes again at the top of each new segment.
+func (p *pipeline) snapshot() []journal.Event {
+	if p.wd == nil {
+		return nil
+	}
+	open := p.wd.Snapshot()
+	out := make([]journal.Event, 0, len(open))
+	for _, a := range open {
+		out = append(out, journal.Event{
+			Kind: journal.KindStart, Time: a.Start(), Span: a.Owner.SpanContext(), Parent: a.Parent,
+			Category: a.Category, Name: a.Name, Metadata: a.Metadata,
+			Budget: a.Budget, Heartbeat: a.Heartbeat,
+		})
+	}
+	return out
+}
+
+// restoreLabels puts back the goroutine labels of the action enclosing a, or
+// those of a's context if there is none.
+func restoreLabels(a *actionCtx) {
+	if parent := actionFrom(a.Context); parent != nil && parent.labelled {
+		pprof.SetGoroutineLabels(watchdog.Labels(parent.Context, parent.Span.SpanContext().SpanID()))
+		return
+	}
+	pprof.SetGoroutineLabels(a.Context)
+}
+
+// budgetKeys are the keys budgets may have.
+func budgetKeys() []string {
+	keys := []string{"default", "llm"}
+	for _, c := range crs.Categories() {
+		keys = append(keys, string(c))
+	}
+	return keys
+}
+
+// mergeBudgets returns DefaultBudgets overridden by each of overrides in
+// turn, or an error naming an unknown key or a negative budget.
+func mergeBudgets(overrides ...map[string]time.Duration) (map[string]time.Duration, error) {
+	out := maps.Clone(DefaultBudgets)
+	valid := budgetKeys()
+	for _, o := range overrides {
+		for k, d := range o {
+			if !slices.Contains(valid, k) {
+				return nil, fmt.Errorf("crstel: overdue budget for %q: want one of %s", k, strings.Join(valid, ", "))
+			}
+			if d < 0 {
+				return nil, fmt.Errorf("crstel: overdue budget for %q is %v: want 0 (none) or more", k, d)
+			}
+			out[k] = d
+		}
+	}
+	return out, nil
+}
