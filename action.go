@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,9 +41,12 @@ type actionCtx struct {
 	// started is false while the action's own span is being started, so
 	// that the stamping processor leaves that span alone.
 	started bool
-	// labelled tells that Action set the goroutine's pprof labels to this
-	// action, so End puts the enclosing action's back.
-	labelled bool
+	// failed tells that SetStatus set an error status.
+	failed atomic.Bool
+	// p is the pipeline tracking the action (watchdog, journal, goroutine
+	// labels), nil if none: End tells it the action ended and puts the
+	// enclosing action's goroutine labels back.
+	p *pipeline
 }
 
 type actionKey struct{}
@@ -56,7 +60,32 @@ func (a *actionCtx) Value(key any) any {
 			return a.task
 		}
 	}
+	if a.started && key == spanKey() && key != nil {
+		return a // the current span is the action's, as Action returns it
+	}
 	return a.Context.Value(key)
+}
+
+// spanKey is the key under which package trace keeps the current span in a
+// context, found once by asking SpanFromContext with a context that notes
+// the key it is asked for. It lets the context Action returns be the action
+// itself, holding the span Action returns, at no allocation; nil if the
+// trace package finds spans in some other way, and Action then returns the
+// context the tracer made.
+var spanKey = sync.OnceValue(func() any {
+	p := &keyProbe{Context: context.Background()}
+	trace.SpanFromContext(p)
+	return p.key
+})
+
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.key = key
+	return nil
 }
 
 func actionFrom(ctx context.Context) *actionCtx {
@@ -218,8 +247,11 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	if len(problems) > 0 {
 		violation.Mark(span, problems...)
 	}
-	if tc.pipeline != nil && span.IsRecording() {
-		tc.pipeline.track(a, taskAttrs, cfg)
+	if tc.pipeline != nil && span.SpanContext().IsSampled() { // sampled spans record; IsRecording would lock
+		tc.pipeline.track(a, cfg)
+	}
+	if spanKey() != nil {
+		sctx = a
 	}
 	return sctx, a
 }
@@ -231,7 +263,7 @@ func (a *actionCtx) End(opts ...trace.SpanEndOption) {
 	if r := recover(); r != nil {
 		msg := fmt.Sprintf("panic: %v", r)
 		a.Span.RecordError(errors.New(msg), trace.WithStackTrace(true))
-		a.Span.SetStatus(codes.Error, msg)
+		a.SetStatus(codes.Error, msg)
 		a.end(opts)
 		panic(r)
 	}
@@ -239,17 +271,48 @@ func (a *actionCtx) End(opts ...trace.SpanEndOption) {
 }
 
 func (a *actionCtx) end(opts []trace.SpanEndOption) {
-	if a.labelled {
-		restoreLabels(a)
+	if a.p == nil {
+		a.Span.End(opts...)
+		return
 	}
+	restoreLabels(a)
 	a.Span.End(opts...)
+	a.p.ended(a)
 }
 
 // EndAbandoned ends the action as abandoned at shutdown; for the watchdog.
 func (a *actionCtx) EndAbandoned(reason string) {
-	a.Span.SetStatus(codes.Error, "abandoned: "+reason)
+	a.SetStatus(codes.Error, "abandoned: "+reason)
 	a.Span.SetAttributes(watchdog.StateKey.String(watchdog.Abandoned.String()), watchdog.ReasonKey.String(reason))
 	a.Span.End()
+	if a.p != nil {
+		a.p.ended(a)
+	}
+}
+
+// SetStatus sets the status of the action's span, noting an error for the
+// journal.
+func (a *actionCtx) SetStatus(code codes.Code, description string) {
+	if code == codes.Error {
+		a.failed.Store(true)
+	}
+	a.Span.SetStatus(code, description)
+}
+
+// Metadata returns the action's task metadata as attributes.
+func (a *actionCtx) Metadata() []attribute.KeyValue {
+	if a.task == nil {
+		return nil
+	}
+	return a.task.attrs
+}
+
+// ParentSpanID returns the id of the span the action's span is a child of.
+func (a *actionCtx) ParentSpanID() trace.SpanID {
+	if s, ok := a.Span.(interface{ Parent() trace.SpanContext }); ok {
+		return s.Parent().SpanID()
+	}
+	return trace.SpanID{}
 }
 
 // Err is the error of the context the action was started in.

@@ -146,3 +146,23 @@ func TestActionFollowsProvider(t *testing.T) {
 		}
 	}
 }
+
+// TestSpanFromContext: the context Action returns holds the span Action
+// returns, so that code that ends or decorates "the current span" acts on
+// the action, and children started from it are its children.
+func TestSpanFromContext(t *testing.T) {
+	rec := crsteltest.NewRecorder(t)
+	ctx, span := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1)
+	if got := trace.SpanFromContext(ctx); got != span {
+		t.Errorf("SpanFromContext(ctx) = %T %v, want the span Action returned", got, got)
+	}
+	_, child := otel.Tracer("other").Start(ctx, "child")
+	child.End()
+	trace.SpanFromContext(ctx).End()
+	if got := one(t, rec.Ended(), "child").Parent().SpanID(); got != span.SpanContext().SpanID() {
+		t.Errorf("child parent = %s, want %s", got, span.SpanContext().SpanID())
+	}
+	if got := len(byName(rec.Ended(), "run_unit_tests")); got != 1 {
+		t.Errorf("action ended %d times through SpanFromContext, want 1", got)
+	}
+}

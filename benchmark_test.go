@@ -2,7 +2,10 @@ package crstel_test
 
 import (
 	"context"
+	"log/slog"
+	"runtime"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -104,4 +107,123 @@ func BenchmarkStampedChild(b *testing.B) {
 			s.End()
 		}
 	})
+}
+
+// watchdogProvider is Setup's pipeline with the watchdog and the journal on
+// and an exporter that discards.
+func watchdogProvider(b *testing.B, opts ...crstel.Option) *crstel.Telemetry {
+	b.Helper()
+	prev := otel.GetTracerProvider()
+	tel, err := crstel.Setup(context.Background(), append([]crstel.Option{
+		crstel.WithExporter(discard{}), crstel.WithTraceDir(b.TempDir()),
+		crstel.WithLogger(slog.New(slog.DiscardHandler)),
+	}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		tel.Shutdown(context.Background())
+		otel.SetTracerProvider(prev)
+	})
+	return tel
+}
+
+// BenchmarkActionWatchdog compares Action + End with the watchdog and the
+// journal on (Setup's pipeline) with the raw SDK's Start + End with the
+// same five attributes on the same provider, in the same run.
+func BenchmarkActionWatchdog(b *testing.B) {
+	b.Run("impl=raw_sdk", func(b *testing.B) {
+		tr := watchdogProvider(b).TracerProvider().Tracer("raw")
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			_, span := tr.Start(ctx, "generate_patch", trace.WithAttributes(
+				attribute.String("crs.action.category", "patch_generation"),
+				attribute.String("crs.action.name", "generate_patch"),
+				attribute.String("round.id", "round-1"),
+				attribute.String("task.id", "task-1"),
+				attribute.String("team.id", "team-1"),
+			))
+			span.End()
+		}
+	})
+	b.Run("impl=crstel", func(b *testing.B) {
+		watchdogProvider(b)
+		ctx := crstel.WithTask(context.Background(), benchMeta)
+		b.ReportAllocs()
+		for b.Loop() {
+			_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
+			span.End()
+		}
+	})
+}
+
+// BenchmarkOpenActions measures the memory of 1,000,000 simultaneously open
+// actions against as many open raw SDK spans with the same attributes, and
+// how long after its budget one hung action among them is reported.
+// Run it with -benchtime=1x.
+func BenchmarkOpenActions(b *testing.B) {
+	const n = 1_000_000
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	reported := make(chan time.Time, 1)
+	tel := watchdogProvider(b, crstel.WithOnReport(func(r crstel.Report) {
+		if r.Name == "hung" {
+			select {
+			case reported <- time.Now():
+			default:
+			}
+		}
+	}))
+	tr := tel.TracerProvider().Tracer("raw")
+	ctx := crstel.WithTask(context.Background(), benchMeta)
+	spans := make([]trace.Span, n)
+	for b.Loop() {
+		base := heap()
+		for i := range spans {
+			_, spans[i] = tr.Start(ctx, "generate_patch", trace.WithAttributes(
+				attribute.String("crs.action.category", "patch_generation"),
+				attribute.String("crs.action.name", "generate_patch"),
+				attribute.String("round.id", "round-1"),
+				attribute.String("task.id", "task-1"),
+				attribute.String("team.id", "team-1"),
+			))
+		}
+		raw := heap() - base
+		for _, s := range spans {
+			s.End()
+		}
+		clear(spans)
+		tel.ForceFlush(context.Background())
+
+		base = heap()
+		for i := range spans {
+			_, spans[i] = crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil, crstel.WithOverdueAfter(time.Hour))
+		}
+		tel.ForceFlush(context.Background()) // the journal's start records are written, not queued
+		time.Sleep(500 * time.Millisecond)
+		actions := heap() - base
+		b.ReportMetric(float64(raw)/n, "raw_B/span")
+		b.ReportMetric(float64(actions)/n, "crstel_B/action")
+		b.ReportMetric((float64(actions)-float64(raw))/n, "extra_B/action")
+
+		budget := time.Second
+		_, hung := crstel.Action(ctx, crs.PatchGeneration, "hung", nil, crstel.WithOverdueAfter(budget))
+		start := time.Now()
+		select {
+		case at := <-reported:
+			b.ReportMetric(float64(at.Sub(start)-budget)/float64(time.Millisecond), "report_after_budget_ms")
+		case <-time.After(budget + 30*time.Second):
+			b.Errorf("the hung action among %d open ones was not reported within budget + 30 s", n)
+		}
+		hung.End()
+		for _, s := range spans {
+			s.End()
+		}
+		clear(spans)
+	}
 }

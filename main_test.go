@@ -1,14 +1,25 @@
 package crstel_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/crstel/crstel"
+	"github.com/crstel/crstel/crs"
 )
 
 // TestMain keeps the action journals of every test and example in a
-// temporary folder, not in the user's state directory.
+// temporary folder, not in the user's state directory. Run with
+// CRSTEL_TEST_CHILD set, the test binary is instead a child process for the
+// tests that need one (see child).
 func TestMain(m *testing.M) {
+	if mode := os.Getenv("CRSTEL_TEST_CHILD"); mode != "" {
+		child(mode)
+		return
+	}
 	dir, err := os.MkdirTemp("", "crstel-test-journals-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -18,4 +29,25 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// child is a CRS component that hangs in an action with a budget of 500 ms,
+// configured by the environment the test gives it, until it is killed (or
+// after a minute, so that it cannot outlive a test that forgot it).
+func child(mode string) {
+	ctx := context.Background()
+	tel, err := crstel.Setup(ctx, crstel.WithServiceName("hung-child"), crstel.WithWatchdogInterval(100*time.Millisecond))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(2)
+	}
+	ctx = crstel.WithTask(ctx, task1)
+	_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil, crstel.WithOverdueAfter(500*time.Millisecond))
+	fmt.Println("child: in the action; journal", tel.JournalPath())
+	switch mode {
+	case "hang":
+		time.Sleep(time.Minute)
+	}
+	span.End()
+	tel.Shutdown(ctx)
 }

@@ -23,14 +23,13 @@ import (
 //		sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()),
 //		sdktrace.WithBatcher(exporter),
 //	)
-type SpanProcessor struct {
-	pipeline *pipeline // of Setup; nil for NewSpanProcessor
-}
+type SpanProcessor struct{}
 
 var _ sdktrace.SpanProcessor = (*SpanProcessor)(nil)
 
 // NewSpanProcessor returns a SpanProcessor. It holds no state and starts no
-// goroutine. (The watchdog comes with [Setup]'s pipeline only.)
+// goroutine. (The watchdog and the journal come with [Setup]'s pipeline
+// only.)
 func NewSpanProcessor() *SpanProcessor { return &SpanProcessor{} }
 
 // OnStart stamps s if parent is inside an action.
@@ -66,13 +65,8 @@ func (*SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) 
 	s.SetAttributes(stamp...)
 }
 
-// OnEnd tells the watchdog of Setup's pipeline, if any, that an action
-// ended.
-func (p *SpanProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
-	if p.pipeline != nil {
-		p.pipeline.ended(s)
-	}
-}
+// OnEnd does nothing.
+func (*SpanProcessor) OnEnd(sdktrace.ReadOnlySpan) {}
 
 // Shutdown does nothing and returns nil.
 func (*SpanProcessor) Shutdown(context.Context) error { return nil }

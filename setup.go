@@ -110,7 +110,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	p := &pipeline{budgets: budgets}
 	tpOpts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
-		sdktrace.WithSpanProcessor(&SpanProcessor{pipeline: p}),
+		sdktrace.WithSpanProcessor(NewSpanProcessor()),
 	}
 	for _, p := range cfg.processors {
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p))
@@ -135,18 +135,6 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 
-	if dir := cmp.Or(cfg.traceDir, env.TraceDir); !cfg.noJournal && dir != "off" {
-		jw, err := journal.Open(journal.Options{
-			Dir:      cmp.Or(dir, journal.DefaultDir()),
-			Service:  serviceName(res),
-			Snapshot: p.snapshot,
-		})
-		if err != nil {
-			// The journal is a diagnostic aid: without it, telemetry still works.
-			cfg.logger.Warn("crstel: no action journal: " + err.Error())
-		}
-		p.journal = jw
-	}
 	p.wd = watchdog.New(watchdog.Config{
 		Interval: cmp.Or(cfg.watchdogInterval, DefaultWatchdogInterval),
 		Tracer:   tp.Tracer(ScopeName + "/watchdog"),
@@ -158,6 +146,19 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 			}
 		},
 	})
+	if dir := cmp.Or(cfg.traceDir, env.TraceDir); !cfg.noJournal && dir != "off" {
+		jw, err := journal.Open(journal.Options{
+			Dir:      cmp.Or(dir, journal.DefaultDir()),
+			Service:  serviceName(res),
+			Snapshot: p.snapshot,
+			Starts:   p.starts,
+		})
+		if err != nil {
+			// The journal is a diagnostic aid: without it, telemetry still works.
+			cfg.logger.Warn("crstel: no action journal: " + err.Error())
+		}
+		p.journal = jw
+	}
 	t := &Telemetry{tp: tp, acc: acc, pipeline: p}
 	if t.mp, err = newMeterProvider(ctx, cfg, env, res, t); err != nil {
 		t.Shutdown(ctx)
@@ -365,3 +366,12 @@ func (t *Telemetry) lossError() error {
 
 // batchTimeout is the longest an ended span waits in the queue.
 const batchTimeout = time.Second
+
+// JournalPath returns the path of this process's action journal, which
+// "crstel trace anomalies" reads, or "" if the journal is off.
+func (t *Telemetry) JournalPath() string {
+	if t.pipeline.journal == nil {
+		return ""
+	}
+	return t.pipeline.journal.Path()
+}

@@ -10,9 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/journal"
@@ -109,44 +108,78 @@ func (p *pipeline) budget(category string) time.Duration {
 
 // track hands a started action to the watchdog and the journal, and labels
 // the goroutine with it.
-func (p *pipeline) track(a *actionCtx, meta []attribute.KeyValue, cfg actionConfig) {
-	a.Owner, a.Metadata, a.Heartbeat = a, meta, cfg.heartbeat
+func (p *pipeline) track(a *actionCtx, cfg actionConfig) {
+	a.Owner, a.Heartbeat = a, cfg.heartbeat
 	a.Budget = cfg.budget
 	if !cfg.budgetSet {
 		a.Budget = p.budget(a.Category)
 	}
-	a.Parent = trace.SpanFromContext(a.Context).SpanContext().SpanID()
 	deadline, _ := a.Context.Deadline()
 	sc := a.Span.SpanContext()
-	if !p.wd.Add(&a.Action, sc.SpanID(), deadline) {
+	if !p.wd.Add(&a.Action, sc.SpanID(), time.Now(), deadline) {
 		return
 	}
-	if p.journal != nil {
-		p.journal.Write(journal.Event{
-			Kind: journal.KindStart, Time: a.Start(), Span: sc, Parent: a.Parent,
-			Category: a.Category, Name: a.Name, Metadata: meta,
-			Budget: a.Budget, Deadline: deadline, Heartbeat: a.Heartbeat,
-		})
-	}
-	pprof.SetGoroutineLabels(watchdog.Labels(a.Context, sc.SpanID()))
-	a.labelled = true
+	// The journal takes the start of the action from the watchdog, if the
+	// action is still open when it next writes (see starts).
+	pprof.SetGoroutineLabels(watchdog.Labels(a.Context, &a.Action))
+	a.p = p
 }
 
-// ended is called by the span processor for every span that ends: if it is
-// a tracked action, the watchdog forgets it and the journal records its end.
-func (p *pipeline) ended(s sdktrace.ReadOnlySpan) {
-	sc := s.SpanContext()
-	a := p.wd.Remove(sc.SpanID())
-	if a == nil || p.journal == nil {
+// ended is called when a tracked action has ended: the watchdog forgets
+// it, and the journal records its end if it recorded its start, or if the
+// action failed or was cancelled.
+func (p *pipeline) ended(a *actionCtx) {
+	tracked, noted := p.wd.Remove(&a.Action)
+	if !tracked || p.journal == nil {
 		return
 	}
-	st := s.Status()
-	p.journal.Write(journal.Event{
-		Kind: journal.KindEnd, Time: s.EndTime(), Span: sc, Parent: a.Parent,
-		Category: a.Category, Name: a.Name, Metadata: a.Metadata,
-		Elapsed: s.EndTime().Sub(s.StartTime()), Status: strings.ToLower(st.Code.String()),
-		Error: st.Description, Cancelled: a.Owner.Err() != nil,
-	})
+	cancelled := a.Context.Err() != nil
+	if !noted && !cancelled && !a.failed.Load() {
+		return // a short action that went well: the journal has not seen it
+	}
+	e := journal.Event{
+		Kind: journal.KindEnd, Span: a.Span.SpanContext(), Parent: a.ParentSpanID(),
+		Category: a.Category, Name: a.Name, Metadata: a.Owner.Metadata(),
+		Cancelled: cancelled,
+	}
+	if s, ok := a.Span.(sdktrace.ReadOnlySpan); ok {
+		st := s.Status()
+		e.Time, e.Elapsed = s.EndTime(), s.EndTime().Sub(s.StartTime())
+		e.Status, e.Error = statusName(st.Code), st.Description
+	} else {
+		e.Time = time.Now()
+		e.Elapsed = e.Time.Sub(a.Start())
+	}
+	p.journal.Write(e)
+}
+
+// starts yields the start events of the actions started since its last
+// call and still open, for the journal, which calls it each time it writes.
+func (p *pipeline) starts(yield func(journal.Event) bool) {
+	for a := range p.wd.Unnoted {
+		if !yield(startEvent(a)) {
+			return
+		}
+	}
+}
+
+func startEvent(a *watchdog.Action) journal.Event {
+	return journal.Event{
+		Kind: journal.KindStart, Time: a.Start(), Span: a.Owner.SpanContext(), Parent: a.Owner.ParentSpanID(),
+		Category: a.Category, Name: a.Name, Metadata: a.Owner.Metadata(),
+		Budget: a.Budget, Deadline: a.ContextDeadline(), Heartbeat: a.Heartbeat,
+	}
+}
+
+// statusName returns the journal's name of a status code.
+func statusName(c codes.Code) string {
+	switch c {
+	case codes.Ok:
+		return "ok"
+	case codes.Error:
+		return "error"
+	}
+	return "unset"
 }
 
 // reported records a watchdog report in the journal.
@@ -168,29 +201,24 @@ func (p *pipeline) reported(r Report) {
 	})
 }
 
-// snapshot returns the start events of the open actions, which the
+// snapshot yields the start events of the open actions, which the
 // journal writes again at the top of each new segment.
-func (p *pipeline) snapshot() []journal.Event {
+func (p *pipeline) snapshot(yield func(journal.Event) bool) {
 	if p.wd == nil {
-		return nil
+		return
 	}
-	open := p.wd.Snapshot()
-	out := make([]journal.Event, 0, len(open))
-	for _, a := range open {
-		out = append(out, journal.Event{
-			Kind: journal.KindStart, Time: a.Start(), Span: a.Owner.SpanContext(), Parent: a.Parent,
-			Category: a.Category, Name: a.Name, Metadata: a.Metadata,
-			Budget: a.Budget, Heartbeat: a.Heartbeat,
-		})
+	for _, a := range p.wd.Snapshot() {
+		if !yield(startEvent(a)) {
+			return
+		}
 	}
-	return out
 }
 
 // restoreLabels puts back the goroutine labels of the action enclosing a, or
 // those of a's context if there is none.
 func restoreLabels(a *actionCtx) {
-	if parent := actionFrom(a.Context); parent != nil && parent.labelled {
-		pprof.SetGoroutineLabels(watchdog.Labels(parent.Context, parent.Span.SpanContext().SpanID()))
+	if parent := actionFrom(a.Context); parent != nil && parent.p != nil {
+		pprof.SetGoroutineLabels(watchdog.Labels(parent.Context, &parent.Action))
 		return
 	}
 	pprof.SetGoroutineLabels(a.Context)

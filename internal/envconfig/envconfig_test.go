@@ -11,7 +11,7 @@ import (
 
 // names lists every variable Read reads.
 var names = []string{
-	envconfig.Strict, envconfig.QueueFull, envconfig.ServiceName, envconfig.TracesExporter,
+	envconfig.Strict, envconfig.QueueFull, envconfig.TraceDir, envconfig.ServiceName, envconfig.TracesExporter,
 	envconfig.Protocol, envconfig.TracesProtocol, envconfig.Endpoint, envconfig.TracesEndpoint,
 	envconfig.BSPMaxQueueSize, envconfig.BSPMaxExportBatchSize,
 }
@@ -56,6 +56,8 @@ func TestRead(t *testing.T) {
 		{name: "queue full block", env: env{"CRSTEL_QUEUE_FULL": "block"}, want: envconfig.Config{QueueFull: "block"}},
 		{name: "queue full DROP", env: env{"CRSTEL_QUEUE_FULL": "DROP"}, want: envconfig.Config{QueueFull: "drop"}},
 		{name: "queue full wait", env: env{"CRSTEL_QUEUE_FULL": "wait"}, wantErr: []string{"CRSTEL_QUEUE_FULL", `"wait"`}},
+
+		{name: "trace dir trimmed", env: env{"CRSTEL_TRACE_DIR": " /var/tmp/crs traces\n"}, want: envconfig.Config{TraceDir: "/var/tmp/crs traces"}},
 
 		{name: "service name trimmed", env: env{"OTEL_SERVICE_NAME": " patcher\n"}, want: envconfig.Config{ServiceName: "patcher"}},
 

@@ -3,22 +3,25 @@ package watchdog
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/trace"
 )
 
 // LabelKey is the pprof goroutine label that names the span of the action a
-// goroutine runs. Goroutines started inside an action inherit it.
+// goroutine runs: its value is the 8 bytes of the span id. Goroutines
+// started inside an action inherit it.
 const LabelKey = "crstel.span"
 
-// Labels returns ctx with the goroutine label of the action of span id, to
-// pass to pprof.SetGoroutineLabels.
-func Labels(ctx context.Context, id trace.SpanID) context.Context {
-	return pprof.WithLabels(ctx, pprof.Labels(LabelKey, id.String()))
+// Labels returns ctx with the goroutine label of a, which [Watchdog.Add]
+// tracks, to pass to pprof.SetGoroutineLabels.
+func Labels(ctx context.Context, a *Action) context.Context {
+	// The label's value is a's own span id, as bytes: no allocation, and
+	// no memory of its own.
+	return pprof.WithLabels(ctx, pprof.Labels(LabelKey, unsafe.String(&a.id[0], len(a.id))))
 }
 
 // maxGoroutines bounds the goroutines shown in one report.
@@ -29,6 +32,8 @@ type stacks struct {
 	w *Watchdog
 	// groups are the profile's stack groups with a crstel label.
 	groups []group
+	// open maps the span ids of open actions to them, made on first need.
+	open map[trace.SpanID]*Action
 }
 
 type group struct {
@@ -76,9 +81,10 @@ func parseProfile(text string) []group {
 			case strings.HasPrefix(l, "# labels: "):
 				g.span, found = labelSpan(l)
 			case strings.HasPrefix(l, "#\t"):
-				f := strings.Split(strings.TrimPrefix(l, "#\t"), "\t")
-				if len(f) >= 3 {
-					frames.WriteString(f[1] + "\n\t" + strings.TrimSpace(f[2]) + "\n")
+				// "#\t0x4725ac\tmain.work+0x2c\t/src/main.go:20", aligned
+				// with more tabs by a tabwriter.
+				if f := strings.Fields(l[1:]); len(f) >= 3 {
+					frames.WriteString(f[1] + "\n\t" + f[2] + "\n")
 				}
 			}
 		}
@@ -103,9 +109,10 @@ func labelSpan(line string) (trace.SpanID, bool) {
 	}
 	v, _ = strconv.Unquote(v)
 	var id trace.SpanID
-	if n, err := hex.Decode(id[:], []byte(v)); err != nil || n != len(id) {
+	if len(v) != len(id) {
 		return trace.SpanID{}, false
 	}
+	copy(id[:], v)
 	return id, true
 }
 
@@ -115,7 +122,7 @@ func (s *stacks) of(a *Action) string {
 	if len(s.groups) == 0 {
 		return ""
 	}
-	target := a.Owner.SpanContext().SpanID()
+	target := a.id
 	var b strings.Builder
 	shown := 0
 	for _, g := range s.groups {
@@ -149,11 +156,18 @@ func (s *stacks) descends(span, target trace.SpanID) (int, bool) {
 		if span == target {
 			return depth, true
 		}
-		a := s.w.lookup(span)
-		if a == nil || !a.Parent.IsValid() {
+		if s.open == nil {
+			snap := s.w.Snapshot()
+			s.open = make(map[trace.SpanID]*Action, len(snap))
+			for _, a := range snap {
+				s.open[a.id] = a
+			}
+		}
+		a := s.open[span]
+		if a == nil || !a.Owner.ParentSpanID().IsValid() {
 			return 0, false
 		}
-		span = a.Parent
+		span = a.Owner.ParentSpanID()
 	}
 	return 0, false
 }

@@ -10,8 +10,11 @@
 // stays open. At shutdown, actions still open are reported as abandoned
 // and ended with an error, so they are exported too.
 //
-// Per action, Add and Remove cost O(log n) under locks held for a few
-// operations; nothing blocks on I/O.
+// Per action, Add and Remove cost O(1) under a lock held for a few
+// operations, and no allocation: the registry is a set of intrusive lists.
+// The watchdog's goroutine moves the actions still open at a check into
+// the heap, O(log n) each, so that short actions never reach it. Nothing
+// blocks on I/O.
 package watchdog
 
 import (
@@ -69,6 +72,11 @@ const (
 type Owner interface {
 	// SpanContext identifies the action's span.
 	SpanContext() trace.SpanContext
+	// ParentSpanID identifies the span the action's span is a child of;
+	// invalid for a root.
+	ParentSpanID() trace.SpanID
+	// Metadata is the action's task metadata.
+	Metadata() []attribute.KeyValue
 	// Err is the error of the context the action runs in.
 	Err() error
 	// EndAbandoned ends the action's span with an error status saying why.
@@ -80,13 +88,17 @@ type Owner interface {
 // [Watchdog.Add] and not changed after.
 type Action struct {
 	Owner     Owner
-	Parent    trace.SpanID
 	Category  string
 	Name      string
-	Metadata  []attribute.KeyValue
 	Budget    time.Duration // 0: none
 	Heartbeat time.Duration // 0: none
 
+	id       trace.SpanID
+	shard    uint8
+	prev     *Action // in the shard's list of open actions, newest first
+	next     *Action
+	noted    bool  // yielded by Unnoted; guarded by the shard's lock
+	queued   bool  // seen by admit; guarded by the shard's lock
 	start    int64 // unix nanoseconds
 	deadline int64 // of the context, unix nanoseconds; 0: none
 	lastBeat atomic.Int64
@@ -100,6 +112,14 @@ type Action struct {
 
 // Beat records that the action is alive.
 func (a *Action) Beat() { a.lastBeat.Store(time.Now().UnixNano()) }
+
+// ContextDeadline returns the deadline of the action's context; zero if none.
+func (a *Action) ContextDeadline() time.Time {
+	if a.deadline == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, a.deadline)
+}
 
 // Start returns when the action started.
 func (a *Action) Start() time.Time { return time.Unix(0, a.start) }
@@ -142,8 +162,8 @@ type Config struct {
 const shards = 32
 
 type shard struct {
-	mu sync.Mutex
-	m  map[trace.SpanID]*Action
+	mu   sync.Mutex
+	head *Action // a list of open actions, linked through prev and next
 }
 
 // Watchdog tracks open actions and reports those that run too long.
@@ -171,69 +191,118 @@ func New(cfg Config) *Watchdog {
 		cfg.StackBytes = 8 << 10
 	}
 	w := &Watchdog{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
-	for i := range w.shards {
-		w.shards[i].m = make(map[trace.SpanID]*Action)
-	}
 	go w.loop()
 	return w
 }
 
-func (w *Watchdog) shard(id trace.SpanID) *shard { return &w.shards[id[7]%shards] }
-
-// Add starts tracking a, whose span is id. deadline is its context's
-// deadline (zero if none). After Shutdown it does nothing and returns false.
-func (w *Watchdog) Add(a *Action, id trace.SpanID, deadline time.Time) bool {
+// Add starts tracking a, whose span is id, started at start. deadline is
+// its context's deadline (zero if none). After Shutdown it does nothing and
+// returns false.
+func (w *Watchdog) Add(a *Action, id trace.SpanID, start, deadline time.Time) bool {
 	if w.closed.Load() {
 		return false
 	}
-	now := time.Now().UnixNano()
+	now := start.UnixNano()
 	a.start = now
 	a.lastBeat.Store(now)
 	a.index = -1
 	if !deadline.IsZero() {
 		a.deadline = deadline.UnixNano()
 	}
-	sh := w.shard(id)
+	a.id, a.shard = id, id[7]%shards
+	sh := &w.shards[a.shard]
 	sh.mu.Lock()
-	sh.m[id] = a
+	a.prev, a.next = nil, sh.head
+	if sh.head != nil {
+		sh.head.prev = a
+	}
+	sh.head = a
 	sh.mu.Unlock()
 	w.open.Add(1)
-	if due := a.nextDue(); due != 0 {
-		w.mu.Lock()
-		a.due = due
-		heap.Push(&w.due, a)
-		w.mu.Unlock()
-	}
+	// The watchdog's goroutine moves the action to the heap at its next
+	// check, if it is still open then (see admit): a short action never
+	// touches the heap.
 	return true
 }
 
-// Remove stops tracking the action of span id and returns it, or nil if it
-// is not tracked (not an action, or already removed).
-func (w *Watchdog) Remove(id trace.SpanID) *Action {
-	sh := w.shard(id)
+// Remove stops tracking a. It reports whether a was tracked (false if it
+// was never added, or already removed), and whether [Watchdog.Unnoted]
+// yielded it.
+func (w *Watchdog) Remove(a *Action) (tracked, noted bool) {
+	sh := &w.shards[a.shard]
 	sh.mu.Lock()
-	a := sh.m[id]
-	delete(sh.m, id)
+	if a.prev == nil && sh.head != a {
+		sh.mu.Unlock()
+		return false, false
+	}
+	noted = a.noted
+	queued := a.queued
+	if a.prev != nil {
+		a.prev.next = a.next
+	} else {
+		sh.head = a.next
+	}
+	if a.next != nil {
+		a.next.prev = a.prev
+	}
+	a.prev, a.next = nil, nil
 	sh.mu.Unlock()
-	if a == nil {
-		return nil
-	}
 	w.open.Add(-1)
-	w.mu.Lock()
-	if a.index >= 0 {
-		heap.Remove(&w.due, int(a.index))
+	if queued {
+		w.mu.Lock()
+		if a.index >= 0 {
+			heap.Remove(&w.due, int(a.index))
+		}
+		w.mu.Unlock()
 	}
-	w.mu.Unlock()
-	return a
+	return true, noted
 }
 
-// lookup returns the open action of span id, or nil.
-func (w *Watchdog) lookup(id trace.SpanID) *Action {
-	sh := w.shard(id)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	return sh.m[id]
+// admit puts the actions added since the last check in the heap, if they
+// are due at some time. It holds each shard's lock while it does, so that
+// Remove finds an action either not queued, or queued and in the heap.
+func (w *Watchdog) admit() {
+	for i := range w.shards {
+		sh := &w.shards[i]
+		sh.mu.Lock()
+		for a := sh.head; a != nil && !a.queued; a = a.next {
+			a.queued = true
+			if due := a.nextDue(); due != 0 {
+				w.mu.Lock()
+				a.due = due
+				heap.Push(&w.due, a)
+				w.mu.Unlock()
+			}
+		}
+		sh.mu.Unlock()
+	}
 }
+
+// Unnoted yields the open actions that it has not yielded before, once
+// each: those added since its last call and still open. Actions that were
+// added and removed in between are never seen. The work is proportional to
+// the actions yielded: each shard's list is newest first, so the walk stops
+// at the first action noted before.
+func (w *Watchdog) Unnoted(yield func(*Action) bool) {
+	var batch []*Action
+	for i := range w.shards {
+		sh := &w.shards[i]
+		sh.mu.Lock()
+		for a := sh.head; a != nil && !a.noted; a = a.next {
+			a.noted = true
+			batch = append(batch, a)
+		}
+		sh.mu.Unlock()
+	}
+	for _, a := range batch {
+		if !yield(a) {
+			return
+		}
+	}
+}
+
+// SpanID returns the id of the action's span.
+func (a *Action) SpanID() trace.SpanID { return a.id }
 
 // Open returns the number of open actions.
 func (w *Watchdog) Open() int64 { return w.open.Load() }
@@ -252,7 +321,7 @@ func (w *Watchdog) Snapshot() []*Action {
 	for i := range w.shards {
 		sh := &w.shards[i]
 		sh.mu.Lock()
-		for _, a := range sh.m {
+		for a := sh.head; a != nil; a = a.next {
 			out = append(out, a)
 		}
 		sh.mu.Unlock()
@@ -301,6 +370,7 @@ func (w *Watchdog) loop() {
 		case <-w.stop:
 			return
 		case <-t.C:
+			w.admit()
 			w.check(time.Now())
 		}
 	}
@@ -355,8 +425,8 @@ func (w *Watchdog) report(a *Action, state State, n int, now time.Time, stacks *
 	w.reports[state].Add(1)
 	elapsed := now.Sub(a.Start())
 	r := Report{
-		State: state, Span: a.Owner.SpanContext(), Parent: a.Parent,
-		Category: a.Category, Name: a.Name, Metadata: a.Metadata,
+		State: state, Span: a.Owner.SpanContext(), Parent: a.Owner.ParentSpanID(),
+		Category: a.Category, Name: a.Name, Metadata: a.Owner.Metadata(),
 		Start: a.Start(), Elapsed: elapsed, Budget: a.Budget, N: n,
 		Reason: reason(a, state, elapsed, now),
 		Stack:  stacks.of(a),

@@ -30,6 +30,12 @@ type owner struct {
 }
 
 func (o *owner) Err() error { return o.ctx.Err() }
+func (o *owner) Metadata() []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("task.id", "task-1")}
+}
+func (o *owner) ParentSpanID() trace.SpanID {
+	return o.Span.(sdktrace.ReadOnlySpan).Parent().SpanID()
+}
 func (o *owner) EndAbandoned(reason string) {
 	o.abandoned = reason
 	o.Span.SetStatus(codes.Error, "abandoned: "+reason)
@@ -72,16 +78,15 @@ func (f *fixture) got() []watchdog.Report {
 func (f *fixture) start(ctx context.Context, name string, budget, heartbeat time.Duration) (*watchdog.Action, *owner) {
 	_, span := f.tp.Tracer("test").Start(ctx, name)
 	o := &owner{Span: span, ctx: ctx}
-	a := &watchdog.Action{Owner: o, Category: "building", Name: name, Budget: budget, Heartbeat: heartbeat,
-		Metadata: []attribute.KeyValue{attribute.String("task.id", "task-1")}}
+	a := &watchdog.Action{Owner: o, Category: "building", Name: name, Budget: budget, Heartbeat: heartbeat}
 	deadline, _ := ctx.Deadline()
-	f.w.Add(a, span.SpanContext().SpanID(), deadline)
+	f.w.Add(a, span.SpanContext().SpanID(), time.Now(), deadline)
 	return a, o
 }
 
 func (f *fixture) end(a *watchdog.Action, o *owner) {
 	o.Span.End()
-	f.w.Remove(o.SpanContext().SpanID())
+	f.w.Remove(a)
 }
 
 func states(rs []watchdog.Report) string {
@@ -259,7 +264,7 @@ func TestAbandoned(t *testing.T) {
 		if err := f.w.Shutdown(context.Background()); err != nil {
 			t.Errorf("second Shutdown: %v", err)
 		}
-		if f.w.Add(&watchdog.Action{Owner: o}, trace.SpanID{9}, time.Time{}) {
+		if f.w.Add(&watchdog.Action{Owner: o}, trace.SpanID{9}, time.Now(), time.Time{}) {
 			t.Error("Add after Shutdown tracked the action")
 		}
 	})
@@ -273,14 +278,13 @@ func TestStacks(t *testing.T) {
 		f := newFixture(t)
 		_, parent := f.start(context.Background(), "parent", time.Second, 0)
 		childCtx := trace.ContextWithSpan(context.Background(), parent.Span)
-		child, childOwner := f.start(childCtx, "child", 0, 0)
-		child.Parent = parent.SpanContext().SpanID()
+		child, _ := f.start(childCtx, "child", 0, 0)
 
 		release := make(chan struct{})
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			pprof.SetGoroutineLabels(watchdog.Labels(context.Background(), childOwner.SpanContext().SpanID()))
+			pprof.SetGoroutineLabels(watchdog.Labels(context.Background(), child))
 			hangInChild(release)
 		}()
 		time.Sleep(1200 * time.Millisecond)

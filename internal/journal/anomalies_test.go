@@ -1,0 +1,263 @@
+package journal
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Records for the analysis tests. Actions are named by their span ids;
+// times are minutes after t0.
+
+func minute(m float64) time.Time { return t0.Add(time.Duration(m * float64(time.Minute))) }
+
+func rStart(id, parent string, at float64, budgetMin float64) Record {
+	return Record{Kind: "start", Time: minute(at), TraceID: "t", SpanID: id, ParentID: parent, Category: "fuzzing", Name: "n" + id,
+		BudgetMS: budgetMin * 60000, Metadata: map[string]string{"task.id": "task-" + id}}
+}
+
+func rEnd(id string, at, durMin float64, status string, cancelled bool, err string) Record {
+	return Record{Kind: "end", Time: minute(at), TraceID: "t", SpanID: id, Category: "fuzzing", Name: "n" + id,
+		DurationMS: durMin * 60000, Status: status, Cancelled: cancelled, Error: err}
+}
+
+func rReport(kind, id string, at, elapsedMin float64, why string) Record {
+	return Record{Kind: kind, Time: minute(at), TraceID: "t", SpanID: id, Category: "fuzzing", Name: "n" + id,
+		ElapsedMS: elapsedMin * 60000, Error: why, Stack: "stack of " + id}
+}
+
+// summary describes a report's buckets in one line each:
+// "bucket: id duration [deepest id/depth/duration] [error] [stack], ...".
+func summary(rep Report) []string {
+	var out []string
+	for _, b := range []struct {
+		name    string
+		entries []Entry
+	}{
+		{"running", rep.Running}, {"overdue", rep.Overdue}, {"stalled", rep.Stalled},
+		{"abandoned", rep.Abandoned}, {"cancelled", rep.Cancelled}, {"errors", rep.Errors},
+	} {
+		if len(b.entries) == 0 {
+			continue
+		}
+		var es []string
+		for _, e := range b.entries {
+			s := e.SpanID + " " + e.Duration.String()
+			if d := e.Deepest; d != nil {
+				s += fmt.Sprintf(" deepest %s/%d/%s", d.SpanID, d.Depth, d.Duration)
+			}
+			if e.Error != "" {
+				s += " " + strings.ReplaceAll(e.Error, " ", "_")
+			}
+			if e.Stack != "" {
+				s += " [" + e.Stack + "]"
+			}
+			es = append(es, s)
+		}
+		out = append(out, b.name+": "+strings.Join(es, ", "))
+	}
+	return out
+}
+
+func TestAnalyzeBuckets(t *testing.T) {
+	asOf := minute(60)
+	for _, tt := range []struct {
+		name    string
+		records []Record
+		asOf    time.Time
+		want    []string
+	}{
+		{"empty", nil, asOf, nil},
+		{"running", []Record{rStart("a", "", 10, 0)}, asOf, []string{"running: a 50m0s"}},
+		{"ended ok is no anomaly", []Record{rStart("a", "", 10, 0), rEnd("a", 12, 2, "ok", false, "")}, asOf, nil},
+		{"ended unset is no anomaly", []Record{rStart("a", "", 10, 0), rEnd("a", 12, 2, "unset", false, "")}, asOf, nil},
+		{
+			"overdue", []Record{rStart("a", "", 10, 5), rReport("overdue", "a", 15, 5, "past budget")}, asOf,
+			[]string{"overdue: a 50m0s past_budget [stack of a]"},
+		},
+		{
+			"stalled", []Record{rStart("a", "", 10, 0), rReport("stalled", "a", 15, 5, "no heartbeat")}, asOf,
+			[]string{"stalled: a 50m0s no_heartbeat [stack of a]"},
+		},
+		{
+			"the latest report counts",
+			[]Record{
+				rStart("a", "", 10, 5), rReport("stalled", "a", 12, 2, "no heartbeat"), rReport("overdue", "a", 15, 5, "past budget"),
+				rStart("b", "", 10, 5), rReport("overdue", "b", 15, 5, "past budget"), rReport("stalled", "b", 20, 10, "no heartbeat"),
+			},
+			asOf,
+			[]string{"overdue: a 50m0s past_budget [stack of a]", "stalled: b 50m0s no_heartbeat [stack of b]"},
+		},
+		{
+			"cancelled", []Record{rStart("a", "", 10, 0), rEnd("a", 12, 2, "error", true, "context canceled")}, asOf,
+			[]string{"cancelled: a 2m0s context_canceled"},
+		},
+		{
+			"cancelled with status ok", []Record{rStart("a", "", 10, 0), rEnd("a", 12, 2, "ok", true, "")}, asOf,
+			[]string{"cancelled: a 2m0s"},
+		},
+		{
+			"errors", []Record{rStart("a", "", 10, 0), rEnd("a", 12, 2, "error", false, "exit status 1")}, asOf,
+			[]string{"errors: a 2m0s exit_status_1"},
+		},
+		{
+			"overdue, then failed: an error with the report's stack",
+			[]Record{rStart("a", "", 10, 1), rReport("overdue", "a", 11, 1, "past budget"), rEnd("a", 12, 2, "error", false, "boom")}, asOf,
+			[]string{"errors: a 2m0s boom [stack of a]"},
+		},
+		{
+			"abandoned",
+			[]Record{rStart("a", "", 10, 0), rReport("abandoned", "a", 30, 20, "open at shutdown")}, asOf,
+			[]string{"abandoned: a 20m0s open_at_shutdown [stack of a]"},
+		},
+		{
+			"abandoned and ended: abandoned only",
+			[]Record{
+				rStart("a", "", 10, 0), rReport("overdue", "a", 20, 10, "past budget"),
+				rReport("abandoned", "a", 30, 20, "open at shutdown"), rEnd("a", 30, 20, "error", false, "abandoned"),
+			},
+			asOf,
+			[]string{"abandoned: a 20m0s open_at_shutdown [stack of a]"},
+		},
+		{
+			"ended before its start was read (a rotated segment)",
+			[]Record{rEnd("a", 12, 2, "error", false, "boom")}, asOf,
+			[]string{"errors: a 2m0s boom"},
+		},
+		{
+			"reported without a start", []Record{rReport("stalled", "a", 30, 20, "no heartbeat")}, asOf,
+			[]string{"stalled: a 50m0s no_heartbeat [stack of a]"},
+		},
+		{
+			"a start repeated by a snapshot counts once",
+			[]Record{rStart("a", "", 10, 0), {Kind: "header"}, rStart("a", "", 10, 0)}, asOf,
+			[]string{"running: a 50m0s"},
+		},
+		{
+			"open ones longest first, ended ones most recent first",
+			[]Record{
+				rStart("a", "", 30, 0), rStart("b", "", 10, 0), rStart("c", "", 20, 0),
+				rStart("d", "", 10, 0), rEnd("d", 15, 5, "error", false, ""),
+				rStart("e", "", 10, 0), rEnd("e", 40, 30, "error", false, ""),
+				rStart("f", "", 10, 0), rEnd("f", 20, 10, "error", false, ""),
+			},
+			asOf,
+			[]string{"running: b 50m0s, c 40m0s, a 30m0s", "errors: e 30m0s, f 10m0s, d 5m0s"},
+		},
+		{
+			"zero asOf: the last record",
+			[]Record{rStart("a", "", 10, 0), rStart("b", "", 20, 0), {Kind: "close", Time: minute(25)}}, time.Time{},
+			[]string{"running: a 15m0s, b 5m0s"},
+		},
+		{
+			"asOf before the start", []Record{rStart("a", "", 10, 0)}, minute(5),
+			[]string{"running: a 0s"},
+		},
+		{
+			"records without a span id are ignored",
+			[]Record{{Kind: "start", Time: minute(1), Name: "x"}, {Kind: "future", SpanID: "z"}}, asOf, nil,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := summary(Analyze(tt.records, tt.asOf))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestAnalyzeDeepest(t *testing.T) {
+	asOf := minute(60)
+	for _, tt := range []struct {
+		name    string
+		records []Record
+		want    []string
+	}{
+		{
+			"a chain",
+			[]Record{rStart("root", "", 0, 0), rStart("mid", "root", 10, 0), rStart("leaf", "mid", 20, 0)},
+			[]string{"running: root 1h0m0s deepest leaf/2/40m0s, mid 50m0s deepest leaf/1/40m0s, leaf 40m0s"},
+		},
+		{
+			"the deepest branch wins over the longest",
+			[]Record{
+				rStart("root", "", 0, 0), rStart("x", "root", 1, 0), rStart("y", "x", 30, 0), rStart("z", "root", 2, 0),
+			},
+			[]string{"running: root 1h0m0s deepest y/2/30m0s, x 59m0s deepest y/1/30m0s, z 58m0s, y 30m0s"},
+		},
+		{
+			"equally deep: the longest running",
+			[]Record{rStart("root", "", 0, 0), rStart("x", "root", 20, 0), rStart("y", "root", 10, 0)},
+			[]string{"running: root 1h0m0s deepest y/1/50m0s, y 50m0s, x 40m0s"},
+		},
+		{
+			"ended actions are not followed",
+			[]Record{
+				rStart("root", "", 0, 0), rStart("x", "root", 10, 0), rStart("y", "x", 20, 0), rEnd("x", 30, 20, "error", false, ""),
+			},
+			[]string{"running: root 1h0m0s, y 40m0s", "errors: x 20m0s"},
+		},
+		{
+			"the descendant of an overdue one may be running",
+			[]Record{rStart("root", "", 0, 5), rReport("overdue", "root", 5, 5, ""), rStart("leaf", "root", 1, 0)},
+			[]string{"running: leaf 59m0s", "overdue: root 1h0m0s deepest leaf/1/59m0s [stack of root]"},
+		},
+		{
+			"a cycle in a corrupt journal",
+			[]Record{rStart("a", "b", 0, 0), rStart("b", "a", 10, 0), rStart("c", "c", 20, 0)},
+			[]string{"running: a 1h0m0s deepest b/1/50m0s, b 50m0s, c 40m0s"},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := summary(Analyze(tt.records, asOf))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestAnalyzeReport(t *testing.T) {
+	records := []Record{
+		{Kind: "header", Version: 1, Time: t0, PID: 7, Service: "patcher", Host: "builder-1", Exe: "patcher"},
+		rStart("a", "", 1, 5),
+		{Kind: "dropped", Time: minute(2), PID: 7, Count: 3},
+		{Kind: "corrupt", Count: 2, Error: "line 4: garbage"},
+		rReport("overdue", "a", 6, 5, "past budget"),
+		{Kind: "header", Version: 1, Time: minute(7), PID: 7, Service: "patcher", Host: "builder-1"},
+		rStart("a", "", 1, 5), // the snapshot of a rotated journal
+		rStart("b", "", 8, 0),
+		rEnd("b", 9, 1, "ok", false, ""),
+		{Kind: "dropped", Time: minute(9), PID: 7, Count: 2},
+		{Kind: "close", Time: minute(10), PID: 7},
+	}
+	got := Analyze(records, time.Time{})
+	want := Report{
+		AsOf: minute(10), Service: "patcher", Host: "builder-1", Exe: "patcher", PID: 7, Started: t0, Last: minute(10),
+		Closed: true, Actions: 2, Dropped: 5, Corrupt: 2,
+		Overdue: []Entry{{
+			TraceID: "t", SpanID: "a", Category: "fuzzing", Name: "na", Metadata: map[string]string{"task.id": "task-a"},
+			Start: minute(1), Duration: 9 * time.Minute, Budget: 5 * time.Minute, Error: "past budget", Stack: "stack of a",
+		}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Analyze =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestMS(t *testing.T) {
+	for _, tt := range []struct {
+		in   float64
+		want time.Duration
+	}{
+		{0, 0}, {1.5, 1500 * time.Microsecond}, {-2, -2 * time.Millisecond}, {1e300, 0}, {-1e300, 0},
+	} {
+		if got := ms(tt.in); got != tt.want {
+			t.Errorf("ms(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,36 @@
+// Package journal writes, reads and analyses crstel's trace journals: one
+// JSON-lines file per process recording when each CRS action started and
+// ended, and the watchdog's reports on actions that are overdue, stalled or
+// abandoned. OpenTelemetry exports a span only when it ends, so a hung action
+// is invisible to the collector; the journal makes it visible afterwards,
+// even when the process was killed with SIGKILL, because the writer flushes
+// at least every 200 ms.
+//
+// A process opens one [Writer] and hands it [Event] values; the writer
+// encodes them on a goroutine of its own and never blocks the caller. A
+// journal looks like this (one record a line, wrapped here):
+//
+//	{"kind":"header","version":1,"time":"2025-03-01T12:00:00.000000001Z","pid":4242,
+//	 "service":"patcher","host":"builder-1","exe":"patcher"}
+//	{"kind":"start","time":"2025-03-01T12:00:01Z","pid":4242,
+//	 "trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7",
+//	 "category":"patch_generation","name":"generate_patch",
+//	 "metadata":{"task.id":"task-1"},"budget_ms":300000}
+//	{"kind":"end","time":"2025-03-01T12:00:04.5Z","pid":4242,
+//	 "trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7",
+//	 "category":"patch_generation","name":"generate_patch",
+//	 "metadata":{"task.id":"task-1"},"status":"ok","duration_ms":3500}
+//	{"kind":"close","time":"2025-03-01T12:00:05Z","pid":4242}
+//
+// Journals are named "<UTC start time>-<pid>-<service>.jsonl" and live in
+// one directory ([DefaultDir], or CRSTEL_TRACE_DIR as the caller applies
+// it), which keeps the last 10. A journal larger than its size cap is
+// rotated to "<name>.1", and the new segment starts with the actions still
+// open, so that each segment can be analysed alone.
+//
+// [Read] reads a journal back, tolerating the torn last line a crash
+// leaves, [List] lists the journals of a directory with the state of their
+// processes, and [Analyze] sorts the actions into the buckets that
+// "crstel trace anomalies" prints: running, overdue, stalled, abandoned,
+// cancelled and errors, with the deepest open action under each open one.
+package journal

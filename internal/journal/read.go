@@ -1,0 +1,142 @@
+package journal
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Record is one line of a journal, as [Read] decodes it. Its JSON form is
+// the journal's.
+type Record struct {
+	// Kind is an event's kind ("start", "end", "overdue", "stalled",
+	// "abandoned"), or RecordHeader, RecordClose, RecordDropped or
+	// RecordCorrupt.
+	Kind string    `json:"kind"`
+	Time time.Time `json:"time,omitzero"`
+	PID  int       `json:"pid,omitempty"`
+
+	// Header.
+	Version int    `json:"version,omitempty"`
+	Service string `json:"service,omitempty"`
+	Host    string `json:"host,omitempty"`
+	Exe     string `json:"exe,omitempty"`
+
+	// Events: trace, span and parent span ids in hex.
+	TraceID  string            `json:"trace_id,omitempty"`
+	SpanID   string            `json:"span_id,omitempty"`
+	ParentID string            `json:"parent_id,omitempty"`
+	Category string            `json:"category,omitempty"`
+	Name     string            `json:"name,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+
+	// Start.
+	BudgetMS    float64   `json:"budget_ms,omitempty"`
+	Deadline    time.Time `json:"deadline,omitzero"`
+	HeartbeatMS float64   `json:"heartbeat_ms,omitempty"`
+
+	// End.
+	Status     string  `json:"status,omitempty"`
+	Error      string  `json:"error,omitempty"`
+	Cancelled  bool    `json:"cancelled,omitempty"`
+	DurationMS float64 `json:"duration_ms,omitempty"`
+
+	// Reports (and their Error and BudgetMS).
+	ElapsedMS float64 `json:"elapsed_ms,omitempty"`
+	Stack     string  `json:"stack,omitempty"`
+
+	// Dropped and corrupt.
+	Count int64 `json:"count,omitempty"`
+}
+
+// Read reads a journal's records. It tolerates a torn last line, as a
+// crash mid-write leaves, by ignoring it. Lines that are not a JSON record
+// with a kind, or are longer than [MaxLine], are skipped; a [RecordCorrupt]
+// record stands where they were, with their number and the first problem.
+// Read returns an error only when reading fails, with the records read
+// until then.
+func Read(r io.Reader) ([]Record, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var (
+		recs    []Record
+		buf     []byte
+		lineNo  int
+		corrupt Record // the run of corrupt lines since the last record
+	)
+	endRun := func() {
+		if corrupt.Count > 0 {
+			recs = append(recs, corrupt)
+			corrupt = Record{}
+		}
+	}
+	for {
+		line, tooLong, err := readLine(br, buf[:0], MaxLine)
+		buf = line
+		if err != nil && err != io.EOF {
+			endRun()
+			return recs, err
+		}
+		complete := err == nil // a torn last line lacks its newline
+		lineNo++
+		var problem string
+		if tooLong {
+			problem = "longer than " + strconv.Itoa(MaxLine) + " bytes"
+		} else if line = bytes.TrimSpace(line); len(line) > 0 {
+			var rec Record
+			if jerr := json.Unmarshal(line, &rec); jerr != nil {
+				problem = jerr.Error()
+			} else if rec.Kind == "" {
+				problem = "no kind"
+			} else {
+				endRun()
+				recs = append(recs, rec)
+			}
+		}
+		if problem != "" && complete {
+			if corrupt.Count == 0 {
+				corrupt = Record{Kind: RecordCorrupt, Error: "line " + strconv.Itoa(lineNo) + ": " + problem}
+			}
+			corrupt.Count++
+		}
+		if err == io.EOF {
+			endRun()
+			return recs, nil
+		}
+	}
+}
+
+// ReadFile reads the journal at path; see [Read].
+func ReadFile(path string) ([]Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Read(f)
+}
+
+// readLine reads one line into buf, newline included. A line longer than
+// limit is consumed but not kept: tooLong is set and line is empty. err is
+// nil for a line ending in a newline, io.EOF for the last line without one
+// (possibly empty), or the error reading.
+func readLine(br *bufio.Reader, buf []byte, limit int) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			if len(buf)+len(chunk) > limit {
+				tooLong, buf = true, buf[:0]
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return buf, tooLong, err
+	}
+}
