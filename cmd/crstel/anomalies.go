@@ -37,8 +37,8 @@ type bucket struct {
 func buckets(rep journal.Report) []bucket {
 	return []bucket{
 		{"Running", "open, not reported", "running", rep.Running, false, ""},
-		{"Overdue", "open past their budget", "overdue", rep.Overdue, false, "overdue"},
-		{"Stalled", "open, heartbeat missed", "stalled", rep.Stalled, false, "stalled"},
+		{"Overdue", "past their budget, open or ended late", "overdue", rep.Overdue, false, "overdue"},
+		{"Stalled", "heartbeat missed, open or ended since", "stalled", rep.Stalled, false, "stalled"},
 		{"Abandoned", "still open at shutdown", "abandoned", rep.Abandoned, false, "abandoned"},
 		{"Cancelled", "ended cancelled, most recent first", "cancelled", rep.Cancelled, true, "error"},
 		{"Errors", "ended with an error, most recent first", "errors", rep.Errors, true, "error"},
@@ -205,6 +205,9 @@ func (c *cli) printBucket(bw *bufio.Writer, b bucket, all, stacks bool) {
 		}
 		if e.Error != "" && b.reason != "" {
 			detail(b.reason + ": " + clean(e.Error))
+		}
+		if !b.ended && !e.End.IsZero() {
+			detail("ended " + cmp.Or(clean(e.Status), "unset") + " at " + e.End.In(c.loc).Format(time.TimeOnly))
 		}
 		if stacks && e.Stack != "" {
 			bw.WriteString("    stack:\n")

@@ -23,7 +23,13 @@ import (
 	"github.com/crstel/crstel/internal/journal"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv("CRSTEL_TEST_HANG") != "" {
+		hangingComponent()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // t0 is the start of the crashed fixture.
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -210,14 +216,14 @@ DURATION  BUDGET  CATEGORY          NAME                  SPAN
 7m00s     -       building          compile_target_with…  a000000000000004
     round.id=round-3 task.id=task-1
 
-Overdue (1): open past their budget
+Overdue (1): past their budget, open or ended late
 DURATION  BUDGET  CATEGORY          NAME            SPAN
 9m59s     5m00s   patch_generation  generate_patch  a000000000000002
     round.id=round-3 task.id=task-1
     deepest open: compile_target_with_saniti… (building) a000000000000004, 7m00s
     overdue: past its budget of 5m0s
 
-Stalled (1): open, heartbeat missed
+Stalled (1): heartbeat missed, open or ended since
 DURATION  BUDGET  CATEGORY  NAME        SPAN
 9m50s     -       fuzzing   run_fuzzer  a000000000000005
     round.id=round-3 task.id=task-2

@@ -9,8 +9,10 @@ import (
 
 // Report sorts the actions of a journal into buckets. Open actions (those
 // without an end) are in Running, Overdue or Stalled; ended ones that were
-// cancelled or failed in Cancelled or Errors; actions the watchdog ended at
-// shutdown in Abandoned. Actions that ended normally are only counted.
+// cancelled or failed in Cancelled or Errors; ended ones that the watchdog
+// had reported overdue or stalled in Overdue or Stalled; actions the
+// watchdog ended at shutdown in Abandoned. Actions that ended normally are
+// only counted.
 type Report struct {
 	// AsOf is the time open actions' durations run to.
 	AsOf time.Time
@@ -32,11 +34,12 @@ type Report struct {
 
 	// Running holds open actions with no report, longest first.
 	Running []Entry
-	// Overdue holds open actions whose latest report says they are past
-	// their budget, longest first.
+	// Overdue holds actions whose latest report says they are past their
+	// budget, longest first: open ones, and ones that ended late (End set).
 	Overdue []Entry
-	// Stalled holds open actions whose latest report says they missed
-	// their heartbeat, longest first.
+	// Stalled holds actions whose latest report says they missed their
+	// heartbeat, longest first: open ones, and ones that ended after (End
+	// set).
 	Stalled []Entry
 	// Abandoned holds actions still open at shutdown, longest first.
 	Abandoned []Entry
@@ -171,6 +174,13 @@ func Analyze(records []Record, asOf time.Time) Report {
 			rep.Cancelled = append(rep.Cancelled, e)
 		case a.end != nil && a.end.Status == "error":
 			rep.Errors = append(rep.Errors, e)
+		case a.end != nil && a.report != nil:
+			// Reported, then ended: late, or after a stall. Still worth a look.
+			if a.report.Kind == "overdue" {
+				rep.Overdue = append(rep.Overdue, e)
+			} else {
+				rep.Stalled = append(rep.Stalled, e)
+			}
 		case a.end != nil:
 		default:
 			a.entry = &e

@@ -261,3 +261,23 @@ func TestMS(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeReportedThenEnded: an action the watchdog reported that ended
+// later stays in its report's bucket, with its end.
+func TestAnalyzeReportedThenEnded(t *testing.T) {
+	recs := []Record{
+		rStart("a", "", 0, 1), rReport("overdue", "a", 1, 1, "past its budget"), rEnd("a", 3, 3, "ok", false, ""),
+		rStart("b", "", 0, 0), rReport("stalled", "b", 2, 2, "no heartbeat"), rEnd("b", 4, 4, "unset", false, ""),
+		rStart("c", "", 0, 0), rEnd("c", 1, 1, "ok", false, ""),
+	}
+	rep := Analyze(recs, minute(5))
+	if len(rep.Overdue) != 1 || rep.Overdue[0].SpanID != "a" || !rep.Overdue[0].End.Equal(minute(3)) {
+		t.Errorf("overdue = %+v, want a, ended at minute 3", rep.Overdue)
+	}
+	if len(rep.Stalled) != 1 || rep.Stalled[0].SpanID != "b" || rep.Stalled[0].Duration != 4*time.Minute {
+		t.Errorf("stalled = %+v, want b, which ran 4 minutes", rep.Stalled)
+	}
+	if len(rep.Running) != 0 || rep.Actions != 3 {
+		t.Errorf("running = %v, actions = %d; want none running of 3", rep.Running, rep.Actions)
+	}
+}
