@@ -37,6 +37,22 @@
 //	CRSTEL_STRICT=1          invalid input panics (for tests); see WithStrict
 //	CRSTEL_QUEUE_FULL=block  span.End waits for room in a full export queue
 //	                         instead of dropping the span; see WithQueueFullPolicy
+//	CRSTEL_OVERDUE=...       watchdog budgets by category, such as
+//	                         llm=10m,building=30m,fuzzing=0,default=15m
+//	CRSTEL_TRACE_DIR=DIR     the folder of the action journals; off: none
+//
+// # Hung actions
+//
+// A span is exported only when it ends, so the action that hangs a run is
+// the one a collector never sees. [Setup]'s watchdog reports an action that
+// runs past its budget ([WithOverdueAfter], [DefaultBudgets]) or its
+// context's deadline as overdue while it is still open, one that misses its
+// heartbeat ([WithHeartbeat], [Heartbeat]) as stalled, and one still open at
+// [Telemetry.Shutdown] as abandoned, which it then ends and exports. A report
+// is a span under the hung one, with the stacks of the goroutines running
+// it, a log record, a journal record and a [WithOnReport] callback. Each
+// process keeps a journal of its actions, which the command
+// "crstel trace anomalies" reads after a crash.
 //
 // # Invalid input
 //
