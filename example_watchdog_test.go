@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -77,4 +79,19 @@ func ExampleTelemetry_Shutdown() {
 	// compile_source_code abandoned
 	// exported: crstel.watchdog abandoned Unset
 	// exported: compile_source_code Error
+}
+
+func ExampleDefaultBudgets() {
+	budgets := crstel.DefaultBudgets()
+	for _, k := range slices.Sorted(maps.Keys(budgets)) {
+		fmt.Printf("%s=%v\n", k, budgets[k])
+	}
+	// Output:
+	// building=30m0s
+	// default=15m0s
+	// dynamic_analysis=30m0s
+	// fuzzing=0s
+	// llm=10m0s
+	// scoring_submission=5m0s
+	// testing=30m0s
 }

@@ -37,12 +37,15 @@ const (
 	Abandoned = watchdog.Abandoned
 )
 
-// DefaultBudgets are the budgets of actions that set none with
+// DefaultBudgets returns the budgets of actions that set none with
 // [WithOverdueAfter]: by category, "llm" for LLM calls, and "default" for
 // the rest. 0 means no budget: fuzzing campaigns run for hours by design.
 // Override them with [WithOverdueBudgets] or CRSTEL_OVERDUE, such as
-// CRSTEL_OVERDUE=llm=10m,building=30m,fuzzing=0,default=15m.
-var DefaultBudgets = map[string]time.Duration{
+// CRSTEL_OVERDUE=llm=10m,building=30m,fuzzing=0,default=15m. The map is a
+// copy the caller may change.
+func DefaultBudgets() map[string]time.Duration { return maps.Clone(defaultBudgets) }
+
+var defaultBudgets = map[string]time.Duration{
 	"default":                     15 * time.Minute,
 	string(crs.Building):          30 * time.Minute,
 	string(crs.Fuzzing):           0,
@@ -236,7 +239,7 @@ func budgetKeys() []string {
 // mergeBudgets returns DefaultBudgets overridden by each of overrides in
 // turn, or an error naming an unknown key or a negative budget.
 func mergeBudgets(overrides ...map[string]time.Duration) (map[string]time.Duration, error) {
-	out := maps.Clone(DefaultBudgets)
+	out := DefaultBudgets()
 	valid := budgetKeys()
 	for _, o := range overrides {
 		for k, d := range o {
