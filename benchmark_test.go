@@ -41,6 +41,18 @@ type discard struct{}
 func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discard) Shutdown(context.Context) error                             { return nil }
 
+// rawStart starts with the raw SDK the span an Action with benchMeta makes.
+func rawStart(ctx context.Context, tr trace.Tracer) trace.Span {
+	_, span := tr.Start(ctx, "generate_patch", trace.WithAttributes(
+		attribute.String("crs.action.category", "patch_generation"),
+		attribute.String("crs.action.name", "generate_patch"),
+		attribute.String("round.id", "round-1"),
+		attribute.String("task.id", "task-1"),
+		attribute.String("team.id", "team-1"),
+	))
+	return span
+}
+
 var benchMeta = crs.Metadata{"round.id": "round-1", "task.id": "task-1", "team.id": "team-1"}
 
 // BenchmarkAction compares crstel.Action + End, with three metadata keys
@@ -52,14 +64,7 @@ func BenchmarkAction(b *testing.B) {
 		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {
-			_, span := tr.Start(ctx, "generate_patch", trace.WithAttributes(
-				attribute.String("crs.action.category", "patch_generation"),
-				attribute.String("crs.action.name", "generate_patch"),
-				attribute.String("round.id", "round-1"),
-				attribute.String("task.id", "task-1"),
-				attribute.String("team.id", "team-1"),
-			))
-			span.End()
+			rawStart(ctx, tr).End()
 		}
 	})
 	b.Run("impl=crstel", func(b *testing.B) {
@@ -137,14 +142,7 @@ func BenchmarkActionWatchdog(b *testing.B) {
 		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {
-			_, span := tr.Start(ctx, "generate_patch", trace.WithAttributes(
-				attribute.String("crs.action.category", "patch_generation"),
-				attribute.String("crs.action.name", "generate_patch"),
-				attribute.String("round.id", "round-1"),
-				attribute.String("task.id", "task-1"),
-				attribute.String("team.id", "team-1"),
-			))
-			span.End()
+			rawStart(ctx, tr).End()
 		}
 	})
 	b.Run("impl=crstel", func(b *testing.B) {
@@ -185,13 +183,7 @@ func BenchmarkOpenActions(b *testing.B) {
 	for b.Loop() {
 		base := heap()
 		for i := range spans {
-			_, spans[i] = tr.Start(ctx, "generate_patch", trace.WithAttributes(
-				attribute.String("crs.action.category", "patch_generation"),
-				attribute.String("crs.action.name", "generate_patch"),
-				attribute.String("round.id", "round-1"),
-				attribute.String("task.id", "task-1"),
-				attribute.String("team.id", "team-1"),
-			))
+			spans[i] = rawStart(ctx, tr)
 		}
 		raw := heap() - base
 		for _, s := range spans {
