@@ -953,6 +953,9 @@ func TestSetupEndToEnd(t *testing.T) {
 				t.Errorf("Shutdown: %v", err)
 			}
 			setupCheckReceived(t, srv, action, setupBasic("crs", "s3cret"))
+			if srv.MetricRequests() == 0 {
+				t.Error("no metrics reached the OTLP server: Setup exports them with the spans' settings")
+			}
 			if st := tel.Stats(); st != (crstel.Stats{Ended: 2, Exported: 2}) {
 				t.Errorf("Stats() = %+v, want 2 ended and exported", st)
 			}

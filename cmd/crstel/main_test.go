@@ -506,10 +506,11 @@ func TestList(t *testing.T) {
 	out := mustCmd(t, dir, "trace", "list")
 	t.Logf("crstel trace list:\n%s", out)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 6 || lines[0] != "Trace journals in "+dir+", newest first:" {
+	if len(lines) != 9 || lines[0] != "Trace journals in "+dir+", newest first:" {
 		t.Fatalf("got\n%s", out)
 	}
-	if f := strings.Fields(lines[2]); !slices.Equal(f, []string{"FILE", "SERVICE", "PID", "STARTED", "LAST", "WRITE", "SIZE", "STATE"}) {
+	checkWidth(t, out)
+	if f := strings.Fields(lines[2]); !slices.Equal(f, []string{"STATE", "SERVICE", "PID", "STARTED", "LAST", "WRITE", "SIZE"}) {
 		t.Errorf("header %q", lines[2])
 	}
 	for i, want := range []struct {
@@ -521,9 +522,9 @@ func TestList(t *testing.T) {
 		{exited.Path(), "exited", strconv.Itoa(os.Getpid()), ""},
 		{crashed, "crashed", strconv.Itoa(deadPID), "03-01 12:00:00"},
 	} {
-		l := lines[3+i]
+		l, file := lines[3+2*i], strings.TrimSpace(lines[4+2*i])
 		f := strings.Fields(l)
-		if f[0] != filepath.Base(want.path) || f[1] != "patcher" || f[2] != want.pid || f[len(f)-1] != want.state ||
+		if file != filepath.Base(want.path) || f[1] != "patcher" || f[2] != want.pid || f[0] != want.state ||
 			!strings.Contains(l, want.started) {
 			t.Errorf("line %q, want %s, patcher, pid %s, started %q, %s", l, filepath.Base(want.path), want.pid, want.started, want.state)
 		}

@@ -191,14 +191,21 @@ func (c *cli) list(args []string) error {
 	}
 	bw := bufio.NewWriter(c.stdout)
 	fmt.Fprintf(bw, "Trace journals in %s, newest first:\n\n", c.dir)
-	rows := [][]string{{"FILE", "SERVICE", "PID", "STARTED", "LAST WRITE", "SIZE", "STATE"}}
+	// Each journal's file name goes on a line of its own, so that the
+	// table fits in 80 columns.
+	rows := [][]string{{"STATE", "SERVICE", "PID", "STARTED", "LAST WRITE", "SIZE"}}
 	for _, i := range infos {
 		rows = append(rows, []string{
-			clean(filepath.Base(i.Path)), truncate(clean(cmp.Or(i.Service, "?")), 20), itoa(i.PID),
-			c.shortTime(i.Started), c.shortTime(i.Modified), size(i.Size), i.State(),
+			i.State(), truncate(clean(cmp.Or(i.Service, "?")), 20), itoa(i.PID),
+			c.shortTime(i.Started), c.shortTime(i.Modified), size(i.Size),
 		})
 	}
-	table(bw, rows)
+	lines := strings.SplitAfter(tableString(rows), "\n")
+	bw.WriteString(lines[0])
+	for n, i := range infos {
+		bw.WriteString(lines[n+1])
+		bw.WriteString(truncate(indent+clean(filepath.Base(i.Path)), width) + "\n")
+	}
 	return bw.Flush()
 }
 
