@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/internal/actionref"
 	"github.com/crstel/crstel/internal/violation"
 	"github.com/crstel/crstel/internal/watchdog"
 )
@@ -55,6 +56,8 @@ func (a *actionCtx) Value(key any) any {
 	switch key.(type) {
 	case actionKey:
 		return a
+	case actionref.Key:
+		return trace.Span(a)
 	case taskKey:
 		if a.task != nil {
 			return a.task

@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/internal/actionref"
 	"github.com/crstel/crstel/internal/console"
 	"github.com/crstel/crstel/internal/envconfig"
 	"github.com/crstel/crstel/internal/journal"
@@ -165,12 +166,16 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		return nil, err
 	}
 	pipelines.Store(trace.TracerProvider(tp), p)
+	installWatch.Do(func() { actionref.SetWatch(watchOp) })
 	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(t.mp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
 		propagation.TraceContext{}, propagation.Baggage{}))
 	return t, nil
 }
+
+// installWatch installs watchOp once: it serves every pipeline.
+var installWatch sync.Once
 
 // serviceName returns the service.name of res.
 func serviceName(res *resource.Resource) string {

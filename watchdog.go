@@ -10,8 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/journal"
@@ -253,4 +255,75 @@ func mergeBudgets(overrides ...map[string]time.Duration) (map[string]time.Durati
 		}
 	}
 	return out, nil
+}
+
+// watchedOp is an operation inside an action that the watchdog watches,
+// such as an LLM call made through package genai: its span, not an
+// action's, with the budget of its kind ("llm").
+type watchedOp struct {
+	context.Context
+	span   trace.Span
+	action *actionCtx // the enclosing action, or nil
+	watchdog.Action
+}
+
+func (o *watchedOp) SpanContext() trace.SpanContext { return o.span.SpanContext() }
+func (o *watchedOp) Err() error                     { return o.Context.Err() }
+
+func (o *watchedOp) ParentSpanID() trace.SpanID {
+	if s, ok := o.span.(interface{ Parent() trace.SpanContext }); ok {
+		return s.Parent().SpanID()
+	}
+	return trace.SpanID{}
+}
+
+func (o *watchedOp) Metadata() []attribute.KeyValue {
+	if o.action == nil {
+		return nil
+	}
+	return o.action.Metadata()
+}
+
+func (o *watchedOp) EndAbandoned(reason string) {
+	o.span.SetStatus(codes.Error, "abandoned: "+reason)
+	o.span.SetAttributes(watchdog.StateKey.String(watchdog.Abandoned.String()), watchdog.ReasonKey.String(reason))
+	o.span.End()
+}
+
+// watchOp is the actionref.Watch crstel installs: it hands an operation to
+// the watchdog of the pipeline behind the global provider, if Setup made it.
+func watchOp(ctx context.Context, span trace.Span, name, budgetKey string) func() {
+	p := tracer().pipeline
+	if p == nil || !span.SpanContext().IsSampled() {
+		return nil
+	}
+	o := &watchedOp{Context: ctx, span: span, action: actionFrom(ctx)}
+	o.Owner, o.Name, o.Budget = o, name, p.budget(budgetKey)
+	if o.action != nil {
+		o.Category = o.action.Category
+	}
+	deadline, _ := ctx.Deadline()
+	if !p.wd.Add(&o.Action, span.SpanContext().SpanID(), time.Now(), deadline) {
+		return nil
+	}
+	return func() { p.endOp(o) }
+}
+
+// endOp is called when a watched operation ends.
+func (p *pipeline) endOp(o *watchedOp) {
+	tracked, noted := p.wd.Remove(&o.Action)
+	if !tracked || !noted || p.journal == nil {
+		return
+	}
+	e := journal.Event{
+		Kind: journal.KindEnd, Span: o.SpanContext(), Parent: o.ParentSpanID(),
+		Category: o.Category, Name: o.Name, Metadata: o.Metadata(), Cancelled: o.Context.Err() != nil,
+		Time: time.Now(), Status: "unset",
+	}
+	if s, ok := o.span.(sdktrace.ReadOnlySpan); ok {
+		st := s.Status()
+		e.Time, e.Elapsed = s.EndTime(), s.EndTime().Sub(s.StartTime())
+		e.Status, e.Error = statusName(st.Code), st.Description
+	}
+	p.journal.Write(e)
 }

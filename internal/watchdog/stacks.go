@@ -142,6 +142,9 @@ func (s *stacks) of(a *Action) string {
 		b.WriteString(":\n")
 		b.WriteString(g.text)
 	}
+	if shown == 0 {
+		s.ofAncestor(a, &b)
+	}
 	out := b.String()
 	if len(out) > s.w.cfg.StackBytes {
 		out = out[:s.w.cfg.StackBytes] + "\n... (cut)"
@@ -156,13 +159,7 @@ func (s *stacks) descends(span, target trace.SpanID) (int, bool) {
 		if span == target {
 			return depth, true
 		}
-		if s.open == nil {
-			snap := s.w.Snapshot()
-			s.open = make(map[trace.SpanID]*Action, len(snap))
-			for _, a := range snap {
-				s.open[a.id] = a
-			}
-		}
+		s.index()
 		a := s.open[span]
 		if a == nil || !a.Owner.ParentSpanID().IsValid() {
 			return 0, false
@@ -170,4 +167,41 @@ func (s *stacks) descends(span, target trace.SpanID) (int, bool) {
 		span = a.Owner.ParentSpanID()
 	}
 	return 0, false
+}
+
+// ofAncestor writes the stacks of the goroutines running the nearest open
+// ancestor of a that has any: an operation such as an LLM call has no
+// goroutine label of its own, but the goroutine of its action waits for it.
+func (s *stacks) ofAncestor(a *Action, b *strings.Builder) {
+	s.index()
+	span := a.Owner.ParentSpanID()
+	for depth := 1; depth < 64 && span.IsValid(); depth++ {
+		for _, g := range s.groups {
+			if g.span == span {
+				b.WriteString(strconv.Itoa(g.count) + " goroutine(s) in span " + g.span.String() +
+					" (the enclosing action, " + strconv.Itoa(depth) + " level(s) up):\n")
+				b.WriteString(g.text)
+			}
+		}
+		if b.Len() > 0 {
+			return
+		}
+		up := s.open[span]
+		if up == nil {
+			return
+		}
+		span = up.Owner.ParentSpanID()
+	}
+}
+
+// index makes the map of open actions by span id, once.
+func (s *stacks) index() {
+	if s.open != nil {
+		return
+	}
+	snap := s.w.Snapshot()
+	s.open = make(map[trace.SpanID]*Action, len(snap))
+	for _, a := range snap {
+		s.open[a.id] = a
+	}
 }
