@@ -44,6 +44,11 @@ const (
 	// DefaultBatchSize is the largest number of spans sent in one export
 	// request.
 	DefaultBatchSize = 2048
+	// DefaultOutage is how long an export is retried while the collector
+	// is unreachable before its spans count as failed. Spans that end
+	// meanwhile wait in the queue. OTEL_EXPORTER_OTLP_TIMEOUT, which bounds
+	// an export with its retries, overrides it.
+	DefaultOutage = 2 * time.Minute
 )
 
 type config struct {
@@ -69,6 +74,7 @@ type config struct {
 	traceDir         string
 	noJournal        bool
 	metricReader     sdkmetric.Reader
+	logs             logsConfig // see logs_setup.go
 }
 
 // WithServiceName sets the resource attribute service.name, the name of the

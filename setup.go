@@ -21,6 +21,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/actionref"
@@ -39,6 +41,7 @@ type Telemetry struct {
 	mp       *sdkmetric.MeterProvider
 	acc      *accounting
 	pipeline *pipeline
+	logs     *logPipeline // the LoggerProvider; see logs_setup.go
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -124,6 +127,10 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 			sdktrace.WithMaxQueueSize(queue),
 			sdktrace.WithMaxExportBatchSize(batch),
 		}
+		if !env.BSPExportTimeoutSet {
+			// Room for the exporter's retries through an outage, and more.
+			bspOpts = append(bspOpts, sdktrace.WithExportTimeout(DefaultOutage+30*time.Second))
+		}
 		policy := cfg.queueFull
 		if !cfg.queueFullSet && env.QueueFull == "block" {
 			policy = QueueBlock
@@ -165,10 +172,15 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		t.Shutdown(ctx)
 		return nil, err
 	}
+	if t.logs, err = newLogPipeline(ctx, cfg, env, res); err != nil {
+		t.Shutdown(ctx)
+		return nil, err
+	}
 	pipelines.Store(trace.TracerProvider(tp), p)
 	installWatch.Do(func() { actionref.SetWatch(watchOp) })
 	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(t.mp)
+	otel.SetLoggerProvider(t.logs.provider)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
 		propagation.TraceContext{}, propagation.Baggage{}))
 	return t, nil
@@ -271,7 +283,22 @@ func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *acc
 		return console.New(os.Stderr), nil
 	}
 
-	var opts []otlptracegrpc.Option
+	opts := []otlptracegrpc.Option{
+		// Retry through an outage of the collector, trying at least every
+		// 5 s, and reconnect as fast, so that spans wait in the queue and
+		// arrive once it is back.
+		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{
+			Enabled: true, InitialInterval: time.Second, MaxInterval: 5 * time.Second, MaxElapsedTime: DefaultOutage,
+		}),
+		otlptracegrpc.WithDialOption(grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		})),
+	}
+	if !env.ExportTimeoutSet {
+		// The exporter's timeout bounds its retries too.
+		opts = append(opts, otlptracegrpc.WithTimeout(DefaultOutage+10*time.Second))
+	}
 	endpoint := env.Endpoint
 	if cfg.endpoint != "" {
 		// "host:port" means TLS, whatever the environment says.
@@ -325,7 +352,7 @@ func (t *Telemetry) Stats() Stats { return t.acc.stats() }
 // there by Shutdown.)
 func (t *Telemetry) ForceFlush(ctx context.Context) error {
 	err := t.tp.ForceFlush(ctx)
-	return errors.Join(err, t.lossError())
+	return errors.Join(err, t.logs.forceFlush(ctx), t.lossError())
 }
 
 // Shutdown ends the pipeline: it exports every ended span, waiting until it
@@ -339,7 +366,7 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		p := t.pipeline
 		// The watchdog first: it ends the actions still open as abandoned,
 		// so that the provider exports them.
-		errs := []error{p.wd.Shutdown(ctx), t.tp.Shutdown(ctx)}
+		errs := []error{p.wd.Shutdown(ctx), t.tp.Shutdown(ctx), t.logs.shutdown(ctx)}
 		pipelines.Delete(trace.TracerProvider(t.tp))
 		lost := t.lossError()
 		if lost != nil {

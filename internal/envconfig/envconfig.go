@@ -71,6 +71,11 @@ type Config struct {
 	// so that metrics can go where the spans go.
 	TracesOnlyEndpoint string
 	TracesOnlyHeaders  map[string]string
+	// ExportTimeoutSet tells whether OTEL_EXPORTER_OTLP_TIMEOUT or its
+	// traces form is set, and BSPExportTimeoutSet whether
+	// OTEL_BSP_EXPORT_TIMEOUT is, so that crstel's defaults do not override
+	// them.
+	ExportTimeoutSet, BSPExportTimeoutSet bool
 	// Secrets are the header values of OTEL_EXPORTER_OTLP_HEADERS and
 	// OTEL_EXPORTER_OTLP_TRACES_HEADERS, for scrubbing from messages.
 	Secrets []string
@@ -175,6 +180,10 @@ func Read(lookup Lookup) (Config, error) {
 			c.Secrets = append(c.Secrets, headerValues(v)...)
 		}
 	}
+	_, timeout := get("OTEL_EXPORTER_OTLP_TIMEOUT")
+	_, tracesTimeout := get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
+	c.ExportTimeoutSet = timeout || tracesTimeout
+	_, c.BSPExportTimeoutSet = get("OTEL_BSP_EXPORT_TIMEOUT")
 	_, general := get(Endpoint)
 	_, metrics := get(MetricsEndpoint)
 	if v, ok := get(TracesEndpoint); ok && !general && !metrics && c.EndpointSet {

@@ -1,0 +1,208 @@
+package crstel_test
+
+// Fault tests against the real OpenTelemetry Collector: what happens to
+// spans when the collector is late, goes away, or the outage outlasts the
+// buffer. Each prints its figures.
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/crstel/crstel"
+	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/internal/collectortest"
+)
+
+// freePort returns a loopback port nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// produce makes one action every interval until stop is closed, and returns
+// how many it made.
+func produce(ctx context.Context, interval time.Duration, stop <-chan struct{}) int {
+	ctx = crstel.WithTask(ctx, task1)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	n := 0
+	for {
+		select {
+		case <-stop:
+			return n
+		case <-t.C:
+			_, span := crstel.Action(ctx, crs.Fuzzing, "fuzz_iteration", nil)
+			span.End()
+			n++
+		}
+	}
+}
+
+// waitAccepted waits until the collector has accepted want spans, or 60 s.
+func waitAccepted(t *testing.T, c *collectortest.Collector, want int) int {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got := len(c.Spans(t))
+		if got >= want || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestCollectorLateStart: the collector is absent when the component starts
+// and comes up 10 s later; every span made in those 10 s arrives.
+func TestCollectorLateStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 15 s; skipped with -short")
+	}
+	restoreGlobals(t)
+	errs := captureErrors(t)
+	port := freePort(t)
+	ctx := context.Background()
+	tel, err := crstel.Setup(ctx, crstel.WithEndpoint("http://127.0.0.1:"+strconv.Itoa(port)), crstel.WithoutJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	made := make(chan int)
+	go func() { made <- produce(ctx, 100*time.Millisecond, stop) }()
+
+	time.Sleep(10 * time.Second)
+	start := time.Now()
+	c := collectortest.Start(t, collectortest.WithGRPCPort(port))
+	time.Sleep(time.Second)
+	close(stop)
+	n := <-made
+	sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(sctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	got := waitAccepted(t, c, n)
+	t.Logf("made %d spans, the first 10 s with no collector; %d arrived, the last %v after the collector started; %+v; %d errors reported",
+		n, got, time.Since(start).Round(100*time.Millisecond), tel.Stats(), len(errs.all()))
+	if got != n || tel.Stats().Lost() != 0 {
+		t.Errorf("collector received %d of %d spans, Stats %+v; want all", got, n, tel.Stats())
+	}
+}
+
+// TestCollectorRestart: the collector is killed mid-run and restarted 15 s
+// later; every span arrives, as the outage is within the buffer.
+func TestCollectorRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 25 s; skipped with -short")
+	}
+	restoreGlobals(t)
+	captureErrors(t)
+	c := collectortest.Start(t)
+	ctx := context.Background()
+	tel, err := crstel.Setup(ctx, crstel.WithEndpoint("http://"+c.Endpoint()), crstel.WithoutJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	made := make(chan int)
+	go func() { made <- produce(ctx, 20*time.Millisecond, stop) }()
+
+	time.Sleep(3 * time.Second)
+	c.Kill()
+	time.Sleep(15 * time.Second)
+	c.Restart(t)
+	time.Sleep(3 * time.Second)
+	close(stop)
+	n := <-made
+	sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(sctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	got := waitAccepted(t, c, n)
+	t.Logf("made %d spans over 21 s with a 15 s outage; %d arrived; %+v", n, got, tel.Stats())
+	if got != n || tel.Stats().Lost() != 0 {
+		t.Errorf("collector received %d of %d spans, Stats %+v; want all", got, n, tel.Stats())
+	}
+}
+
+// TestCollectorOutageBeyondBound: with a queue of 200 spans, a 6 s outage
+// loses spans; exactly the number lost is reported by Shutdown, through
+// otel.Handle and as a metric, and everything else arrives.
+func TestCollectorOutageBeyondBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 10 s; skipped with -short")
+	}
+	restoreGlobals(t)
+	errs := captureErrors(t)
+	c := collectortest.Start(t)
+	reader := sdkmetric.NewManualReader()
+	ctx := context.Background()
+	tel, err := crstel.Setup(ctx, crstel.WithEndpoint("http://"+c.Endpoint()), crstel.WithoutJournal(),
+		crstel.WithQueueSize(200), crstel.WithBatchSize(50), crstel.WithMetricReader(reader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	made := make(chan int)
+	go func() { made <- produce(ctx, 5*time.Millisecond, stop) }()
+	time.Sleep(time.Second)
+	c.Kill()
+	time.Sleep(6 * time.Second)
+	c.Restart(t)
+	time.Sleep(2 * time.Second)
+	close(stop)
+	n := <-made
+	sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := tel.ForceFlush(sctx); err == nil {
+		t.Error("ForceFlush after losing spans returned nil")
+	}
+	st := tel.Stats()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	metricLost := int64(0)
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == crstel.MetricSpansLost {
+				for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+					metricLost += dp.Value
+				}
+			}
+		}
+	}
+	serr := tel.Shutdown(sctx)
+	got := waitAccepted(t, c, int(st.Exported))
+	t.Logf("made %d spans with a queue of 200 and a 6 s outage: %+v; the collector has %d; metric %s = %d; Shutdown: %v",
+		n, st, got, crstel.MetricSpansLost, metricLost, serr)
+	if st.Ended != int64(n) || st.Lost() == 0 || st.Exported+st.Lost() != st.Ended {
+		t.Errorf("Stats %+v for %d spans: want some lost, and exported + lost = ended", st, n)
+	}
+	if int64(got) != st.Exported {
+		t.Errorf("collector has %d spans, Stats says %d exported", got, st.Exported)
+	}
+	if metricLost != st.Lost() {
+		t.Errorf("metric %s = %d, want %d", crstel.MetricSpansLost, metricLost, st.Lost())
+	}
+	want := strconv.Itoa(int(st.Lost())) + " of " + strconv.Itoa(n) + " spans"
+	if serr == nil || !strings.Contains(serr.Error(), want) {
+		t.Errorf("Shutdown error %v, want it to say %q", serr, want)
+	}
+	if errs.containing(want) == 0 {
+		t.Errorf("otel.Handle got %q, want one saying %q", errs.messages(), want)
+	}
+}
+
