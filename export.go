@@ -42,10 +42,12 @@ type accounting struct {
 	endpoint string   // for messages, without credentials
 	secrets  []string // header values, scrubbed from error messages
 
-	mu         sync.Mutex
-	lastCode   codes.Code
-	lastReport time.Time
-	suppressed int
+	mu          sync.Mutex
+	lastCode    codes.Code
+	lastReport  time.Time
+	suppressed  int
+	pause       time.Duration // the current pause after refused credentials
+	pausedUntil time.Time
 }
 
 // reportEvery is how often a repeated export failure is reported again.
@@ -70,8 +72,17 @@ type countingExporter struct {
 
 // ExportSpans exports spans and counts the outcome. A failure is reported
 // by the accounting, once, and not returned: the batch span processor would
-// report every failed batch again.
+// report every failed batch again. After the collector refused the
+// credentials, batches are not sent for a while (see refusalPause), so
+// that a component with wrong credentials does not hammer the collector.
 func (e countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if e.acc.paused(time.Now()) {
+		e.acc.failed.Add(int64(len(spans)))
+		e.acc.mu.Lock()
+		e.acc.suppressed++
+		e.acc.mu.Unlock()
+		return nil
+	}
 	if err := e.SpanExporter.ExportSpans(ctx, spans); err != nil {
 		e.acc.failed.Add(int64(len(spans)))
 		e.acc.reportFailure(len(spans), err)
@@ -79,9 +90,23 @@ func (e countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.Read
 	}
 	e.acc.exported.Add(int64(len(spans)))
 	e.acc.mu.Lock()
-	e.acc.lastCode = codes.OK
+	e.acc.lastCode, e.acc.pause, e.acc.pausedUntil = codes.OK, 0, time.Time{}
 	e.acc.mu.Unlock()
 	return nil
+}
+
+// Pauses after the collector refused the credentials: the first is
+// refusalPause, each next one twice as long, up to maxRefusalPause.
+const (
+	refusalPause    = 5 * time.Second
+	maxRefusalPause = 5 * time.Minute
+)
+
+// paused reports whether exports are paused at now.
+func (a *accounting) paused(now time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return now.Before(a.pausedUntil)
 }
 
 func (a *accounting) stats() Stats {
@@ -97,11 +122,13 @@ func (a *accounting) reportFailure(n int, err error) {
 	if code == a.lastCode && now.Sub(a.lastReport) < reportEvery {
 		a.suppressed++
 		a.mu.Unlock()
+		a.refused(code, now)
 		return
 	}
 	suppressed := a.suppressed
 	a.lastCode, a.lastReport, a.suppressed = code, now, 0
 	a.mu.Unlock()
+	a.refused(code, now)
 
 	var hint string
 	switch code {
@@ -116,6 +143,18 @@ func (a *accounting) reportFailure(n int, err error) {
 		msg += fmt.Sprintf("; %d similar failures not reported", suppressed)
 	}
 	otel.Handle(fmt.Errorf("%s)", msg))
+}
+
+// refused pauses exports if code says the collector refused the
+// credentials.
+func (a *accounting) refused(code codes.Code, now time.Time) {
+	if code != codes.Unauthenticated && code != codes.PermissionDenied {
+		return
+	}
+	a.mu.Lock()
+	a.pause = min(max(2*a.pause, refusalPause), maxRefusalPause)
+	a.pausedUntil = now.Add(a.pause)
+	a.mu.Unlock()
 }
 
 // scrub removes every secret from s.

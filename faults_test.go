@@ -6,14 +6,21 @@ package crstel_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
@@ -206,3 +213,175 @@ func TestCollectorOutageBeyondBound(t *testing.T) {
 	}
 }
 
+// TestWrongCredentialsNoStorm: a component whose credentials the collector
+// refuses sends few export requests: after each refusal exports pause, 5 s
+// and doubling, so that it does not hammer the collector.
+func TestWrongCredentialsNoStorm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		restoreGlobals(t)
+		errs := captureErrors(t)
+		attempts := 0
+		exp := &refusingExporter{attempts: &attempts}
+		tel, err := crstel.Setup(context.Background(), crstel.WithExporter(exp), crstel.WithoutJournal(),
+			crstel.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := crstel.WithTask(context.Background(), task1)
+		for range 600 { // a minute of one action every 100 ms
+			_, span := crstel.Action(ctx, crs.Testing, "run_unit_tests", nil)
+			span.End()
+			time.Sleep(100 * time.Millisecond)
+		}
+		tel.Shutdown(context.Background())
+		t.Logf("export requests in a minute of refusals: %d; errors reported: %d; %+v", attempts, len(errs.all()), tel.Stats())
+		if attempts > 6 {
+			t.Errorf("%d export requests in a minute of refused credentials, want at most 6", attempts)
+		}
+		if n := errs.containing("credentials"); n != 1 {
+			t.Errorf("%d errors about the credentials, want 1: %q", n, errs.messages())
+		}
+		if st := tel.Stats(); st.Failed != 600 {
+			t.Errorf("Stats %+v, want 600 failed", st)
+		}
+	})
+}
+
+// refusingExporter refuses every export as a collector does wrong
+// credentials.
+type refusingExporter struct{ attempts *int }
+
+func (e *refusingExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error {
+	*e.attempts++
+	return status.Error(codes.Unauthenticated, "authentication failed")
+}
+
+func (e *refusingExporter) Shutdown(context.Context) error { return nil }
+
+// delayProxy forwards TCP connections from a loopback port to target,
+// delaying everything target sends back by delay: a collector that answers
+// slowly. Close stops it and waits for its goroutines.
+type delayProxy struct {
+	lis   net.Listener
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newDelayProxy(t *testing.T, target string, delay time.Duration) *delayProxy {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &delayProxy{lis: lis}
+	p.wg.Go(func() {
+		for {
+			client, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, client, server)
+			p.mu.Unlock()
+			p.wg.Go(func() { io.Copy(server, client); server.Close() })
+			p.wg.Go(func() { delayedCopy(client, server, delay); client.Close() })
+		}
+	})
+	t.Cleanup(p.Close)
+	return p
+}
+
+// delayedCopy copies src to dst, each chunk delay after it arrived.
+func delayedCopy(dst io.Writer, src io.Reader, delay time.Duration) {
+	type chunk struct {
+		at   time.Time
+		data []byte
+	}
+	chunks := make(chan chunk, 1024)
+	go func() {
+		defer close(chunks)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				chunks <- chunk{time.Now().Add(delay), buf[:n]}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range chunks {
+		time.Sleep(time.Until(c.at))
+		if _, err := dst.Write(c.data); err != nil {
+			for range chunks {
+			}
+			return
+		}
+	}
+}
+
+func (p *delayProxy) Addr() string { return p.lis.Addr().String() }
+
+func (p *delayProxy) Close() {
+	p.lis.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// TestCollectorSlow: the collector answers every request 2 s late. The
+// goroutines making actions are never blocked (the default policy drops
+// rather than waits, and the queue is far from full), and every span
+// arrives.
+func TestCollectorSlow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 10 s; skipped with -short")
+	}
+	restoreGlobals(t)
+	captureErrors(t)
+	c := collectortest.Start(t)
+	proxy := newDelayProxy(t, c.Endpoint(), 2*time.Second)
+	ctx := context.Background()
+	tel, err := crstel.Setup(ctx, crstel.WithEndpoint("http://"+proxy.Addr()), crstel.WithoutJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx := crstel.WithTask(ctx, task1)
+	const n = 10_000
+	var slowest time.Duration
+	start := time.Now()
+	for i := range n {
+		_, span := crstel.Action(actx, crs.Fuzzing, "fuzz_iteration", nil)
+		t0 := time.Now()
+		span.End()
+		slowest = max(slowest, time.Since(t0))
+		if i%1000 == 0 {
+			time.Sleep(500 * time.Millisecond) // a steady flow over ~5 s
+		}
+	}
+	made := time.Since(start)
+	sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(sctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	got := waitAccepted(t, c, n)
+	t.Logf("%d actions over %v with every export answered 2 s late: the slowest span.End took %v; %d arrived; %+v",
+		n, made.Round(time.Millisecond), slowest, got, tel.Stats())
+	if got != n {
+		t.Errorf("collector received %d of %d spans", got, n)
+	}
+	if slowest > 100*time.Millisecond {
+		t.Errorf("the slowest span.End took %v: the caller waited for the slow collector", slowest)
+	}
+}
