@@ -1,8 +1,12 @@
 package crstel_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +23,7 @@ func startChild(t *testing.T, mode string, env ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), append([]string{"CRSTEL_TEST_CHILD=" + mode}, env...)...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
+	childOutputs.Store(cmd, out)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -30,6 +35,14 @@ func startChild(t *testing.T, mode string, env ...string) *exec.Cmd {
 		}
 	})
 	return cmd
+}
+
+var childOutputs sync.Map // *exec.Cmd → *syncBuffer
+
+// childOutput returns what the child wrote so far.
+func childOutput(cmd *exec.Cmd) string {
+	out, _ := childOutputs.Load(cmd)
+	return out.(*syncBuffer).String()
 }
 
 // TestChildHangReported: a child process hangs in an action; its overdue
@@ -69,4 +82,53 @@ func TestChildHangReported(t *testing.T) {
 		t.Error("report has no stack")
 	}
 	crsteltest.AssertConforms(t, otlptest.ToReadOnly([]otlptest.Span{*report}), crsteltest.WantMetadata(task1))
+}
+
+// TestChildSIGTERM: a component gets SIGTERM mid-run: it exits within its
+// shutdown timeout, every span that ended was exported, and the action
+// still open was exported as abandoned.
+func TestChildSIGTERM(t *testing.T) {
+	srv := otlptest.NewServer(t)
+	cmd := startChild(t, "sigterm",
+		"OTEL_EXPORTER_OTLP_ENDPOINT="+srv.URL(),
+		"CRSTEL_TRACE_DIR="+t.TempDir(),
+		"OTEL_METRICS_EXPORTER=none")
+	srv.WaitForSpans(10, 30*time.Second) // it runs, and exports
+	time.Sleep(500 * time.Millisecond)
+	sent := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("child exited with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("child still running 10 s after SIGTERM (shutdown timeout 5 s)")
+	}
+	took := time.Since(sent)
+	out := childOutput(cmd)
+	var ended, exported, lost int
+	if _, err := fmt.Sscanf(out[strings.Index(out, "child: ended="):], "child: ended=%d exported=%d lost=%d", &ended, &exported, &lost); err != nil {
+		t.Fatalf("child output %q: %v", out, err)
+	}
+	received := srv.Received()
+	var abandoned *otlptest.Span
+	for i, s := range received {
+		if s.Name == "generate_patch" {
+			abandoned = &received[i]
+		}
+	}
+	t.Logf("exited %v after SIGTERM; %d spans ended, %d exported, %d lost; the server received %d",
+		took.Round(time.Millisecond), ended, exported, lost, len(received))
+	if lost != 0 || exported != ended || len(received) != ended {
+		t.Errorf("ended %d, exported %d, lost %d, received %d: want every ended span received", ended, exported, lost, len(received))
+	}
+	if abandoned == nil || abandoned.StatusCode != 2 || abandoned.Attributes["crstel.watchdog.state"] != "abandoned" {
+		t.Errorf("open action at SIGTERM: %+v, want it exported as abandoned with an error status", abandoned)
+	}
+	crsteltest.AssertConforms(t, otlptest.ToReadOnly(received), crsteltest.WantMetadata(task1))
 }

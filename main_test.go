@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,6 +49,28 @@ func child(mode string) {
 	switch mode {
 	case "hang":
 		time.Sleep(time.Minute)
+	case "sigterm":
+		// A busy component, with generate_patch still open, until SIGTERM.
+		sctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+		defer stop()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+	loop:
+		for {
+			select {
+			case <-sctx.Done():
+				break loop
+			case <-tick.C:
+				_, it := crstel.Action(ctx, crs.Fuzzing, "fuzz_iteration", nil)
+				it.End()
+			}
+		}
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := tel.Shutdown(shutdownCtx)
+		st := tel.Stats()
+		fmt.Printf("child: ended=%d exported=%d lost=%d shutdown=%v\n", st.Ended, st.Exported, st.Lost(), err)
+		return
 	}
 	span.End()
 	tel.Shutdown(ctx)
