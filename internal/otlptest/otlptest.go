@@ -30,6 +30,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	collectorlogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -106,6 +107,7 @@ type Server struct {
 	headers        []metadata.MD
 	requests       int
 	metricRequests int
+	logs           logStore // see logs.go
 }
 
 // stopTimeout bounds how long Stop waits for calls in flight before it
@@ -144,6 +146,7 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 	}
 	collectorpb.RegisterTraceServiceServer(s.srv, s)
 	metricspb.RegisterMetricsServiceServer(s.srv, metricsService{s: s})
+	collectorlogspb.RegisterLogsServiceServer(s.srv, logsService{s: s})
 	go func() {
 		defer close(s.served)
 		_ = s.srv.Serve(lis) // returns nil after Stop; other errors end the test's spans anyway

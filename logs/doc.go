@@ -1,0 +1,46 @@
+// Package logs makes log/slog records belong to the CRS action they were
+// logged in.
+//
+// [NewHandler] wraps any slog.Handler, such as slog.NewJSONHandler for
+// container logs. A record logged with a context inside a [crstel.Action]
+// gets the trace and span ids of the enclosing span, the action's
+// crs.action.category and crs.action.name, and the task metadata
+// ([crstel.Task]), so that a log line can be found from its span and the
+// reverse:
+//
+//	logger := slog.New(logs.NewHandler(slog.NewJSONHandler(os.Stderr, nil), logs.WithOTLP()))
+//	ctx, span := crstel.Action(ctx, crs.Building, "build", nil)
+//	defer span.End()
+//	logger.InfoContext(ctx, "compiling", "file", "png.c")
+//
+// prints
+//
+//	{"time":"...","level":"INFO","msg":"compiling","trace_id":"4bf9...","span_id":"00f0...",
+//	 "crs.action.category":"building","crs.action.name":"build",
+//	 "round.id":"round-1","task.id":"task-1","file":"png.c"}
+//
+// # Field names
+//
+// trace_id and span_id are the names the OpenTelemetry specification gives
+// the trace context in logs that are not OTLP; the action and the task
+// metadata have the keys they have as span attributes. These correlation
+// fields are always at the top level of the record, before its own
+// attributes: groups (slog.Logger.WithGroup) hold the caller's attributes
+// only. Records logged without a context, or outside any span, action and
+// task, pass through unchanged but for redaction; a record logged in a span
+// that is not an action's, such as an otelhttp span, gets its ids.
+//
+// # Secrets
+//
+// Attributes whose keys name secrets, such as password, api_key, token,
+// secret or Authorization, are replaced by [Redacted] before any handler
+// sees them; [IsSecret] gives the rule, and [WithRedact] sets another.
+//
+// # OpenTelemetry
+//
+// With [WithOTLP], records also go to the global OpenTelemetry
+// LoggerProvider through the otelslog bridge, which [crstel.Setup] installs
+// and exports over OTLP gRPC where the spans go (OTEL_LOGS_EXPORTER=none
+// turns that off). There they carry the trace context as OTLP fields, and
+// the action and the task metadata as attributes.
+package logs

@@ -1,0 +1,160 @@
+package logs
+
+import (
+	"log/slog"
+	"strings"
+	"unicode"
+)
+
+// Redacted is the value that replaces a secret.
+const Redacted = "[REDACTED]"
+
+// IsSecret reports whether an attribute named key holds a secret by its
+// name. The key is split into lower-case words at every character that is
+// not a letter or a digit and between a lower-case letter and an upper-case
+// one ("X-Api-Key", "db.password", "apiKey" and "OPENAI_API_KEY" all end in
+// words that name a secret). It is a secret if its last word is one of
+//
+//	password passwd passphrase secret token authorization auth
+//	apikey credential credentials cookie
+//
+// or its last two words are "api key", "private key" or "access key". The
+// rule looks at the last word so that "access_token", "client_secret" and
+// "Authorization" are secrets while "max_tokens", "token_count" and
+// "secret_name" are not.
+func IsSecret(key string) bool {
+	var last, prev string
+	for w := range words(key) {
+		prev, last = last, w
+	}
+	switch last {
+	case "password", "passwd", "passphrase", "secret", "token", "authorization", "auth",
+		"apikey", "credential", "credentials", "cookie":
+		return true
+	case "key":
+		return prev == "api" || prev == "private" || prev == "access"
+	}
+	return false
+}
+
+// words yields the lower-case words of key; see IsSecret.
+func words(key string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		start := -1
+		var prevLower bool
+		for i, r := range key {
+			alnum := unicode.IsLetter(r) || unicode.IsDigit(r)
+			upper := unicode.IsUpper(r)
+			if start >= 0 && (!alnum || upper && prevLower) {
+				if !yield(strings.ToLower(key[start:i])) {
+					return
+				}
+				start = -1
+			}
+			if alnum && start < 0 {
+				start = i
+			}
+			prevLower = unicode.IsLower(r) || unicode.IsDigit(r)
+		}
+		if start >= 0 {
+			yield(strings.ToLower(key[start:]))
+		}
+	}
+}
+
+// RedactSecrets is the default redaction of a [Handler]: it returns the
+// string [Redacted] in place of v if [IsSecret] says key names a secret,
+// and v otherwise. A group named as a secret is redacted whole.
+func RedactSecrets(key string, v slog.Value) slog.Value {
+	if IsSecret(key) {
+		return slog.StringValue(Redacted)
+	}
+	return v
+}
+
+// redactor applies a redaction function to attributes.
+type redactor struct {
+	f func(key string, v slog.Value) slog.Value
+	// byKey tells that f is RedactSecrets, which changes a value only if
+	// IsSecret says so: attributes are then rebuilt only when needed.
+	byKey bool
+}
+
+// needed reports whether redaction may change an attribute of r.
+func (r redactor) needed(rec slog.Record) bool {
+	if !r.byKey {
+		return rec.NumAttrs() > 0
+	}
+	needed := false
+	rec.Attrs(func(a slog.Attr) bool {
+		needed = secretIn(a)
+		return !needed
+	})
+	return needed
+}
+
+// secretIn reports whether a, or a member of it, has a secret key or a
+// value to resolve.
+func secretIn(a slog.Attr) bool {
+	switch a.Value.Kind() {
+	case slog.KindLogValuer:
+		return true
+	case slog.KindGroup:
+		if IsSecret(a.Key) {
+			return true
+		}
+		for _, m := range a.Value.Group() {
+			if secretIn(m) {
+				return true
+			}
+		}
+		return false
+	}
+	return IsSecret(a.Key)
+}
+
+// attr returns a redacted, with its value resolved, and whether it differs
+// from a (if unsure, true).
+func (r redactor) attr(a slog.Attr) (slog.Attr, bool) {
+	v, changed := a.Value, false
+	if v.Kind() == slog.KindLogValuer {
+		v, changed = v.Resolve(), true
+	}
+	nv := r.f(a.Key, v)
+	if nv.Kind() == slog.KindLogValuer {
+		nv = nv.Resolve()
+	}
+	if r.byKey {
+		changed = changed || IsSecret(a.Key)
+	} else {
+		changed = true
+	}
+	if nv.Kind() != slog.KindGroup {
+		return slog.Attr{Key: a.Key, Value: nv}, changed
+	}
+	members, mchanged := r.attrs(nv.Group())
+	if mchanged {
+		nv = slog.GroupValue(members...)
+	}
+	return slog.Attr{Key: a.Key, Value: nv}, changed || mchanged
+}
+
+// attrs returns as redacted, and whether any changed. If none did, it
+// returns as itself.
+func (r redactor) attrs(as []slog.Attr) ([]slog.Attr, bool) {
+	var out []slog.Attr
+	for i, a := range as {
+		ra, changed := r.attr(a)
+		if changed && out == nil {
+			out = make([]slog.Attr, i, len(as))
+			copy(out, as[:i])
+		}
+		if out != nil {
+			out = append(out, ra)
+		}
+	}
+	if out == nil {
+		return as, false
+	}
+	return out, true
+}

@@ -1,0 +1,275 @@
+package crstel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+
+	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/internal/envconfig"
+)
+
+// ActionOf returns the category and name of the innermost [Action] ctx is
+// inside of, and true; or "", "" and false if ctx is not inside an action
+// (or is nil). Package [github.com/crstel/crstel/logs] uses it to put the
+// action on log records.
+func ActionOf(ctx context.Context) (category crs.Category, name string, ok bool) {
+	if ctx == nil {
+		return "", "", false
+	}
+	a := actionFrom(ctx)
+	if a == nil {
+		return "", "", false
+	}
+	return crs.Category(a.Category), a.Name, true
+}
+
+// DefaultLogQueueSize is the number of log records buffered for export
+// unless OTEL_BLRP_MAX_QUEUE_SIZE says otherwise. It holds the burst of a
+// build's or a fuzzer's output logged line by line; the OpenTelemetry SDK's
+// default of 2048 does not.
+const DefaultLogQueueSize = 1 << 16
+
+// Environment variables the log pipeline reads that the OTLP log exporter
+// does not check itself.
+const (
+	envLogsExporter   = "OTEL_LOGS_EXPORTER"
+	envLogsEndpoint   = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
+	envLogsHeaders    = "OTEL_EXPORTER_OTLP_LOGS_HEADERS"
+	envLogsQueueSize  = "OTEL_BLRP_MAX_QUEUE_SIZE"
+	envGeneralHeaders = "OTEL_EXPORTER_OTLP_HEADERS"
+
+	envExportTimeout     = "OTEL_EXPORTER_OTLP_TIMEOUT"
+	envLogsExportTimeout = "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"
+	envBLRPExportTimeout = "OTEL_BLRP_EXPORT_TIMEOUT"
+)
+
+// envSet reports whether any of the variables is set to a non-blank value.
+func envSet(names ...string) bool {
+	for _, n := range names {
+		if strings.TrimSpace(os.Getenv(n)) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// logsConfig is the part of config for logs.
+type logsConfig struct {
+	exporter sdklog.Exporter
+}
+
+// WithLogExporter sends the log records of [Setup]'s LoggerProvider to exp
+// instead of the OTLP gRPC log exporter, through the same batching and
+// accounting. Setup takes ownership of exp and shuts it down. It overrides
+// OTEL_LOGS_EXPORTER. A nil exp is ignored.
+func WithLogExporter(exp sdklog.Exporter) Option {
+	return optionFunc(func(c *config) {
+		if exp != nil {
+			c.logs.exporter = exp
+		}
+	})
+}
+
+// logPipeline is Setup's LoggerProvider and the accounting of its records.
+type logPipeline struct {
+	provider *sdklog.LoggerProvider
+	acc      *logAccounting // nil if records are not exported
+}
+
+// newLogPipeline makes the LoggerProvider that Setup installs as the
+// global one (otel.SetLoggerProvider), for the OpenTelemetry log bridges
+// such as otelslog (see logs.WithOTLP). Records are exported, in batches,
+// by the exporter of WithLogExporter; else over OTLP gRPC with the same
+// settings as the spans when OTEL_LOGS_EXPORTER is "otlp", or is unset and
+// spans go to an OTLP collector. OTEL_LOGS_EXPORTER=none turns the export
+// off; the provider then drops every record, cheaply.
+func newLogPipeline(ctx context.Context, cfg config, env envconfig.Config, res *resource.Resource) (*logPipeline, error) {
+	mode, err := logsExporterFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	exp := cfg.logs.exporter
+	endpoint := fmt.Sprintf("the exporter %T", exp)
+	if exp == nil && (mode == "otlp" || mode == "" && cfg.otlp(env)) {
+		if exp, endpoint, err = newOTLPLogExporter(ctx, cfg, env); err != nil {
+			return nil, err
+		}
+	}
+	lp := &logPipeline{}
+	opts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
+	if exp != nil {
+		lp.acc = &logAccounting{endpoint: endpoint}
+		var bopts []sdklog.BatchProcessorOption
+		if !envSet(envLogsQueueSize) {
+			bopts = append(bopts, sdklog.WithMaxQueueSize(DefaultLogQueueSize))
+		}
+		if !envSet(envBLRPExportTimeout) {
+			// Room for the exporter's retries through an outage, and more.
+			bopts = append(bopts, sdklog.WithExportTimeout(DefaultOutage+30*time.Second))
+		}
+		bp := sdklog.NewBatchProcessor(countingLogExporter{Exporter: exp, acc: lp.acc}, bopts...)
+		opts = append(opts, sdklog.WithProcessor(countingLogProcessor{Processor: bp, acc: lp.acc}))
+	}
+	lp.provider = sdklog.NewLoggerProvider(opts...)
+	return lp, nil
+}
+
+// logsExporterFromEnv reads OTEL_LOGS_EXPORTER: "otlp", "none" or "".
+func logsExporterFromEnv() (string, error) {
+	v := strings.ToLower(strings.TrimSpace(os.Getenv(envLogsExporter)))
+	switch v {
+	case "", "otlp", "none":
+		return v, nil
+	}
+	return "", fmt.Errorf(`crstel: invalid environment: %s=%q: crstel supports "otlp" or "none"`, envLogsExporter, v)
+}
+
+// newOTLPLogExporter makes the OTLP gRPC log exporter. It reads the
+// OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_LOGS_* variables itself; the
+// options, and the traces-only endpoint and headers, are passed on, so that
+// logs go where the spans go.
+func newOTLPLogExporter(ctx context.Context, cfg config, env envconfig.Config) (sdklog.Exporter, string, error) {
+	// Retry through an outage of the collector as the span exporter does
+	// (see newExporter), so that records wait in the queue meanwhile.
+	opts := []otlploggrpc.Option{
+		otlploggrpc.WithRetry(otlploggrpc.RetryConfig{
+			Enabled: true, InitialInterval: time.Second, MaxInterval: 5 * time.Second, MaxElapsedTime: DefaultOutage,
+		}),
+		otlploggrpc.WithDialOption(grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		})),
+	}
+	if !envSet(envExportTimeout, envLogsExportTimeout) {
+		// The exporter's timeout bounds its retries too.
+		opts = append(opts, otlploggrpc.WithTimeout(DefaultOutage+10*time.Second))
+	}
+	endpoint := env.Endpoint
+	logsEndpoint, generalEndpoint := envSet(envLogsEndpoint), envSet(envconfig.Endpoint)
+	switch {
+	case cfg.endpoint != "":
+		endpoint = endpointURL(cfg.endpoint)
+		opts = append(opts, otlploggrpc.WithEndpointURL(endpoint))
+	case logsEndpoint:
+		endpoint = os.Getenv(envLogsEndpoint)
+	case generalEndpoint:
+		endpoint = os.Getenv(envconfig.Endpoint)
+	case env.EndpointSet:
+		opts = append(opts, otlploggrpc.WithEndpointURL(env.Endpoint))
+	}
+	if endpoint == "" {
+		endpoint = "localhost:4317"
+	}
+	if cfg.insecure {
+		opts = append(opts, otlploggrpc.WithInsecure())
+	}
+	switch {
+	case cfg.headers != nil:
+		opts = append(opts, otlploggrpc.WithHeaders(cfg.headers))
+	case !envSet(envLogsHeaders, envGeneralHeaders) && env.TracesOnlyHeaders != nil:
+		opts = append(opts, otlploggrpc.WithHeaders(env.TracesOnlyHeaders))
+	}
+	endpoint = redactEndpoint(endpoint)
+	exp, err := otlploggrpc.New(ctx, opts...)
+	if err != nil {
+		return nil, "", fmt.Errorf("crstel: creating the OTLP gRPC log exporter for %s: %w", endpoint, err)
+	}
+	return exp, endpoint, nil
+}
+
+// forceFlush exports every log record emitted so far. It is safe on a nil
+// pipeline.
+func (p *logPipeline) forceFlush(ctx context.Context) error {
+	if p == nil {
+		return nil
+	}
+	return p.provider.ForceFlush(ctx)
+}
+
+// shutdown exports the records still buffered, stops the exporter, and
+// returns an error, also sent to otel.Handle, if records were lost. It is
+// safe on a nil pipeline.
+func (p *logPipeline) shutdown(ctx context.Context) error {
+	if p == nil {
+		return nil
+	}
+	err := p.provider.Shutdown(ctx)
+	if lost := p.acc.lossError(); lost != nil {
+		otel.Handle(lost)
+		err = errors.Join(err, lost)
+	}
+	return err
+}
+
+// LoggerProvider returns the OpenTelemetry LoggerProvider Setup installed
+// as the global one. Log bridges use it, such as the slog handler of
+// package [github.com/crstel/crstel/logs] with logs.WithOTLP.
+func (t *Telemetry) LoggerProvider() *sdklog.LoggerProvider {
+	if t.logs == nil {
+		return nil
+	}
+	return t.logs.provider
+}
+
+// logAccounting counts the log records emitted, exported and failed, so
+// that records dropped from a full queue are reported, not lost silently.
+type logAccounting struct {
+	emitted, exported, failed atomic.Int64
+	endpoint                  string // for messages, without credentials
+}
+
+// lossError returns an error if records were lost, or nil. It is safe on a
+// nil accounting.
+func (a *logAccounting) lossError() error {
+	if a == nil {
+		return nil
+	}
+	emitted, exported, failed := a.emitted.Load(), a.exported.Load(), a.failed.Load()
+	dropped := max(0, emitted-exported-failed)
+	if failed+dropped == 0 {
+		return nil
+	}
+	return fmt.Errorf("crstel: %d of %d log records were not exported to %s (%d dropped from a full queue, %d failed to export)",
+		failed+dropped, emitted, a.endpoint, dropped, failed)
+}
+
+type countingLogProcessor struct {
+	sdklog.Processor // the batch processor
+	acc              *logAccounting
+}
+
+func (p countingLogProcessor) OnEmit(ctx context.Context, r *sdklog.Record) error {
+	p.acc.emitted.Add(1)
+	return p.Processor.OnEmit(ctx, r)
+}
+
+type countingLogExporter struct {
+	sdklog.Exporter // the real exporter
+	acc             *logAccounting
+}
+
+// Export exports records and counts the outcome. A failure is returned,
+// and the batch processor sends it to otel.Handle.
+func (e countingLogExporter) Export(ctx context.Context, records []sdklog.Record) error {
+	if len(records) == 0 {
+		return e.Exporter.Export(ctx, records)
+	}
+	if err := e.Exporter.Export(ctx, records); err != nil {
+		e.acc.failed.Add(int64(len(records)))
+		return fmt.Errorf("crstel: exporting %d log records to %s failed: %w", len(records), e.acc.endpoint, err)
+	}
+	e.acc.exported.Add(int64(len(records)))
+	return nil
+}

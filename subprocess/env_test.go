@@ -1,0 +1,101 @@
+package subprocess_test
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/crstel/crstel"
+	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/crsteltest"
+	"github.com/crstel/crstel/subprocess"
+)
+
+// TestChildEnvironment: the child gets the action's trace context and the
+// task metadata, and none of the stale values its parent had.
+func TestChildEnvironment(t *testing.T) {
+	rec := crsteltest.NewRecorder(t)
+	cmd := childCmd(t, "env")
+	cmd.Env = append(cmd.Env, "TRACESTATE=stale=1", "BAGGAGE=stale=1")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	ctx := crstel.WithTask(context.Background(), task1)
+	if err := subprocess.Run(ctx, crs.Testing, "run_tests", cmd); err != nil {
+		t.Fatal(err)
+	}
+	sc := only(t, rec.Ended()).SpanContext()
+	env := map[string]string{}
+	for line := range strings.Lines(out.String()) {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+		env[k] = v
+	}
+	if want := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"; env["TRACEPARENT"] != want {
+		t.Errorf("TRACEPARENT=%s, want %s", env["TRACEPARENT"], want)
+	}
+	if env["TRACESTATE"] != "" {
+		t.Errorf("TRACESTATE=%s, want it unset (the stale value removed)", env["TRACESTATE"])
+	}
+	for _, member := range []string{"round.id=round-1;crstel.task", "task.id=task-1;crstel.task", "team.id=team-1;crstel.task"} {
+		if !strings.Contains(env["BAGGAGE"], member) {
+			t.Errorf("BAGGAGE=%s, want it to hold %s", env["BAGGAGE"], member)
+		}
+	}
+	if strings.Contains(env["BAGGAGE"], "stale") {
+		t.Errorf("BAGGAGE=%s holds the stale value", env["BAGGAGE"])
+	}
+}
+
+func TestContextToEnv(t *testing.T) {
+	crsteltest.NewRecorder(t)
+	ctx, span := crstel.Action(crstel.WithTask(context.Background(), crs.Metadata{"task.id": "t-1"}), crs.Testing, "t", nil)
+	defer span.End()
+	env := crstel.ContextToEnv(ctx, []string{"PATH=/bin", "TRACEPARENT=old", "traceparent=lower", "TRACESTATE=old"})
+	want := []string{
+		"PATH=/bin", "traceparent=lower",
+		"BAGGAGE=task.id=t-1;crstel.task",
+		"TRACEPARENT=00-" + span.SpanContext().TraceID().String() + "-" + span.SpanContext().SpanID().String() + "-01",
+	}
+	if !slices.Equal(env, want) {
+		t.Errorf("ContextToEnv = %q, want %q", env, want)
+	}
+	if got := crstel.ContextToEnv(context.Background(), []string{"A=1", "BAGGAGE=x"}); !slices.Equal(got, []string{"A=1"}) {
+		t.Errorf("ContextToEnv of an empty context = %q, want [A=1]", got)
+	}
+	//nolint:staticcheck // a nil context must not panic
+	if got := crstel.ContextToEnv(nil, []string{}); len(got) != 0 {
+		t.Errorf("ContextToEnv(nil) = %q", got)
+	}
+}
+
+func TestContextFromEnv(t *testing.T) {
+	crsteltest.NewRecorder(t) // the propagators
+	t.Setenv("TRACEPARENT", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	t.Setenv("BAGGAGE", "round.id=round-1;crstel.task,task.id=task-1;crstel.task,other=x")
+	ctx := crstel.ContextFromEnv(context.Background())
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsRemote() || sc.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" || sc.SpanID().String() != "00f067aa0ba902b7" {
+		t.Errorf("span context %v, want the remote parent of TRACEPARENT", sc)
+	}
+	if got := crstel.Task(ctx); len(got) != 2 || got["round.id"] != "round-1" || got["task.id"] != "task-1" {
+		t.Errorf("Task = %v, want round.id and task.id", got)
+	}
+	ctx, span := crstel.Action(ctx, crs.Testing, "child", nil)
+	defer span.End()
+	if span.SpanContext().TraceID() != sc.TraceID() {
+		t.Error("an action started from the context is not in the parent's trace")
+	}
+
+	t.Setenv("TRACEPARENT", "garbage")
+	t.Setenv("BAGGAGE", "")
+	if sc := trace.SpanContextFromContext(crstel.ContextFromEnv(context.Background())); sc.IsValid() {
+		t.Errorf("an invalid TRACEPARENT gave %v", sc)
+	}
+	//nolint:staticcheck // a nil context must not panic
+	if crstel.ContextFromEnv(nil) == nil {
+		t.Error("ContextFromEnv(nil) = nil")
+	}
+}
