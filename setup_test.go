@@ -874,8 +874,10 @@ func setupRunFailing(t *testing.T, how string, batches int) setupFailingRun {
 	run.handled = errs.messages()
 	run.logs = logs.String()
 	run.stats = tel.Stats()
-	if n := srv.Requests(); n != batches {
-		t.Errorf("server got %d export calls, want %d (one per ForceFlush)", n, batches)
+	// The collector refuses the credentials: exports pause (5 s, doubling)
+	// instead of trying every batch.
+	if n := srv.Requests(); n < 1 || n > 2 {
+		t.Errorf("server got %d export calls for %d flushes within a second, want 1 or 2: exports pause after refused credentials", n, batches)
 	}
 	return run
 }

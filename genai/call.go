@@ -197,7 +197,7 @@ func WithPropagation() Option {
 // NewTransport keeps in memory to parse; the default is
 // DefaultMaxBodyBytes. A longer body is still passed on whole, but not
 // parsed. A streamed response is parsed event by event instead, each event
-// bounded by the larger of n and 1 MiB. n <= 0 is ignored.
+// bounded by the smaller of n and 1 MiB. n <= 0 is ignored.
 func WithMaxBodyBytes(n int) Option {
 	return optionFunc(func(cfg *config) {
 		if n > 0 {
