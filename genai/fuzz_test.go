@@ -228,6 +228,7 @@ func FuzzSSE(f *testing.F) {
 		"data: {\"choices\":[{\"index\":99999999,\"delta\":{\"content\":\"x\"}}]}\n\n",
 		"data: {\"type\":\"content_block_delta\",\"index\":-1}\n\n",
 		"data", "\n\n\n", "data:" + string(bytes.Repeat([]byte("x"), 300)) + "\n\n",
+		"data: a\r" + string(bytes.Repeat([]byte("y"), 300)) + "\n", // a whole line over the limit drops its event too
 	} {
 		f.Add([]byte(s), uint8(7))
 	}

@@ -55,12 +55,12 @@ func (p *sseParser) feed(b []byte, h sseHandler) {
 			p.keep(b)
 			return
 		}
-		line := b[:i]
+		line, over := b[:i], i > p.limit
 		if len(p.line) > 0 || p.lineOver {
 			p.keep(line)
-			line = p.line
+			line, over = p.line, p.lineOver
 		}
-		if p.lineOver {
+		if over {
 			p.dataOver, p.hasData = true, true // a line too long: drop its event
 		} else {
 			p.handleLine(line, h)

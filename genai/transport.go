@@ -17,9 +17,9 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 )
 
-// Error types the transport records as error.type, besides an HTTP status
-// code ("429", "500"), "canceled" and "timeout" (see ErrorType) and an
-// in-band error's own type (such as Anthropic's "overloaded_error").
+// Error types NewTransport records as error.type, besides an HTTP status
+// code ("429", "500"), "timeout" (see ErrorType) and an in-band error's
+// own type (such as Anthropic's "overloaded_error").
 const (
 	// ErrorTypeMalformedResponse: a 2xx response whose body is not the
 	// JSON the API sends.
@@ -59,8 +59,9 @@ const maxErrorBodyBytes = 64 << 10
 // the URL's path: ".../chat/completions" (gen_ai.operation.name "chat"),
 // ".../completions" ("text_completion") and ".../embeddings"
 // ("embeddings"); and Anthropic's ".../v1/messages" ("chat"), plain or
-// streamed (text/event-stream). Every other request goes to base
-// untouched, with no span.
+// streamed (text/event-stream). Every other request goes to base as it
+// is, with no span (only trace headers are removed from those to the
+// providers' hosts, as below).
 //
 // gen_ai.provider.name is WithProvider's name if given; else the host's
 // provider: api.openai.com is "openai", api.anthropic.com "anthropic",
@@ -79,15 +80,21 @@ const maxErrorBodyBytes = 64 << 10
 // a longer body is sent whole, but not parsed. The response is parsed as
 // the caller reads it: a JSON body is kept up to the same bound and parsed
 // at its end; a stream is parsed event by event, keeping no more than one
-// event (bounded by 1 MiB). The span ends when the caller has read the
-// body to its end (or the stream to its terminator), or closes it: as
-// always with net/http, close the body. A call that fails has error.type
-// set to the HTTP status code ("429") for a status of 400 or more, with the
-// message of the API's error body; "malformed_response",
+// event (bounded by 1 MiB). A body the caller asked to be compressed is
+// decompressed to be parsed if it is gzip, else not parsed. The span ends
+// when the caller has read the body to its end (or the stream to its
+// terminator), or closes it: as always with net/http, close the body (a
+// body dropped unclosed ends its span, as "body_not_closed", when the
+// garbage collector finds it).
+//
+// A call that fails has error.type set to the HTTP status code ("429") for
+// a status of 400 or more, with the message of the API's error body
+// (credentials scrubbed) as the span's status; "malformed_response",
 // "incomplete_response" or "incomplete_stream" for a body that is not what
 // the API sends; "canceled" if the context was canceled or the body closed
 // before its end; "timeout" for an expired deadline; else the in-band
-// error's type or the Go error's type.
+// error's type (such as Anthropic's "overloaded_error") or the Go error's
+// type (see ErrorType).
 //
 // Headers, API keys and query strings are never recorded; neither is
 // message content unless capture is on (WithCapture,
@@ -273,7 +280,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	resp, err := t.base.RoundTrip(r2)
 	if err != nil {
-		call.End(Response{}, contextError(ctx, err))
+		call.End(Response{}, scrubError(contextError(ctx, err), req))
 		return resp, err
 	}
 	x := &exchange{
@@ -488,8 +495,13 @@ func statusError(code int, message string) error {
 	return &callError{typ: strconv.Itoa(code), msg: msg}
 }
 
-// scrub removes the secrets, and anything that looks like an API key, from
-// an error message the server sent.
+// keyPrefixes begin the API keys of the providers (OpenAI's and
+// Anthropic's "sk-", Groq's "gsk_", xAI's "xai-", Perplexity's "pplx-",
+// Google's "AIza").
+var keyPrefixes = [...]string{"sk-", "gsk_", "xai-", "pplx-", "AIza"}
+
+// scrub removes the secrets, and the words that look like an API key, from
+// an error message, and bounds it.
 func scrub(msg string, secrets []string) string {
 	for _, s := range secrets {
 		msg = strings.ReplaceAll(msg, s, "[REDACTED]")
@@ -497,14 +509,32 @@ func scrub(msg string, secrets []string) string {
 	f := strings.Fields(msg)
 	changed := false
 	for i, w := range f {
-		if strings.HasPrefix(strings.TrimLeft(w, `"'(:`), "sk-") {
-			f[i], changed = "[REDACTED]", true
+		w = strings.TrimLeft(w, `"'(:=`)
+		for _, p := range keyPrefixes {
+			if strings.HasPrefix(w, p) && len(w) > len(p)+8 {
+				f[i], changed = "[REDACTED]", true
+			}
 		}
 	}
 	if changed {
 		msg = strings.Join(f, " ")
 	}
 	return cutString(msg, 512)
+}
+
+// scrubError returns err, its message without req's query string and
+// credentials (a base transport may quote the URL, and some APIs take
+// their key in the query).
+func scrubError(err error, req *http.Request) error {
+	msg := err.Error()
+	clean := msg
+	if q := req.URL.RawQuery; q != "" {
+		clean = strings.ReplaceAll(clean, q, "[REDACTED]")
+	}
+	if clean = scrub(clean, secretsOf(req.Header)); clean == msg {
+		return err
+	}
+	return &callError{typ: ErrorType(err), msg: clean, err: err}
 }
 
 // mode is what the transport does with a response's body.
@@ -564,7 +594,7 @@ func (x *exchange) Read(p []byte) (int, error) {
 	case modeStream:
 		x.stream.parser.feed(p[:n], x.stream)
 		if x.stream.done { // at the terminator: what follows does not matter
-			resp, cerr = x.stream.result(nil)
+			resp, cerr = x.stream.result(x.stream.err)
 			end = true
 		}
 	case modeJSON, modeError:
@@ -708,10 +738,8 @@ func (x *exchange) streamError(err error) error {
 		st.parser.flush(st)
 	}
 	switch {
-	case st.done:
-		return nil
-	case st.err != nil:
-		return st.err
+	case st.done, st.err != nil:
+		return st.err // nil if it ended well
 	case x.ctxErr() != nil:
 		return typeByContext(x.ctxErr, err)
 	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
@@ -735,10 +763,7 @@ func (x *exchange) finishClose() (Response, error) {
 	case modeStream:
 		st := x.stream
 		st.parser.flush(st)
-		switch {
-		case st.done:
-			return st.result(nil)
-		case st.err != nil:
+		if st.done || st.err != nil {
 			return st.result(st.err)
 		}
 		return st.result(canceled)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"reflect"
 	"runtime"
 	"slices"
@@ -31,12 +32,27 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/goleak"
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/crsteltest"
 	"github.com/crstel/crstel/genai"
 )
+
+// TestMain fails the tests if they leave goroutines behind, once the idle
+// connections of http.DefaultTransport are closed.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 var task = crs.Metadata{"round.id": "round-1", "task.id": "task-1", "team.id": "team-1"}
 
@@ -441,6 +457,15 @@ func TestTransport(t *testing.T) {
 			}(),
 			wantName: "chat claude-sonnet-4-5",
 			want:     []attribute.KeyValue{genai.ResponseIDKey.String("msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY")},
+		},
+		{
+			name: "openai error chunk", path: "/v1/chat/completions", stream: true, errType: "server_error",
+			req: `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true}`,
+			resp: streamResponse([]string{openAIStream[0],
+				`data: {"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}` + "\n\n",
+				"data: [DONE]\n\n"}),
+			wantName: "chat gpt-4o-mini",
+			want:     []attribute.KeyValue{genai.ResponseIDKey.String("chatcmpl-stream1")},
 		},
 		{
 			name: "anthropic error event", path: "/v1/messages", stream: true, errType: "overloaded_error",
@@ -1512,10 +1537,15 @@ func TestTransportHTTP2(t *testing.T) {
 // still ends its span, once the garbage collector finds it.
 func TestTransportBodyDropped(t *testing.T) {
 	rec, ctx, action := inAction(t)
-	srv, _ := serve(t, jsonResponse(openAIResponse))
-	client := newClient(t)
+	// In memory: net/http would keep the connection of an unclosed body
+	// for ever.
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(openAIResponse)), ContentLength: -1, Request: r}, nil
+	})
+	client := &http.Client{Transport: genai.NewTransport(base)}
 	func() {
-		resp := post(t, ctx, client, srv.URL+"/v1/chat/completions", openAIRequest)
+		resp := post(t, ctx, client, "https://api.openai.com/v1/chat/completions", openAIRequest)
 		_ = resp.StatusCode // and forgets the body
 	}()
 	deadline := time.Now().Add(5 * time.Second)
@@ -1526,3 +1556,30 @@ func TestTransportBodyDropped(t *testing.T) {
 	action.End()
 	endedWith(t, rec, "body_not_closed")
 }
+
+// TestTransportErrorScrubbed: an error of the base transport that quotes
+// the URL or the key reaches the span without them.
+func TestTransportErrorScrubbed(t *testing.T) {
+	rec, ctx, action := inAction(t)
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return nil, &url.Error{Op: "Post", URL: r.URL.String(), Err: fmt.Errorf("proxy refused %s", r.Header.Get("Authorization"))}
+	})
+	client := &http.Client{Transport: genai.NewTransport(base)}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost,
+		"https://generativelanguage.googleapis.com/v1beta/openai/chat/completions?key=AIzaSyA-secret-key-in-query", strings.NewReader(openAIRequest))
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	if _, err := client.Do(req); err == nil {
+		t.Fatal("want an error")
+	}
+	action.End()
+	endedWith(t, rec, "*url.Error")
+	llm := only(t, rec.Ended(), genai.ScopeName)
+	if d := llm.Status().Description; strings.Contains(d, "secret-key") || strings.Contains(d, apiKey) || !strings.Contains(d, "proxy refused") {
+		t.Errorf("status %q, want the error without the key and the query", d)
+	}
+	wantAttrs(t, attrs(llm.Attributes()), genai.ProviderNameKey.String("gcp.gemini"))
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

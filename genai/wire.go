@@ -256,7 +256,7 @@ func (st *streamState) event(name, data []byte) {
 	if st.done {
 		return
 	}
-	if !st.started {
+	if !st.started && string(name) != "ping" {
 		st.started = true
 		if st.call != nil {
 			st.call.FirstChunk()
