@@ -1,6 +1,7 @@
 package crstel
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -171,7 +172,7 @@ func (p *pipeline) starts(yield func(journal.Event) bool) {
 func startEvent(a *watchdog.Action) journal.Event {
 	return journal.Event{
 		Kind: journal.KindStart, Time: a.Start(), Span: a.Owner.SpanContext(), Parent: a.Owner.ParentSpanID(),
-		Category: a.Category, Name: a.Name, Metadata: a.Owner.Metadata(),
+		Category: a.Category, Name: cmp.Or(a.Op, a.Name), Metadata: a.Owner.Metadata(),
 		Budget: a.Budget, Deadline: a.ContextDeadline(), Heartbeat: a.Heartbeat,
 	}
 }
@@ -201,7 +202,7 @@ func (p *pipeline) reported(r Report) {
 	}
 	p.journal.Write(journal.Event{
 		Kind: kind, Time: r.Start.Add(r.Elapsed), Span: r.Span, Parent: r.Parent,
-		Category: r.Category, Name: r.Name, Metadata: r.Metadata,
+		Category: r.Category, Name: cmp.Or(r.Op, r.Name), Metadata: r.Metadata,
 		Budget: r.Budget, Elapsed: r.Elapsed, Error: r.Reason, Stack: r.Stack,
 	})
 }
@@ -298,9 +299,9 @@ func watchOp(ctx context.Context, span trace.Span, name, budgetKey string) func(
 		return nil
 	}
 	o := &watchedOp{Context: ctx, span: span, action: actionFrom(ctx)}
-	o.Owner, o.Name, o.Budget = o, name, p.budget(budgetKey)
+	o.Owner, o.Op, o.Name, o.Budget = o, name, name, p.budget(budgetKey)
 	if o.action != nil {
-		o.Category = o.action.Category
+		o.Category, o.Name = o.action.Category, o.action.Name
 	}
 	deadline, _ := ctx.Deadline()
 	if !p.wd.Add(&o.Action, span.SpanContext().SpanID(), time.Now(), deadline) {
@@ -317,7 +318,7 @@ func (p *pipeline) endOp(o *watchedOp) {
 	}
 	e := journal.Event{
 		Kind: journal.KindEnd, Span: o.SpanContext(), Parent: o.ParentSpanID(),
-		Category: o.Category, Name: o.Name, Metadata: o.Metadata(), Cancelled: o.Context.Err() != nil,
+		Category: o.Category, Name: o.Op, Metadata: o.Metadata(), Cancelled: o.Context.Err() != nil,
 		Time: time.Now(), Status: "unset",
 	}
 	if s, ok := o.span.(sdktrace.ReadOnlySpan); ok {

@@ -20,6 +20,7 @@ import (
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/crsteltest"
+	"github.com/crstel/crstel/genai"
 	"github.com/crstel/crstel/internal/journal"
 )
 
@@ -396,3 +397,34 @@ func compileForever(release chan struct{}) { <-release }
 type keepExporter struct{ *tracetest.InMemoryExporter }
 
 func (keepExporter) Shutdown(context.Context) error { return nil }
+
+// TestWatchdogLLMCall: an LLM call that never returns is reported as
+// overdue past the "llm" budget, with the stack of the goroutine of its
+// action, which waits for it.
+func TestWatchdogLLMCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := setupWatched(t, crstel.WithOverdueBudgets(map[string]time.Duration{"llm": time.Second}))
+		ctx := crstel.WithTask(context.Background(), task1)
+		ctx, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil, crstel.WithOverdueAfter(time.Hour))
+		_, call := genai.Start(ctx, genai.Request{Provider: genai.ProviderOpenAI, Model: "gpt-4o-mini"})
+		release := make(chan struct{})
+		go func() { <-release }() // keeps the bubble busy like a client would
+		waitForLLMAnswer(release, 1200*time.Millisecond)
+		got := w.got()
+		close(release)
+		call.End(genai.Response{ID: "chatcmpl-1"}, nil)
+		span.End()
+		if len(got) != 1 || got[0].Op != "chat gpt-4o-mini" || got[0].Name != "generate_patch" || got[0].State != crstel.Overdue ||
+			got[0].Category != "patch_generation" || got[0].Budget != time.Second {
+			t.Fatalf("reports = %+v, want the LLM call overdue past the llm budget", got)
+		}
+		if !strings.Contains(got[0].Stack, "waitForLLMAnswer") || !strings.Contains(got[0].Stack, "enclosing action") {
+			t.Errorf("stack = %q, want the goroutine of the enclosing action, waiting in waitForLLMAnswer", got[0].Stack)
+		}
+		spans := w.spans(t)
+		crsteltest.AssertConforms(t, spans.Snapshots(), crsteltest.WantMetadata(task1))
+		w.tel.Shutdown(context.Background())
+	})
+}
+
+func waitForLLMAnswer(_ chan struct{}, d time.Duration) { time.Sleep(d) }

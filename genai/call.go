@@ -209,12 +209,13 @@ func WithMaxBodyBytes(n int) Option {
 // Call is an LLM call in progress: a span of kind CLIENT named
 // "{operation} {model}". End it with End.
 type Call struct {
-	span   trace.Span
-	action trace.Span // the enclosing CRS action's span, or nil
-	req    Request
-	cfg    config
-	start  time.Time
-	once   sync.Once
+	span    trace.Span
+	action  trace.Span // the enclosing CRS action's span, or nil
+	watched func()     // tells crstel's watchdog the call ended; nil if not watched
+	req     Request
+	cfg     config
+	start   time.Time
+	once    sync.Once
 
 	mu         sync.Mutex
 	firstChunk time.Time
@@ -223,7 +224,10 @@ type Call struct {
 // Start starts an LLM call as a span inside ctx, typically inside a CRS
 // action, whose category, name and task metadata the span then carries.
 // The span is named "{operation} {model}", is of kind CLIENT, and has the
-// request's attributes; with content capture on, also its messages.
+// request's attributes; with content capture on, also its messages. With
+// crstel.Setup's pipeline, the watchdog reports a call still open past the
+// "llm" budget (see crstel.DefaultBudgets) as overdue, and one open at
+// shutdown as abandoned, as it does actions.
 func Start(ctx context.Context, req Request, opts ...Option) (context.Context, *Call) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -243,6 +247,8 @@ func Start(ctx context.Context, req Request, opts ...Option) (context.Context, *
 	ctx, span := tp.Tracer(ScopeName).Start(ctx, name,
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(requestAttributes(req)...))
 	c := &Call{span: span, action: actionref.Span(ctx), req: req, cfg: cfg, start: time.Now()}
+	// crstel's watchdog reports a call that runs past the "llm" budget.
+	c.watched = actionref.Start(ctx, span, name, "llm")
 	if cfg.capture != CaptureNone {
 		c.content(cfg.capture, inputContent(req, cfg))
 	}
@@ -382,4 +388,7 @@ func (c *Call) end(resp Response, err error) {
 	}
 	recordMetrics(c, resp, errType, end.Sub(c.start))
 	c.span.End(trace.WithTimestamp(end))
+	if c.watched != nil {
+		c.watched()
+	}
 }

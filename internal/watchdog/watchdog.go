@@ -66,6 +66,7 @@ const (
 	ReportKey    = attribute.Key("crstel.watchdog.report")
 	StackKey     = attribute.Key("crstel.watchdog.stack")
 	ReportedSpan = attribute.Key("crstel.watchdog.span_id")
+	OperationKey = attribute.Key("crstel.watchdog.operation")
 )
 
 // Owner is the action's side of the watchdog: its span and its context.
@@ -87,9 +88,12 @@ type Owner interface {
 // tracking costs no allocation of its own. Exported fields are set before
 // [Watchdog.Add] and not changed after.
 type Action struct {
-	Owner     Owner
-	Category  string
-	Name      string
+	Owner    Owner
+	Category string
+	Name     string
+	// Op names an operation inside the action Category and Name describe,
+	// such as the LLM call "chat gpt-4o-mini"; "" for an action itself.
+	Op        string
 	Budget    time.Duration // 0: none
 	Heartbeat time.Duration // 0: none
 
@@ -131,6 +135,9 @@ type Report struct {
 	Parent   trace.SpanID
 	Category string
 	Name     string
+	// Op names the operation reported, if it is not the action itself (see
+	// Action.Op).
+	Op       string
 	Metadata []attribute.KeyValue
 	Start    time.Time
 	Elapsed  time.Duration
@@ -426,7 +433,7 @@ func (w *Watchdog) report(a *Action, state State, n int, now time.Time, stacks *
 	elapsed := now.Sub(a.Start())
 	r := Report{
 		State: state, Span: a.Owner.SpanContext(), Parent: a.Owner.ParentSpanID(),
-		Category: a.Category, Name: a.Name, Metadata: a.Owner.Metadata(),
+		Category: a.Category, Name: a.Name, Op: a.Op, Metadata: a.Owner.Metadata(),
 		Start: a.Start(), Elapsed: elapsed, Budget: a.Budget, N: n,
 		Reason: reason(a, state, elapsed, now),
 		Stack:  stacks.of(a),
@@ -438,6 +445,7 @@ func (w *Watchdog) report(a *Action, state State, n int, now time.Time, stacks *
 		w.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, "crstel: action "+state.String(),
 			slog.String("crs.action.category", r.Category),
 			slog.String("crs.action.name", r.Name),
+			slog.String("operation", r.Op),
 			slog.String("trace_id", r.Span.TraceID().String()),
 			slog.String("span_id", r.Span.SpanID().String()),
 			slog.Duration("elapsed", r.Elapsed.Round(time.Millisecond)),
@@ -479,6 +487,9 @@ func (w *Watchdog) reportSpan(r Report) {
 		ReportKey.Int(r.N),
 		ReportedSpan.String(r.Span.SpanID().String()),
 	)
+	if r.Op != "" {
+		attrs = append(attrs, OperationKey.String(r.Op))
+	}
 	if r.Budget > 0 {
 		attrs = append(attrs, BudgetKey.Float64(r.Budget.Seconds()))
 	}
