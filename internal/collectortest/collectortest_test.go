@@ -3,6 +3,7 @@ package collectortest
 import (
 	"context"
 	"encoding/base64"
+	"go.uber.org/goleak"
 	"io"
 	"math"
 	"net"
@@ -28,6 +29,8 @@ import (
 const waitTimeout = 10 * time.Second
 
 // newExporter returns an OTLP gRPC exporter to c, shut down with the test.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
 func newExporter(t *testing.T, c *Collector, opts ...otlptracegrpc.Option) *otlptrace.Exporter {
 	t.Helper()
 	opts = append([]otlptracegrpc.Option{
