@@ -69,5 +69,18 @@
 // counted ([Telemetry.Stats]) and reported through otel.Handle and by
 // [Telemetry.Shutdown], which flushes everything buffered.
 //
-// Package [github.com/crstel/crstel/crsteltest] checks that spans conform.
+// # The other packages
+//
+//   - [github.com/crstel/crstel/crs]: the specification as Go types.
+//   - [github.com/crstel/crstel/genai]: LLM calls with the GenAI conventions,
+//     and an http.RoundTripper that traces OpenAI-compatible and Anthropic
+//     calls.
+//   - [github.com/crstel/crstel/fuzz]: fuzz corpus updates and a corpus
+//     watcher.
+//   - [github.com/crstel/crstel/logs]: a log/slog handler that puts records
+//     in their action.
+//   - [github.com/crstel/crstel/subprocess]: commands run as actions.
+//   - [github.com/crstel/crstel/crsteltest]: checks that spans conform.
+//
+// The command crstel (cmd/crstel) lists the anomalies of the journals.
 package crstel
