@@ -134,26 +134,29 @@ func (p *pipeline) track(a *actionCtx, cfg actionConfig) {
 // ended is called when a tracked action has ended: the watchdog forgets
 // it, and the journal records its end if it recorded its start, or if the
 // action failed or was cancelled.
-func (p *pipeline) ended(a *actionCtx) {
-	tracked, noted := p.wd.Remove(&a.Action)
+func (p *pipeline) ended(a *actionCtx) { p.remove(&a.Action, a.Span, a.failed.Load()) }
+
+// remove forgets a, whose span is span, and journals its end if the journal
+// wrote its start, or if it failed or was cancelled.
+func (p *pipeline) remove(a *watchdog.Action, span trace.Span, failed bool) {
+	tracked, noted := p.wd.Remove(a)
 	if !tracked || p.journal == nil {
 		return
 	}
-	cancelled := a.Context.Err() != nil
-	if !noted && !cancelled && !a.failed.Load() {
+	cancelled := a.Owner.Err() != nil
+	if !noted && !cancelled && !failed {
 		return // a short action that went well: the journal has not seen it
 	}
 	e := journal.Event{
-		Kind: journal.KindEnd, Span: a.Span.SpanContext(), Parent: a.ParentSpanID(),
-		Category: a.Category, Name: a.Name, Metadata: a.Owner.Metadata(),
-		Cancelled: cancelled,
+		Kind: journal.KindEnd, Span: span.SpanContext(), Parent: a.Owner.ParentSpanID(),
+		Category: a.Category, Name: cmp.Or(a.Op, a.Name), Metadata: a.Owner.Metadata(),
+		Cancelled: cancelled, Time: time.Now(), Status: "unset",
 	}
-	if s, ok := a.Span.(sdktrace.ReadOnlySpan); ok {
+	if s, ok := span.(sdktrace.ReadOnlySpan); ok {
 		st := s.Status()
 		e.Time, e.Elapsed = s.EndTime(), s.EndTime().Sub(s.StartTime())
 		e.Status, e.Error = statusName(st.Code), st.Description
 	} else {
-		e.Time = time.Now()
 		e.Elapsed = e.Time.Sub(a.Start())
 	}
 	p.journal.Write(e)
@@ -311,20 +314,4 @@ func watchOp(ctx context.Context, span trace.Span, name, budgetKey string) func(
 }
 
 // endOp is called when a watched operation ends.
-func (p *pipeline) endOp(o *watchedOp) {
-	tracked, noted := p.wd.Remove(&o.Action)
-	if !tracked || !noted || p.journal == nil {
-		return
-	}
-	e := journal.Event{
-		Kind: journal.KindEnd, Span: o.SpanContext(), Parent: o.ParentSpanID(),
-		Category: o.Category, Name: o.Op, Metadata: o.Metadata(), Cancelled: o.Context.Err() != nil,
-		Time: time.Now(), Status: "unset",
-	}
-	if s, ok := o.span.(sdktrace.ReadOnlySpan); ok {
-		st := s.Status()
-		e.Time, e.Elapsed = s.EndTime(), s.EndTime().Sub(s.StartTime())
-		e.Status, e.Error = statusName(st.Code), st.Description
-	}
-	p.journal.Write(e)
-}
+func (p *pipeline) endOp(o *watchedOp) { p.remove(&o.Action, o.span, false) }
