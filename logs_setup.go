@@ -13,8 +13,6 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/envconfig"
@@ -44,7 +42,6 @@ const DefaultLogQueueSize = 1 << 16
 // Environment variables the log pipeline reads that the OTLP log exporter
 // does not check itself.
 const (
-	envLogsExporter   = "OTEL_LOGS_EXPORTER"
 	envLogsEndpoint   = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
 	envLogsHeaders    = "OTEL_EXPORTER_OTLP_LOGS_HEADERS"
 	envLogsQueueSize  = "OTEL_BLRP_MAX_QUEUE_SIZE"
@@ -96,11 +93,9 @@ type logPipeline struct {
 // spans go to an OTLP collector. OTEL_LOGS_EXPORTER=none turns the export
 // off; the provider then drops every record, cheaply.
 func newLogPipeline(ctx context.Context, cfg config, env envconfig.Config, res *resource.Resource) (*logPipeline, error) {
-	mode, err := logsExporterFromEnv()
-	if err != nil {
-		return nil, err
-	}
+	mode := env.LogsExporter
 	exp := cfg.logs.exporter
+	var err error
 	endpoint := fmt.Sprintf("the exporter %T", exp)
 	if exp == nil && (mode == "otlp" || mode == "" && cfg.otlp(env)) {
 		if exp, endpoint, err = newOTLPLogExporter(ctx, cfg, env); err != nil {
@@ -126,16 +121,6 @@ func newLogPipeline(ctx context.Context, cfg config, env envconfig.Config, res *
 	return lp, nil
 }
 
-// logsExporterFromEnv reads OTEL_LOGS_EXPORTER: "otlp", "none" or "".
-func logsExporterFromEnv() (string, error) {
-	v := strings.ToLower(strings.TrimSpace(os.Getenv(envLogsExporter)))
-	switch v {
-	case "", "otlp", "none":
-		return v, nil
-	}
-	return "", fmt.Errorf(`crstel: invalid environment: %s=%q: crstel supports "otlp" or "none"`, envLogsExporter, v)
-}
-
 // newOTLPLogExporter makes the OTLP gRPC log exporter. It reads the
 // OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_LOGS_* variables itself; the
 // options, and the traces-only endpoint and headers, are passed on, so that
@@ -144,17 +129,12 @@ func newOTLPLogExporter(ctx context.Context, cfg config, env envconfig.Config) (
 	// Retry through an outage of the collector as the span exporter does
 	// (see newExporter), so that records wait in the queue meanwhile.
 	opts := []otlploggrpc.Option{
-		otlploggrpc.WithRetry(otlploggrpc.RetryConfig{
-			Enabled: true, InitialInterval: time.Second, MaxInterval: 5 * time.Second, MaxElapsedTime: DefaultOutage,
-		}),
-		otlploggrpc.WithDialOption(grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
-			MinConnectTimeout: 5 * time.Second,
-		})),
+		otlploggrpc.WithRetry(otlploggrpc.RetryConfig(outageRetry)),
+		otlploggrpc.WithDialOption(outageReconnect),
 	}
 	if !envSet(envExportTimeout, envLogsExportTimeout) {
 		// The exporter's timeout bounds its retries too.
-		opts = append(opts, otlploggrpc.WithTimeout(DefaultOutage+10*time.Second))
+		opts = append(opts, otlploggrpc.WithTimeout(exportTimeout))
 	}
 	endpoint := env.Endpoint
 	logsEndpoint, generalEndpoint := envSet(envLogsEndpoint), envSet(envconfig.Endpoint)

@@ -287,17 +287,12 @@ func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *acc
 		// Retry through an outage of the collector, trying at least every
 		// 5 s, and reconnect as fast, so that spans wait in the queue and
 		// arrive once it is back.
-		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{
-			Enabled: true, InitialInterval: time.Second, MaxInterval: 5 * time.Second, MaxElapsedTime: DefaultOutage,
-		}),
-		otlptracegrpc.WithDialOption(grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
-			MinConnectTimeout: 5 * time.Second,
-		})),
+		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig(outageRetry)),
+		otlptracegrpc.WithDialOption(outageReconnect),
 	}
 	if !env.ExportTimeoutSet {
 		// The exporter's timeout bounds its retries too.
-		opts = append(opts, otlptracegrpc.WithTimeout(DefaultOutage+10*time.Second))
+		opts = append(opts, otlptracegrpc.WithTimeout(exportTimeout))
 	}
 	endpoint := env.Endpoint
 	if cfg.endpoint != "" {
@@ -325,6 +320,25 @@ func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *acc
 	}
 	return exp, nil
 }
+
+// How the OTLP exporters ride out an outage of the collector: an export is
+// retried for up to DefaultOutage, at least every 5 s, and the connection
+// is re-tried as often. Their timeout, which bounds an export with its
+// retries, leaves room for that.
+var (
+	outageRetry = struct {
+		Enabled         bool
+		InitialInterval time.Duration
+		MaxInterval     time.Duration
+		MaxElapsedTime  time.Duration
+	}{true, time.Second, 5 * time.Second, DefaultOutage}
+	outageReconnect = grpc.WithConnectParams(grpc.ConnectParams{
+		Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
+		MinConnectTimeout: 5 * time.Second,
+	})
+)
+
+const exportTimeout = DefaultOutage + 10*time.Second
 
 // redactEndpoint returns endpoint without user info or query, which may
 // hold credentials.

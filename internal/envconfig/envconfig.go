@@ -26,6 +26,7 @@ const (
 	ServiceName           = "OTEL_SERVICE_NAME"
 	TracesExporter        = "OTEL_TRACES_EXPORTER"
 	MetricsExporter       = "OTEL_METRICS_EXPORTER"
+	LogsExporter          = "OTEL_LOGS_EXPORTER"
 	Protocol              = "OTEL_EXPORTER_OTLP_PROTOCOL"
 	TracesProtocol        = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
 	Endpoint              = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -57,8 +58,9 @@ type Config struct {
 	ServiceName string
 	// TracesExporter is OTEL_TRACES_EXPORTER: "otlp", "console", "none", or "".
 	TracesExporter string
-	// MetricsExporter is OTEL_METRICS_EXPORTER: "otlp", "none", or "".
-	MetricsExporter string
+	// MetricsExporter is OTEL_METRICS_EXPORTER, and LogsExporter is
+	// OTEL_LOGS_EXPORTER: "otlp", "none", or "".
+	MetricsExporter, LogsExporter string
 	// EndpointSet tells whether an OTLP traces endpoint is configured.
 	EndpointSet bool
 	// Endpoint is the OTLP traces endpoint as configured (for messages).
@@ -131,12 +133,17 @@ func Read(lookup Lookup) (Config, error) {
 			bad(TracesExporter, v, `crstel supports "otlp", "console" or "none"`)
 		}
 	}
-	if v, ok := get(MetricsExporter); ok {
-		switch lv := strings.ToLower(v); lv {
-		case "otlp", "none":
-			c.MetricsExporter = lv
-		default:
-			bad(MetricsExporter, v, `crstel supports "otlp" or "none"`)
+	for _, e := range []struct {
+		name string
+		dst  *string
+	}{{MetricsExporter, &c.MetricsExporter}, {LogsExporter, &c.LogsExporter}} {
+		if v, ok := get(e.name); ok {
+			switch lv := strings.ToLower(v); lv {
+			case "otlp", "none":
+				*e.dst = lv
+			default:
+				bad(e.name, v, `crstel supports "otlp" or "none"`)
+			}
 		}
 	}
 	for _, name := range []string{TracesProtocol, Protocol} {
