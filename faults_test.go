@@ -57,6 +57,43 @@ func produce(ctx context.Context, interval time.Duration, stop <-chan struct{}) 
 	}
 }
 
+// produceThrough makes one action every interval while fault runs, and a
+// moment after, and returns how many it made.
+func produceThrough(ctx context.Context, interval time.Duration, fault func()) int {
+	stop := make(chan struct{})
+	made := make(chan int)
+	go func() { made <- produce(ctx, interval, stop) }()
+	fault()
+	close(stop)
+	return <-made
+}
+
+// metricSums returns the sums of the int64 metrics reader collects now, by
+// name, and by name + "/" + crstel.watchdog.state where that is set.
+func metricSums(t *testing.T, reader sdkmetric.Reader) map[string]int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok {
+				continue
+			}
+			for _, dp := range sum.DataPoints {
+				got[m.Name] += dp.Value
+				if v, ok := dp.Attributes.Value("crstel.watchdog.state"); ok {
+					got[m.Name+"/"+v.AsString()] += dp.Value
+				}
+			}
+		}
+	}
+	return got
+}
+
 // waitAccepted waits until the collector has accepted want spans, or 60 s.
 func waitAccepted(t *testing.T, c *collectortest.Collector, want int) int {
 	t.Helper()
@@ -84,16 +121,14 @@ func TestCollectorLateStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	made := make(chan int)
-	go func() { made <- produce(ctx, 100*time.Millisecond, stop) }()
-
-	time.Sleep(10 * time.Second)
-	start := time.Now()
-	c := collectortest.Start(t, collectortest.WithGRPCPort(port))
-	time.Sleep(time.Second)
-	close(stop)
-	n := <-made
+	var start time.Time
+	var c *collectortest.Collector
+	n := produceThrough(ctx, 100*time.Millisecond, func() {
+		time.Sleep(10 * time.Second)
+		start = time.Now()
+		c = collectortest.Start(t, collectortest.WithGRPCPort(port))
+		time.Sleep(time.Second)
+	})
 	sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if err := tel.Shutdown(sctx); err != nil {
@@ -121,17 +156,13 @@ func TestCollectorRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	made := make(chan int)
-	go func() { made <- produce(ctx, 20*time.Millisecond, stop) }()
-
-	time.Sleep(3 * time.Second)
-	c.Stop() // SIGTERM: a SIGKILLed collector loses the spans it acknowledged but had not written yet
-	time.Sleep(15 * time.Second)
-	c.Restart(t)
-	time.Sleep(3 * time.Second)
-	close(stop)
-	n := <-made
+	n := produceThrough(ctx, 20*time.Millisecond, func() {
+		time.Sleep(3 * time.Second)
+		c.Stop() // SIGTERM: a SIGKILLed collector loses the spans it acknowledged but had not written yet
+		time.Sleep(15 * time.Second)
+		c.Restart(t)
+		time.Sleep(3 * time.Second)
+	})
 	sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if err := tel.Shutdown(sctx); err != nil {
@@ -161,36 +192,20 @@ func TestCollectorOutageBeyondBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	made := make(chan int)
-	go func() { made <- produce(ctx, 5*time.Millisecond, stop) }()
-	time.Sleep(time.Second)
-	c.Stop() // SIGTERM: a SIGKILLed collector loses the spans it acknowledged but had not written yet
-	time.Sleep(6 * time.Second)
-	c.Restart(t)
-	time.Sleep(2 * time.Second)
-	close(stop)
-	n := <-made
+	n := produceThrough(ctx, 5*time.Millisecond, func() {
+		time.Sleep(time.Second)
+		c.Stop() // SIGTERM: a SIGKILLed collector loses the spans it acknowledged but had not written yet
+		time.Sleep(6 * time.Second)
+		c.Restart(t)
+		time.Sleep(2 * time.Second)
+	})
 	sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if err := tel.ForceFlush(sctx); err == nil {
 		t.Error("ForceFlush after losing spans returned nil")
 	}
 	st := tel.Stats()
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
-	metricLost := int64(0)
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name == crstel.MetricSpansLost {
-				for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-					metricLost += dp.Value
-				}
-			}
-		}
-	}
+	metricLost := metricSums(t, reader)[crstel.MetricSpansLost]
 	serr := tel.Shutdown(sctx)
 	got := waitAccepted(t, c, int(st.Exported))
 	t.Logf("made %d spans with a queue of 200 and a 6 s outage: %+v; the collector has %d; metric %s = %d; Shutdown: %v",

@@ -8,10 +8,12 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/crsteltest"
+	"github.com/crstel/crstel/internal/violation"
 )
 
 func manyKeys(n int) crs.Metadata {
@@ -172,4 +174,24 @@ func TestStrictPanics(t *testing.T) {
 	}
 	_, span := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1)
 	span.End()
+}
+
+// TestSetupWithStrict: Setup's WithStrict makes invalid input panic.
+func TestSetupWithStrict(t *testing.T) {
+	restoreGlobals(t)
+	tel, err := crstel.Setup(context.Background(), crstel.WithStrict(),
+		crstel.WithExporter(tracetest.NewInMemoryExporter()), crstel.WithoutJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		violation.SetStrict(false)
+		tel.Shutdown(context.Background())
+	})
+	defer func() {
+		if err, ok := recover().(error); !ok || !errors.Is(err, crs.ErrUnknownCategory) {
+			t.Errorf("recovered %v, want an error wrapping ErrUnknownCategory", err)
+		}
+	}()
+	crstel.Action(context.Background(), "telemetry_init", "init", nil)
 }

@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/crstel/crstel"
@@ -340,24 +339,7 @@ func TestWatchdogMetrics(t *testing.T) {
 		w := setupWatched(t)
 		_, span := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1, crstel.WithOverdueAfter(time.Second))
 		time.Sleep(1200 * time.Millisecond)
-		var rm metricdata.ResourceMetrics
-		if err := w.reader.Collect(context.Background(), &rm); err != nil {
-			t.Fatal(err)
-		}
-		got := map[string]int64{}
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				if sum, ok := m.Data.(metricdata.Sum[int64]); ok {
-					for _, dp := range sum.DataPoints {
-						key := m.Name
-						if v, ok := dp.Attributes.Value("crstel.watchdog.state"); ok {
-							key += "/" + v.AsString()
-						}
-						got[key] += dp.Value
-					}
-				}
-			}
-		}
+		got := metricSums(t, w.reader)
 		if got[crstel.MetricOpenActions] != 1 || got[crstel.MetricWatchdogReports+"/overdue"] != 1 {
 			t.Errorf("metrics = %v, want 1 open action and 1 overdue report", got)
 		}
