@@ -170,8 +170,10 @@ func (c *Collector) Stop() {
 	c.stopLocked(false)
 }
 
-// Kill kills the collector with SIGKILL, losing what it has not exported
-// yet, and waits for the process to exit. It does nothing if the collector
+// Kill kills the collector with SIGKILL and waits for the process to exit.
+// The spans it acknowledged are already in its spans file; a batch it wrote
+// but had not yet acknowledged is usually sent again by the exporter, and
+// then appears twice in [Collector.Spans]. It does nothing if the collector
 // is not running.
 func (c *Collector) Kill() {
 	c.mu.Lock()

@@ -239,17 +239,25 @@ func TestRestart(t *testing.T) {
 		t.Errorf("accepted spans after restart = %v, want 2 (counters restart)", got)
 	}
 
+	// What the collector acknowledged is in the file at once, and survives
+	// SIGKILL: no waiting here.
+	if err := export(t, exp, record(t, "svc", "2b")); err != nil {
+		t.Fatalf("ExportSpans 2b: %v", err)
+	}
 	c.Kill()
+	if n := len(c.Spans(t)); n != 6 {
+		t.Fatalf("right after a kill: %d spans, want the 6 acknowledged", n)
+	}
 	c.Restart(t)
 	if err := export(t, exp, record(t, "svc", "3")); err != nil {
 		t.Fatalf("ExportSpans 3: %v", err)
 	}
-	spans := c.WaitForSpans(t, 6, waitTimeout)
+	spans := c.WaitForSpans(t, 8, waitTimeout)
 	var names []string
 	for _, s := range spans {
 		names = append(names, s.Name)
 	}
-	want := []string{"child-1", "parent", "child-2", "parent", "child-3", "parent"}
+	want := []string{"child-1", "parent", "child-2", "parent", "child-2b", "parent", "child-3", "parent"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("span names across restarts = %v, want %v", names, want)
 	}
@@ -366,5 +374,24 @@ otelcol_receiver_refused_spans 2e0
 	}
 	if _, err := sumMetric(strings.NewReader(`m{a="}`+"\n"), "m"); err == nil {
 		t.Error("sumMetric with unterminated labels: no error")
+	}
+}
+
+func TestUnique(t *testing.T) {
+	spans := []Span{
+		{Name: "a", TraceID: "t1", SpanID: "s1"},
+		{Name: "b", TraceID: "t1", SpanID: "s2"},
+		{Name: "a again", TraceID: "t1", SpanID: "s1"},
+		{Name: "c", TraceID: "t2", SpanID: "s1"},
+	}
+	var names []string
+	for _, s := range Unique(spans) {
+		names = append(names, s.Name)
+	}
+	if want := []string{"a", "b", "c"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("Unique: %v, want %v", names, want)
+	}
+	if got := Unique(nil); len(got) != 0 {
+		t.Errorf("Unique(nil) = %v, want empty", got)
 	}
 }

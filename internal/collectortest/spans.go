@@ -26,8 +26,11 @@ type Event = otlptest.Event
 
 // Spans returns the spans the collector wrote to its spans file so far, in
 // the order it wrote them, including the spans of the runs before restarts.
-// The file exporter flushes every 100 ms and on a graceful stop, so spans
-// just accepted may be missing: use WaitForSpans to wait for them. Spans
+// The collector writes each batch to the file before it answers the
+// exporter, unbuffered, so every span it acknowledged is there, even after
+// [Collector.Kill]; a span sent again after a kill cut off the answer
+// appears twice (see [Unique]). Use WaitForSpans to wait for spans in
+// flight. Spans
 // fails the test if the file cannot be read or decoded.
 func (c *Collector) Spans(tb testing.TB) []Span {
 	tb.Helper()
@@ -61,6 +64,23 @@ func (c *Collector) WaitForSpans(tb testing.TB, n int, timeout time.Duration) []
 		}
 		time.Sleep(min(pollInterval, left))
 	}
+}
+
+// Unique returns spans without repeats: the first of the spans with the
+// same trace and span id, in order. An exporter that sends a batch again
+// after a lost answer makes the collector write its spans twice.
+func Unique(spans []Span) []Span {
+	type id struct{ trace, span string }
+	seen := make(map[id]bool, len(spans))
+	out := make([]Span, 0, len(spans))
+	for _, s := range spans {
+		k := id{s.TraceID, s.SpanID}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // completeLines returns data up to its last newline: the exporter may be in
