@@ -31,8 +31,9 @@
 // OpenTelemetry way: options, then the OTEL_* environment variables the
 // specification names (OTEL_EXPORTER_OTLP_ENDPOINT,
 // OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_PROTOCOL=grpc,
-// OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES), then defaults. With no
-// endpoint configured it prints spans to stderr. crstel's own variables:
+// OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_PROPAGATORS), then
+// defaults. With no endpoint configured it prints spans to stderr. crstel's
+// own variables:
 //
 //	CRSTEL_STRICT=1          invalid input panics (for tests); see WithStrict
 //	CRSTEL_QUEUE_FULL=block  span.End waits for room in a full export queue

@@ -1,6 +1,7 @@
 package crstel_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,7 +75,7 @@ func TestInvalidInput(t *testing.T) {
 			}
 			category, name := tt.category, tt.action
 			if !tt.empty {
-				category, name = cmp(category, crs.Testing), cmp(name, "run_unit_tests")
+				category, name = cmp.Or(category, crs.Testing), cmp.Or(name, "run_unit_tests")
 			}
 
 			_, span := crstel.Action(ctx, category, name, tt.meta)
@@ -135,13 +136,6 @@ func TestInvalidInput(t *testing.T) {
 			}
 		})
 	}
-}
-
-func cmp[T ~string](c, def T) T {
-	if c != "" {
-		return c
-	}
-	return def
 }
 
 func validUTF8(s string) bool { return strings.ToValidUTF8(s, "") == s }

@@ -48,8 +48,9 @@ type Telemetry struct {
 }
 
 // Setup builds the telemetry pipeline and installs it as the global
-// TracerProvider, with the W3C tracecontext and baggage propagators, so that
-// [Action] and any other OpenTelemetry instrumentation use it.
+// TracerProvider, with the W3C tracecontext and baggage propagators (or those
+// OTEL_PROPAGATORS names), so that [Action] and any other OpenTelemetry
+// instrumentation use it.
 //
 // Configuration comes from opts, then the standard environment variables,
 // then defaults:
@@ -181,9 +182,21 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(t.mp)
 	otel.SetLoggerProvider(t.logs.provider)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
-		propagation.TraceContext{}, propagation.Baggage{}))
+	otel.SetTextMapPropagator(textMapPropagator(env, cfg.logger))
 	return t, nil
+}
+
+// textMapPropagator returns the propagator OTEL_PROPAGATORS names, or W3C
+// Trace Context and Baggage when it is unset. It warns when the variable
+// leaves out baggage, which carries the task metadata between processes.
+func textMapPropagator(env envconfig.Config, logger *slog.Logger) propagation.TextMapPropagator {
+	if env.Propagator == nil {
+		return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	}
+	if env.NoBaggage {
+		logger.Warn("crstel: " + envconfig.Propagators + " leaves out baggage: task metadata will not reach other processes")
+	}
+	return env.Propagator
 }
 
 // installWatch installs watchOp once: it serves every pipeline.

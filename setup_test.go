@@ -2,6 +2,7 @@ package crstel_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -415,6 +416,59 @@ func TestSetupTracesExporterEnv(t *testing.T) {
 			}
 			if otel.GetTracerProvider() != before {
 				t.Error("a failed Setup installed a tracer provider")
+			}
+		})
+	}
+}
+
+// TestSetupPropagatorsEnv: OTEL_PROPAGATORS chooses the propagators, as in
+// every OpenTelemetry SDK; leaving out baggage draws a warning, and an
+// unknown name an error.
+func TestSetupPropagatorsEnv(t *testing.T) {
+	for _, tt := range []struct {
+		value    string
+		wantKeys []string // carrier keys an action's context injects
+		warn     bool
+		wantErr  string
+	}{
+		{value: "", wantKeys: []string{"baggage", "traceparent"}},
+		{value: "b3,baggage", wantKeys: []string{"b3", "baggage"}},
+		{value: "tracecontext", wantKeys: []string{"traceparent"}, warn: true},
+		{value: "none", wantKeys: nil, warn: true},
+		{value: "tracecontext,zipkin", wantErr: `OTEL_PROPAGATORS="tracecontext,zipkin": unknown propagator: zipkin`},
+	} {
+		t.Run(cmp.Or(tt.value, "unset"), func(t *testing.T) {
+			setupIsolate(t)
+			if tt.value != "" {
+				t.Setenv("OTEL_PROPAGATORS", tt.value)
+			}
+			logger, logs := setupLogger()
+			tel, err := crstel.Setup(context.Background(), crstel.WithExporter(tracetest.NewInMemoryExporter()), crstel.WithLogger(logger))
+			if tt.wantErr != "" {
+				if err == nil {
+					_ = setupShutdown(t, tel)
+					t.Fatalf("Setup succeeded, want an error naming %s", tt.wantErr)
+				}
+				if !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("error %q, want it to contain %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Setup: %v", err)
+			}
+			defer setupShutdown(t, tel)
+			ctx, span := crstel.Action(crstel.WithTask(context.Background(), setupMeta), crs.Building, "build", nil)
+			defer span.End()
+			carrier := propagation.MapCarrier{}
+			otel.GetTextMapPropagator().Inject(ctx, carrier)
+			keys := carrier.Keys()
+			slices.Sort(keys)
+			if !slices.Equal(keys, tt.wantKeys) {
+				t.Errorf("injected %q, want %q", keys, tt.wantKeys)
+			}
+			if got := strings.Contains(logs.String(), "leaves out baggage"); got != tt.warn {
+				t.Errorf("logger got %q; want a warning about baggage: %t", logs.String(), tt.warn)
 			}
 		})
 	}

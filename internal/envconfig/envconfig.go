@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/propagators/autoprop"
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/crstel/crstel/crs"
 )
 
@@ -24,6 +27,7 @@ const (
 	Overdue   = "CRSTEL_OVERDUE"
 
 	ServiceName           = "OTEL_SERVICE_NAME"
+	Propagators           = "OTEL_PROPAGATORS"
 	TracesExporter        = "OTEL_TRACES_EXPORTER"
 	MetricsExporter       = "OTEL_METRICS_EXPORTER"
 	LogsExporter          = "OTEL_LOGS_EXPORTER"
@@ -56,6 +60,13 @@ type Config struct {
 	Overdue map[string]time.Duration
 	// ServiceName is OTEL_SERVICE_NAME.
 	ServiceName string
+	// Propagator is the propagator OTEL_PROPAGATORS names
+	// ("tracecontext,baggage,b3"; "none" for none), built by
+	// go.opentelemetry.io/contrib/propagators/autoprop; nil if unset.
+	// NoBaggage tells that it is set and leaves out baggage, so that task
+	// metadata does not cross process boundaries.
+	Propagator propagation.TextMapPropagator
+	NoBaggage  bool
 	// TracesExporter is OTEL_TRACES_EXPORTER: "otlp", "console", "none", or "".
 	TracesExporter string
 	// MetricsExporter is OTEL_METRICS_EXPORTER, and LogsExporter is
@@ -124,6 +135,19 @@ func Read(lookup Lookup) (Config, error) {
 		}
 	}
 	c.ServiceName, _ = get(ServiceName)
+	if v, ok := get(Propagators); ok {
+		var names []string
+		for n := range strings.SplitSeq(v, ",") {
+			if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
+				names = append(names, n)
+			}
+		}
+		if p, err := autoprop.TextMapPropagator(names...); err != nil {
+			bad(Propagators, v, err.Error()+`; want a list of tracecontext, baggage, b3, b3multi, jaeger, xray, ottrace, or "none"`)
+		} else {
+			c.Propagator, c.NoBaggage = p, !slices.Contains(names, "baggage") || slices.Contains(names, "none")
+		}
+	}
 	if v, ok := get(TracesExporter); ok {
 		// The variable is a comma-separated list; crstel takes one exporter.
 		switch lv := strings.ToLower(v); lv {

@@ -2,6 +2,7 @@ package envconfig_test
 
 import (
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ import (
 var names = []string{
 	envconfig.Strict, envconfig.QueueFull, envconfig.TraceDir, envconfig.ServiceName, envconfig.TracesExporter,
 	envconfig.Protocol, envconfig.TracesProtocol, envconfig.Endpoint, envconfig.TracesEndpoint,
-	envconfig.BSPMaxQueueSize, envconfig.BSPMaxExportBatchSize,
+	envconfig.BSPMaxQueueSize, envconfig.BSPMaxExportBatchSize, envconfig.Propagators,
 }
 
 // env is a fake environment; a key present with any value is set.
@@ -179,6 +180,47 @@ func TestRead(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Read = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadPropagators(t *testing.T) {
+	for _, tt := range []struct {
+		value      string
+		wantFields []string // the propagator's carrier keys, sorted
+		noBaggage  bool
+		wantErr    string
+	}{
+		{value: "tracecontext,baggage", wantFields: []string{"baggage", "traceparent", "tracestate"}},
+		{value: " TraceContext , baggage ,", wantFields: []string{"baggage", "traceparent", "tracestate"}},
+		{value: "b3,baggage", wantFields: []string{"b3", "baggage"}},
+		{value: "tracecontext", wantFields: []string{"traceparent", "tracestate"}, noBaggage: true},
+		{value: "none", wantFields: nil, noBaggage: true},
+		{value: "baggage,none", wantFields: nil, noBaggage: true},
+		{value: "tracecontext,zipkin", wantErr: `OTEL_PROPAGATORS="tracecontext,zipkin": unknown propagator: zipkin`},
+	} {
+		t.Run(tt.value, func(t *testing.T) {
+			got, err := envconfig.Read(env{envconfig.Propagators: tt.value}.lookup)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Read: %v, want an error containing %q", err, tt.wantErr)
+				}
+				if got.Propagator != nil {
+					t.Errorf("Propagator = %v after an error, want nil", got.Propagator)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			if got.Propagator == nil {
+				t.Fatal("Propagator = nil")
+			}
+			fields := got.Propagator.Fields()
+			slices.Sort(fields)
+			if !slices.Equal(fields, tt.wantFields) || got.NoBaggage != tt.noBaggage {
+				t.Errorf("Fields() = %q, NoBaggage = %t; want %q, %t", fields, got.NoBaggage, tt.wantFields, tt.noBaggage)
 			}
 		})
 	}
