@@ -38,6 +38,7 @@
 //	CRSTEL_STRICT=1          invalid input panics (for tests); see WithStrict
 //	CRSTEL_QUEUE_FULL=block  span.End waits for room in a full export queue
 //	                         instead of dropping the span; see WithQueueFullPolicy
+//	CRSTEL_QUEUE_BYTES=N     the export queue's bound in bytes; see WithQueueBytes
 //	CRSTEL_OVERDUE=...       watchdog budgets by category, such as
 //	                         llm=10m,building=30m,fuzzing=0,default=15m
 //	CRSTEL_TRACE_DIR=DIR     the folder of the action journals; off: none
@@ -66,7 +67,7 @@
 // # Nothing lost silently
 //
 // The export queue holds [DefaultQueueSize] spans, enough for a burst of
-// 200,000. Spans dropped from a full queue or refused by the collector are
+// 200,000, and at most [DefaultQueueBytes] of them. Spans dropped from a full queue or refused by the collector are
 // counted ([Telemetry.Stats]) and reported through otel.Handle and by
 // [Telemetry.Shutdown], which flushes everything buffered.
 //

@@ -210,3 +210,26 @@ func ExampleNewSpanProcessor() {
 	//   crs.action.name=generate_patch
 	//   task.id=task-1
 }
+
+// A component that captures LLM prompts and completions makes large spans:
+// bound the export queue in bytes as well as in spans, so that an outage of
+// the collector cannot exhaust its memory. Spans beyond either bound are
+// dropped and counted.
+func ExampleWithQueueBytes() {
+	ctx := context.Background()
+	tel, err := crstel.Setup(ctx, crstel.WithServiceName("patcher"),
+		crstel.WithExporter(tracetest.NewInMemoryExporter()),
+		crstel.WithQueueSize(10_000), crstel.WithQueueBytes(64<<20))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
+	span.End()
+	if err := tel.Shutdown(ctx); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Printf("%+v\n", tel.Stats())
+	// Output:
+	// {Ended:1 Exported:1 Failed:0 Dropped:0}
+}

@@ -23,7 +23,8 @@ type Stats struct {
 	// Failed is the number the exporter gave up on, after its retries (the
 	// collector was unreachable for too long, or refused them).
 	Failed int64
-	// Dropped is the number dropped because the export queue was full. It
+	// Dropped is the number dropped because the export queue was full, in
+	// spans or in bytes (see [WithQueueSize] and [WithQueueBytes]). It
 	// is exact once [Telemetry.ForceFlush] or [Telemetry.Shutdown] has
 	// returned; before, spans still queued count here too.
 	Dropped int64
@@ -38,6 +39,7 @@ func (s Stats) Lost() int64 { return s.Failed + s.Dropped }
 // the exporter behind it.
 type accounting struct {
 	ended, exported, failed atomic.Int64
+	queue                   *admission // the bound of the export queue; nil without an exporter
 
 	endpoint string   // for messages, without credentials
 	secrets  []string // header values, scrubbed from error messages
@@ -61,6 +63,9 @@ type countingProcessor struct {
 func (p countingProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if s.SpanContext().IsSampled() {
 		p.acc.ended.Add(1)
+		if !p.acc.queue.admit(spanBytes(s)) {
+			return // dropped: counted as ended and never exported
+		}
 	}
 	p.SpanProcessor.OnEnd(s)
 }
@@ -76,6 +81,7 @@ type countingExporter struct {
 // credentials, batches are not sent for a while (see refusalPause), so
 // that a component with wrong credentials does not hammer the collector.
 func (e countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	defer e.acc.queue.release(spans)
 	if e.acc.paused(time.Now()) {
 		e.acc.failed.Add(int64(len(spans)))
 		e.acc.mu.Lock()

@@ -41,6 +41,11 @@ const (
 	// while the exporter drains the queue; the OpenTelemetry SDK's default
 	// of 2048 loses most of such a burst.
 	DefaultQueueSize = 1 << 18
+	// DefaultQueueBytes bounds the estimated memory of the spans buffered
+	// for export: 256 MiB. A typical action takes about 1 KB, so the span
+	// bound comes first; spans with large captured content (LLM prompts
+	// and completions) meet this one.
+	DefaultQueueBytes = 256 << 20
 	// DefaultBatchSize is the largest number of spans sent in one export
 	// request.
 	DefaultBatchSize = 2048
@@ -59,6 +64,7 @@ type config struct {
 	exporter      sdktrace.SpanExporter
 	console       io.Writer
 	queueSize     int
+	queueBytes    int64
 	batchSize     int
 	queueFull     QueueFullPolicy
 	queueFullSet  bool
@@ -147,6 +153,16 @@ func WithConsole(w io.Writer) Option {
 // overrides OTEL_BSP_MAX_QUEUE_SIZE. The default is [DefaultQueueSize].
 func WithQueueSize(spans int) Option {
 	return optionFunc(func(c *config) { c.queueSize = spans })
+}
+
+// WithQueueBytes bounds the estimated memory, in bytes, of the ended spans
+// buffered for export. A span's estimate is a fixed 512 bytes plus its
+// name, attribute keys and values, events and links. It overrides
+// CRSTEL_QUEUE_BYTES. The default is [DefaultQueueBytes]. A span that
+// would pass the bound is handled like one that finds the queue full (see
+// [WithQueueFullPolicy]); an empty queue takes a span of any size.
+func WithQueueBytes(bytes int64) Option {
+	return optionFunc(func(c *config) { c.queueBytes = bytes })
 }
 
 // WithBatchSize sets the largest number of spans sent in one export request.

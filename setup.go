@@ -66,9 +66,10 @@ type Telemetry struct {
 //     "none". With no endpoint configured anywhere and OTEL_TRACES_EXPORTER
 //     unset, spans are printed to stderr, and one warning says how to send
 //     them to a collector.
-//   - Export queue: [DefaultQueueSize] spans, sent in batches of
-//     [DefaultBatchSize], at least every second; spans that find the queue
-//     full are dropped and counted (see [WithQueueFullPolicy]).
+//   - Export queue: [DefaultQueueSize] spans and [DefaultQueueBytes], sent
+//     in batches of [DefaultBatchSize], at least every second; spans that
+//     find the queue full are dropped and counted (see
+//     [WithQueueFullPolicy]).
 //
 // An invalid configuration is an error naming the variable or option and the
 // value; Setup then installs nothing. Credentials never appear in errors.
@@ -139,6 +140,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		if policy == QueueBlock {
 			bspOpts = append(bspOpts, sdktrace.WithBlocking())
 		}
+		acc.queue = newAdmission(queue, cmp.Or(cfg.queueBytes, env.QueueBytes, DefaultQueueBytes), policy == QueueBlock)
 		bsp := sdktrace.NewBatchSpanProcessor(countingExporter{SpanExporter: exp, acc: acc}, bspOpts...)
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{SpanProcessor: bsp, acc: acc}))
 	}
@@ -212,6 +214,9 @@ func (c *config) validate() error {
 	var errs []error
 	if c.queueSize < 0 {
 		errs = append(errs, fmt.Errorf("crstel: WithQueueSize(%d): want a positive number of spans", c.queueSize))
+	}
+	if c.queueBytes < 0 {
+		errs = append(errs, fmt.Errorf("crstel: WithQueueBytes(%d): want a positive number of bytes", c.queueBytes))
 	}
 	if c.batchSize < 0 {
 		errs = append(errs, fmt.Errorf("crstel: WithBatchSize(%d): want a positive number of spans", c.batchSize))
@@ -394,6 +399,9 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		// The watchdog first: it ends the actions still open as abandoned,
 		// so that the provider exports them.
 		errs := []error{p.wd.Shutdown(ctx), t.tp.Shutdown(ctx), t.logs.shutdown(ctx)}
+		if t.acc.queue != nil {
+			t.acc.queue.close()
+		}
 		pipelines.Delete(trace.TracerProvider(t.tp))
 		lost := t.lossError()
 		if lost != nil {

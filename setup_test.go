@@ -732,8 +732,8 @@ func (e *setupBlockingExporter) count() int {
 func TestSetupCountsDrops(t *testing.T) {
 	errs := setupIsolate(t)
 	exp := newSetupBlockingExporter()
-	// WithBatchSize too, so that the exporter holds the first 10 spans
-	// and the queue the next 10 (see TestSetupQueueSizeBoundsBatch).
+	// WithBatchSize too, so that the exporter holds the first 10 spans,
+	// which fill the queue: its bound counts the batch being exported.
 	tel := setupStart(t, crstel.WithServiceName("patcher"), crstel.WithExporter(exp),
 		crstel.WithQueueSize(10), crstel.WithBatchSize(10))
 
@@ -768,6 +768,48 @@ func TestSetupCountsDrops(t *testing.T) {
 	}
 	if again := setupShutdown(t, tel); fmt.Sprint(again) != fmt.Sprint(shutdownErr) {
 		t.Errorf("second Shutdown = %v, want the first one's %v", again, shutdownErr)
+	}
+}
+
+// TestSetupQueueBytes: spans of 10 KB against a queue of 100,000 bytes
+// and 1,000 spans, while the exporter holds its first batch: the byte
+// bound drops the spans that do not fit, and counts them, for both the
+// option and CRSTEL_QUEUE_BYTES.
+func TestSetupQueueBytes(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opt  crstel.Option
+		env  string
+	}{
+		{name: "option", opt: crstel.WithQueueBytes(100_000)},
+		{name: "CRSTEL_QUEUE_BYTES", env: "100000"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			setupIsolate(t)
+			if tt.env != "" {
+				t.Setenv("CRSTEL_QUEUE_BYTES", tt.env)
+			}
+			exp := newSetupBlockingExporter()
+			tel := setupStart(t, crstel.WithServiceName("patcher"), crstel.WithExporter(exp),
+				crstel.WithQueueSize(1000), crstel.WithBatchSize(2), tt.opt)
+			tr := otel.Tracer("t")
+			prompt := strings.Repeat("x", 10_000)
+			for range 50 {
+				_, s := tr.Start(context.Background(), "llm", trace.WithAttributes(attribute.String("gen_ai.prompt", prompt)))
+				s.End() // never blocks: a full queue drops
+			}
+			close(exp.release)
+			shutdownErr := setupShutdown(t, tel)
+			st := tel.Stats()
+			t.Logf("50 spans of 10 KB, a queue of 100,000 bytes: %+v", st)
+			// At most 9 fit in 100,000 bytes at 10,000 bytes and more each.
+			if st.Ended != 50 || st.Exported < 2 || st.Exported > 9 || st.Exported+st.Dropped != 50 {
+				t.Errorf("Stats() = %+v, want 50 ended, between 2 and 9 exported, the rest dropped", st)
+			}
+			if want := fmt.Sprintf("%d dropped", st.Dropped); shutdownErr == nil || !strings.Contains(shutdownErr.Error(), want) {
+				t.Errorf("Shutdown = %v, want an error saying %q", shutdownErr, want)
+			}
+		})
 	}
 }
 
@@ -829,8 +871,8 @@ func TestSetupQueueBlock(t *testing.T) {
 
 // TestSetupQueueSizeBoundsBatch checks that a queue smaller than the
 // default batch makes the batches smaller too, so that no more spans wait
-// for export than the queue size says (plus one batch being exported), and
-// QueueBlock blocks once they do. The SDK clamps the batch size to the
+// for export than the queue size says, the batch being exported included,
+// and QueueBlock blocks once they do. The SDK clamps the batch size to the
 // queue size when both come from OTEL_BSP_*, but not when they come from
 // its options, which is how Setup passes them.
 func TestSetupQueueSizeBoundsBatch(t *testing.T) {
@@ -1144,6 +1186,7 @@ func TestSetupBadOptions(t *testing.T) {
 	}{
 		{name: "negative queue size", opts: []crstel.Option{crstel.WithQueueSize(-1)}, want: []string{"WithQueueSize(-1)"}},
 		{name: "negative batch size", opts: []crstel.Option{crstel.WithBatchSize(-7)}, want: []string{"WithBatchSize(-7)"}},
+		{name: "negative queue bytes", opts: []crstel.Option{crstel.WithQueueBytes(-5)}, want: []string{"WithQueueBytes(-5)"}},
 		{name: "unknown policy", opts: []crstel.Option{crstel.WithQueueFullPolicy(crstel.QueueFullPolicy(7))}, want: []string{"WithQueueFullPolicy(7)"}},
 		{name: "blank service name", opts: []crstel.Option{crstel.WithServiceName("  ")}, want: []string{`WithServiceName("  ")`}},
 		{

@@ -21,10 +21,11 @@ import (
 
 // Names of the variables read here.
 const (
-	Strict    = "CRSTEL_STRICT"
-	QueueFull = "CRSTEL_QUEUE_FULL"
-	TraceDir  = "CRSTEL_TRACE_DIR"
-	Overdue   = "CRSTEL_OVERDUE"
+	Strict     = "CRSTEL_STRICT"
+	QueueFull  = "CRSTEL_QUEUE_FULL"
+	QueueBytes = "CRSTEL_QUEUE_BYTES"
+	TraceDir   = "CRSTEL_TRACE_DIR"
+	Overdue    = "CRSTEL_OVERDUE"
 
 	ServiceName           = "OTEL_SERVICE_NAME"
 	Propagators           = "OTEL_PROPAGATORS"
@@ -52,6 +53,9 @@ type Config struct {
 	Strict, StrictSet bool
 	// QueueFull is CRSTEL_QUEUE_FULL: "block" or "drop", or "".
 	QueueFull string
+	// QueueBytes is CRSTEL_QUEUE_BYTES, the bound of the export queue in
+	// bytes; 0 if unset.
+	QueueBytes int64
 	// TraceDir is CRSTEL_TRACE_DIR: the directory of the trace journals, or
 	// "" for the default.
 	TraceDir string
@@ -125,6 +129,13 @@ func Read(lookup Lookup) (Config, error) {
 			c.QueueFull = lv
 		default:
 			bad(QueueFull, v, `want "block" or "drop"`)
+		}
+	}
+	if v, ok := get(QueueBytes); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n <= 0 {
+			bad(QueueBytes, v, "want a positive number of bytes")
+		} else {
+			c.QueueBytes = n
 		}
 	}
 	c.TraceDir, _ = get(TraceDir)

@@ -12,7 +12,7 @@ import (
 
 // names lists every variable Read reads.
 var names = []string{
-	envconfig.Strict, envconfig.QueueFull, envconfig.TraceDir, envconfig.ServiceName, envconfig.TracesExporter,
+	envconfig.Strict, envconfig.QueueFull, envconfig.QueueBytes, envconfig.TraceDir, envconfig.ServiceName, envconfig.TracesExporter,
 	envconfig.Protocol, envconfig.TracesProtocol, envconfig.Endpoint, envconfig.TracesEndpoint,
 	envconfig.BSPMaxQueueSize, envconfig.BSPMaxExportBatchSize, envconfig.Propagators,
 }
@@ -57,6 +57,10 @@ func TestRead(t *testing.T) {
 		{name: "queue full block", env: env{"CRSTEL_QUEUE_FULL": "block"}, want: envconfig.Config{QueueFull: "block"}},
 		{name: "queue full DROP", env: env{"CRSTEL_QUEUE_FULL": "DROP"}, want: envconfig.Config{QueueFull: "drop"}},
 		{name: "queue full wait", env: env{"CRSTEL_QUEUE_FULL": "wait"}, wantErr: []string{"CRSTEL_QUEUE_FULL", `"wait"`}},
+
+		{name: "queue bytes", env: env{"CRSTEL_QUEUE_BYTES": "67108864"}, want: envconfig.Config{QueueBytes: 64 << 20}},
+		{name: "queue bytes 0", env: env{"CRSTEL_QUEUE_BYTES": "0"}, wantErr: []string{"CRSTEL_QUEUE_BYTES", `"0"`}},
+		{name: "queue bytes 64MiB", env: env{"CRSTEL_QUEUE_BYTES": "64MiB"}, wantErr: []string{"CRSTEL_QUEUE_BYTES", `"64MiB"`, "bytes"}},
 
 		{name: "trace dir trimmed", env: env{"CRSTEL_TRACE_DIR": " /var/tmp/crs traces\n"}, want: envconfig.Config{TraceDir: "/var/tmp/crs traces"}},
 

@@ -1,0 +1,123 @@
+package crstel
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// endedSpan returns an ended span with the attributes, an event and a link.
+func endedSpan(t *testing.T, kvs ...attribute.KeyValue) sdktrace.ReadOnlySpan {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	_, s := tp.Tracer("t").Start(context.Background(), "span", trace.WithAttributes(kvs...))
+	s.AddEvent("event", trace.WithAttributes(attribute.String("k", "v")))
+	s.End()
+	return rec.Ended()[0]
+}
+
+func TestSpanBytes(t *testing.T) {
+	base := spanBytes(endedSpan(t))
+	if base < spanOverhead {
+		t.Fatalf("spanBytes of a bare span = %d, want at least %d", base, spanOverhead)
+	}
+	for _, tt := range []struct {
+		kv   attribute.KeyValue
+		more int64 // at least this much over the bare span
+	}{
+		{attribute.String("prompt", strings.Repeat("x", 10_000)), 10_000},
+		{attribute.StringSlice("additions", []string{strings.Repeat("a", 500), strings.Repeat("b", 500)}), 1000},
+		{attribute.Int64Slice("n", make([]int64, 100)), 800},
+		{attribute.Float64Slice("f", make([]float64, 100)), 800},
+		{attribute.BoolSlice("b", make([]bool, 100)), 100},
+		{attribute.Int("int", 1), attributeOverhead},
+	} {
+		got := spanBytes(endedSpan(t, tt.kv))
+		if got < base+tt.more {
+			t.Errorf("spanBytes with %s = %d, want at least %d", tt.kv.Key, got, base+tt.more)
+		}
+		if again := spanBytes(endedSpan(t, tt.kv)); again != got {
+			t.Errorf("spanBytes with %s: %d, then %d; want the same", tt.kv.Key, got, again)
+		}
+	}
+}
+
+func TestAdmission(t *testing.T) {
+	t.Run("spans", func(t *testing.T) {
+		q := newAdmission(2, 1<<20, false)
+		if !q.admit(100) || !q.admit(100) || q.admit(100) {
+			t.Error("a queue of 2 spans took the third, or refused one of the first two")
+		}
+	})
+	t.Run("bytes", func(t *testing.T) {
+		q := newAdmission(100, 1000, false)
+		if !q.admit(600) || q.admit(600) || !q.admit(400) || q.admit(1) {
+			t.Error("a queue of 1000 bytes did not take 600 then 400 and refuse the rest")
+		}
+		if q.spans.Load() != 2 || q.bytes.Load() != 1000 {
+			t.Errorf("after refusals: %d spans, %d bytes; want 2, 1000", q.spans.Load(), q.bytes.Load())
+		}
+	})
+	t.Run("an empty queue takes a span of any size", func(t *testing.T) {
+		q := newAdmission(100, 1000, false)
+		if !q.admit(5000) || q.admit(1) {
+			t.Error("an empty queue refused a large span, or a full one took another")
+		}
+	})
+	t.Run("release", func(t *testing.T) {
+		q := newAdmission(100, 1<<20, false)
+		big := endedSpan(t, attribute.String("p", strings.Repeat("x", 1000)))
+		n := spanBytes(big)
+		q.admit(n)
+		q.admit(n)
+		q.release([]sdktrace.ReadOnlySpan{big, big})
+		if q.spans.Load() != 0 || q.bytes.Load() != 0 {
+			t.Errorf("after releasing what was admitted: %d spans, %d bytes; want 0, 0", q.spans.Load(), q.bytes.Load())
+		}
+	})
+	t.Run("block waits for a release", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			q := newAdmission(1, 1<<20, true)
+			s := endedSpan(t)
+			q.admit(spanBytes(s))
+			admitted := make(chan bool)
+			go func() { admitted <- q.admit(spanBytes(s)) }()
+			synctest.Wait()
+			select {
+			case <-admitted:
+				t.Fatal("a blocking queue took a span while full")
+			default:
+			}
+			time.Sleep(time.Second)
+			q.release([]sdktrace.ReadOnlySpan{s})
+			if !<-admitted {
+				t.Error("the waiting span was dropped after a release, want it taken")
+			}
+		})
+	})
+	t.Run("close drops the waiting spans", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			q := newAdmission(1, 1<<20, true)
+			q.admit(10)
+			admitted := make(chan bool)
+			go func() { admitted <- q.admit(10) }()
+			synctest.Wait()
+			q.close()
+			if <-admitted {
+				t.Error("a span waiting at close was taken, want it dropped")
+			}
+			if q.admit(10) {
+				t.Error("a closed, full queue took a span")
+			}
+		})
+	})
+}
