@@ -53,6 +53,15 @@ func rawStart(ctx context.Context, tr trace.Tracer) trace.Span {
 	return span
 }
 
+// benchRaw measures rawStart + End with tr.
+func benchRaw(b *testing.B, tr trace.Tracer) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		rawStart(ctx, tr).End()
+	}
+}
+
 var benchMeta = crs.Metadata{"round.id": "round-1", "task.id": "task-1", "team.id": "team-1"}
 
 // BenchmarkAction compares crstel.Action + End, with three metadata keys
@@ -60,12 +69,7 @@ var benchMeta = crs.Metadata{"round.id": "round-1", "task.id": "task-1", "team.i
 // attributes, on the same provider, in the same run.
 func BenchmarkAction(b *testing.B) {
 	b.Run("impl=raw_sdk", func(b *testing.B) {
-		tr := benchProvider(b).Tracer("raw")
-		ctx := context.Background()
-		b.ReportAllocs()
-		for b.Loop() {
-			rawStart(ctx, tr).End()
-		}
+		benchRaw(b, benchProvider(b).Tracer("raw"))
 	})
 	b.Run("impl=crstel", func(b *testing.B) {
 		benchProvider(b)
@@ -133,17 +137,25 @@ func watchdogProvider(b *testing.B, opts ...crstel.Option) *crstel.Telemetry {
 	return tel
 }
 
+// BenchmarkExportPipeline compares the same raw SDK span through Setup's
+// export pipeline (the counting, and the queue bounded in spans and bytes,
+// in front of the batch span processor) with the SDK's batch span processor
+// alone, with the same queue and batch sizes, in the same run.
+func BenchmarkExportPipeline(b *testing.B) {
+	b.Run("impl=raw_sdk", func(b *testing.B) {
+		benchRaw(b, benchProvider(b).Tracer("raw"))
+	})
+	b.Run("impl=crstel", func(b *testing.B) {
+		benchRaw(b, watchdogProvider(b, crstel.WithoutJournal()).TracerProvider().Tracer("raw"))
+	})
+}
+
 // BenchmarkActionWatchdog compares Action + End with the watchdog and the
 // journal on (Setup's pipeline) with the raw SDK's Start + End with the
 // same five attributes on the same provider, in the same run.
 func BenchmarkActionWatchdog(b *testing.B) {
 	b.Run("impl=raw_sdk", func(b *testing.B) {
-		tr := watchdogProvider(b).TracerProvider().Tracer("raw")
-		ctx := context.Background()
-		b.ReportAllocs()
-		for b.Loop() {
-			rawStart(ctx, tr).End()
-		}
+		benchRaw(b, watchdogProvider(b).TracerProvider().Tracer("raw"))
 	})
 	b.Run("impl=crstel", func(b *testing.B) {
 		watchdogProvider(b)

@@ -141,7 +141,7 @@ func WithRedact(redact func(string) string) Option {
 }
 
 // WithTracerProvider sets the tracer provider; the default is the global
-// one.
+// one. A nil provider is ignored.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(cfg *config) {
 		if tp != nil {
