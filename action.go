@@ -4,17 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/actionref"
+	"github.com/crstel/crstel/internal/provider"
 	"github.com/crstel/crstel/internal/violation"
 	"github.com/crstel/crstel/internal/watchdog"
 )
@@ -28,11 +30,11 @@ const ScopeName = "github.com/crstel/crstel"
 // fails on it.
 const InvalidKey = violation.Key
 
-// actionCtx is a running action. It is at once the context the action's
-// span is started from, the span Action returns (the SDK's span, with End
-// recording panics), and the watchdog's record of the action, so that
-// Action allocates one object for the three. Spans started inside the
-// action find it with ctx.Value(actionKey{}).
+// actionCtx is a running action: the context the action's span is started
+// from (its parent, so that spans started inside the action find it with
+// ctx.Value(actionKey{})), the span Action returns (the SDK's span, with
+// End recording panics and telling the watchdog), and the watchdog's
+// record of the action, in one allocation.
 type actionCtx struct {
 	context.Context // the context Action was given
 	trace.Span      // the action's span, set once started
@@ -42,11 +44,8 @@ type actionCtx struct {
 	// started is false while the action's own span is being started, so
 	// that the stamping processor leaves that span alone.
 	started bool
-	// failed tells that SetStatus set an error status.
-	failed atomic.Bool
 	// p is the pipeline tracking the action (watchdog, journal, goroutine
-	// labels), nil if none: End tells it the action ended and puts the
-	// enclosing action's goroutine labels back.
+	// label), nil if none: End tells it the action ended.
 	p *pipeline
 }
 
@@ -63,32 +62,7 @@ func (a *actionCtx) Value(key any) any {
 			return a.task
 		}
 	}
-	if a.started && key == spanKey() && key != nil {
-		return a // the current span is the action's, as Action returns it
-	}
 	return a.Context.Value(key)
-}
-
-// spanKey is the key under which package trace keeps the current span in a
-// context, found once by asking SpanFromContext with a context that notes
-// the key it is asked for. It lets the context Action returns be the action
-// itself, holding the span Action returns, at no allocation; nil if the
-// trace package finds spans in some other way, and Action then returns the
-// context the tracer made.
-var spanKey = sync.OnceValue(func() any {
-	p := &keyProbe{Context: context.Background()}
-	trace.SpanFromContext(p)
-	return p.key
-})
-
-type keyProbe struct {
-	context.Context
-	key any
-}
-
-func (p *keyProbe) Value(key any) any {
-	p.key = key
-	return nil
 }
 
 func actionFrom(ctx context.Context) *actionCtx {
@@ -160,12 +134,14 @@ var cachedTracer atomic.Pointer[tracerCache]
 
 func tracer() *tracerCache {
 	p := otel.GetTracerProvider()
-	if c := cachedTracer.Load(); c != nil && c.provider == p {
+	if c := cachedTracer.Load(); c != nil && provider.Same(c.provider, p) {
 		return c
 	}
 	c := &tracerCache{provider: p, tracer: p.Tracer(ScopeName)}
-	if pl, ok := pipelines.Load(p); ok {
-		c.pipeline = pl.(*pipeline)
+	if tp, ok := p.(*sdktrace.TracerProvider); ok {
+		if pl, ok := pipelines.Load(tp); ok {
+			c.pipeline = pl.(*pipeline)
+		}
 	}
 	cachedTracer.Store(c)
 	return c
@@ -184,19 +160,32 @@ func tracer() *tracerCache {
 // one, here and in other processes. Every span started from the returned
 // context, by any tracer of a provider with crstel's [SpanProcessor]
 // (installed by [Setup]), carries the action's category, name and metadata
-// too.
+// too. The returned context is the one the tracer returned, with all it put
+// there (trace.SpanFromContext gives the SDK's span of the action; a
+// runtime/trace task, when the execution tracer runs).
 //
 // name is a low-cardinality label such as "generate_patch"; see
 // [crs.ValidateName]. Invalid input (an unknown category, a bad name, bad
 // metadata, a nil ctx) never makes Action panic or lose the span: the span
 // is started with the input repaired, marked with [InvalidKey], and the
 // problem reported through otel.Handle with the offending value. In strict
-// mode ([WithStrict], CRSTEL_STRICT=1) Action panics instead.
+// mode ([WithStrict], CRSTEL_STRICT=1) Action panics instead. The mandatory
+// attributes and the task metadata cannot be replaced: an attribute of
+// [WithAttributes], or set on the span later, that would change them is
+// left out (at the start) or undone (at End), and reported the same way.
+//
+// With the pipeline of [Setup], Action also hands the action to the
+// watchdog, and sets the pprof goroutine label crstel.span of the calling
+// goroutine to the span ids of the action and of those enclosing it (in
+// hex, innermost first), which goroutines started from it inherit: the
+// watchdog's reports find the goroutines of a hung action by it. The label
+// stays after End, until the goroutine starts another action.
 //
 // Action uses the global TracerProvider; without one it returns a
 // non-recording span, as the OpenTelemetry API does.
 func Action(ctx context.Context, category crs.Category, name string, meta crs.Metadata, opts ...ActionOption) (context.Context, trace.Span) {
 	var problems []error
+	var leftOut error // metadata that travels to no other process: reported, not marked
 	if ctx == nil {
 		problems = append(problems, errNilContext("Action"))
 		ctx = context.Background()
@@ -210,13 +199,10 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 		name = crs.SanitizeName(name)
 	}
 	if len(meta) > 0 {
-		var err error
-		if ctx, err = withTask(ctx, meta); err != nil {
-			problems = append(problems, err)
+		var invalid error
+		if ctx, invalid, leftOut = withTask(ctx, meta); invalid != nil {
+			problems = append(problems, invalid)
 		}
-	}
-	if len(problems) > 0 && violation.Strict() {
-		violation.Report(problems[0])
 	}
 
 	var cfg actionConfig
@@ -233,7 +219,16 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	attrs := make([]attribute.KeyValue, 0, 2+len(taskAttrs)+len(cfg.attrs))
 	attrs = append(attrs, crs.ActionCategory(category), crs.ActionName(name))
 	attrs = append(attrs, taskAttrs...)
-	attrs = append(attrs, cfg.attrs...)
+	for _, kv := range cfg.attrs {
+		if err := a.replaces(kv); err != nil {
+			problems = append(problems, fmt.Errorf("WithAttributes: %w", err))
+			continue
+		}
+		attrs = append(attrs, kv)
+	}
+	if violation.Strict() && (len(problems) > 0 || leftOut != nil) {
+		violation.Report(errors.Join(append(problems, leftOut)...))
+	}
 
 	// Only the options needed: each one costs an allocation.
 	var start [3]trace.SpanStartOption
@@ -247,16 +242,41 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	tc := tracer()
 	sctx, span := tc.tracer.Start(a, name, so...)
 	a.Span, a.started = span, true
-	if len(problems) > 0 {
-		violation.Mark(span, problems...)
-	}
+	violation.Mark(span, problems...)
+	violation.Report(leftOut)
 	if tc.pipeline != nil && span.SpanContext().IsSampled() { // sampled spans record; IsRecording would lock
 		tc.pipeline.track(a, cfg)
 	}
-	if spanKey() != nil {
-		sctx = a
-	}
 	return sctx, a
+}
+
+// replaces returns an error if kv would replace one of the action's
+// mandatory attributes or task metadata with another value, or crstel's
+// own mark of invalid input; nil if it is another attribute, or the same
+// value again.
+func (a *actionCtx) replaces(kv attribute.KeyValue) error {
+	var want string
+	switch {
+	case kv.Key == crs.ActionCategoryKey:
+		want = a.Category
+	case kv.Key == crs.ActionNameKey:
+		want = a.Name
+	case kv.Key == InvalidKey:
+		return fmt.Errorf("%s is crstel's mark of invalid input; left out", kv.Key)
+	case a.task != nil:
+		v, ok := a.task.meta[string(kv.Key)]
+		if !ok {
+			return nil
+		}
+		want = v
+	default:
+		return nil
+	}
+	if kv.Value.Type() == attribute.STRING && kv.Value.AsString() == want {
+		return nil
+	}
+	return fmt.Errorf("%s=%s (%s) would replace the action's %s=%s; kept %s",
+		kv.Key, crs.Quote(kv.Value.Emit()), strings.ToLower(kv.Value.Type().String()), kv.Key, crs.Quote(want), crs.Quote(want))
 }
 
 // End ends the action's span. If a panic is passing through the action
@@ -266,7 +286,7 @@ func (a *actionCtx) End(opts ...trace.SpanEndOption) {
 	if r := recover(); r != nil {
 		msg := fmt.Sprintf("panic: %v", r)
 		a.Span.RecordError(errors.New(msg), trace.WithStackTrace(true))
-		a.SetStatus(codes.Error, msg)
+		a.Span.SetStatus(codes.Error, msg)
 		a.end(opts)
 		panic(r)
 	}
@@ -274,33 +294,47 @@ func (a *actionCtx) End(opts ...trace.SpanEndOption) {
 }
 
 func (a *actionCtx) end(opts []trace.SpanEndOption) {
-	if a.p == nil {
-		a.Span.End(opts...)
-		return
-	}
-	restoreLabels(a)
+	a.undoReplaced()
 	a.Span.End(opts...)
-	a.p.ended(a)
-}
-
-// EndAbandoned ends the action as abandoned at shutdown; for the watchdog.
-func (a *actionCtx) EndAbandoned(reason string) {
-	a.SetStatus(codes.Error, "abandoned: "+reason)
-	a.Span.SetAttributes(watchdog.StateKey.String(watchdog.Abandoned.String()), watchdog.ReasonKey.String(reason))
-	a.Span.End()
 	if a.p != nil {
 		a.p.ended(a)
 	}
 }
 
-// SetStatus sets the status of the action's span, noting an error for the
-// journal.
-func (a *actionCtx) SetStatus(code codes.Code, description string) {
-	if code == codes.Error {
-		a.failed.Store(true)
+// undoReplaced puts back the mandatory attributes and task metadata that
+// were set to other values on the span after its start (through
+// trace.SpanFromContext, or this span), marks the span, and reports it.
+func (a *actionCtx) undoReplaced() {
+	ro, ok := a.Span.(sdktrace.ReadOnlySpan)
+	if !ok || !a.Span.IsRecording() {
+		return
 	}
-	a.Span.SetStatus(code, description)
+	var problems []error
+	for _, kv := range ro.Attributes() {
+		if kv.Key == InvalidKey {
+			continue // marks from the start; Mark keeps them
+		}
+		if err := a.replaces(kv); err != nil {
+			problems = append(problems, fmt.Errorf("SetAttributes: %w", err))
+		}
+	}
+	if len(problems) == 0 {
+		return
+	}
+	own := append([]attribute.KeyValue{crs.ActionCategory(crs.Category(a.Category)), crs.ActionName(a.Name)}, a.Metadata()...)
+	a.Span.SetAttributes(own...)
+	violation.Mark(a.Span, problems...)
 }
+
+// EndAbandoned ends the action as abandoned at shutdown; for the watchdog.
+func (a *actionCtx) EndAbandoned(reason string) {
+	a.Span.SetStatus(codes.Error, "abandoned: "+reason)
+	a.Span.SetAttributes(watchdog.StateKey.String(watchdog.Abandoned.String()), watchdog.ReasonKey.String(reason))
+	a.end(nil)
+}
+
+// Ended reports whether the action's span has ended; for the watchdog.
+func (a *actionCtx) Ended() bool { return !a.Span.IsRecording() }
 
 // Metadata returns the action's task metadata as attributes.
 func (a *actionCtx) Metadata() []attribute.KeyValue {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -147,22 +149,164 @@ func TestActionFollowsProvider(t *testing.T) {
 	}
 }
 
-// TestSpanFromContext: the context Action returns holds the span Action
-// returns, so that code that ends or decorates "the current span" acts on
-// the action, and children started from it are its children.
-func TestSpanFromContext(t *testing.T) {
+// TestActionContext: the context Action returns is the one the tracer
+// returned, with everything the tracer put there; trace.SpanFromContext
+// gives the action's SDK span, so that the SDK counts its children, and
+// children started from it are the action's.
+func TestActionContext(t *testing.T) {
 	rec := crsteltest.NewRecorder(t)
+	marked := markingProvider{otel.GetTracerProvider()}
+	otel.SetTracerProvider(marked)
 	ctx, span := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1)
-	if got := trace.SpanFromContext(ctx); got != span {
-		t.Errorf("SpanFromContext(ctx) = %T %v, want the span Action returned", got, got)
+	if got := ctx.Value(tracerMark{}); got != "from the tracer" {
+		t.Errorf("ctx.Value(the tracer's key) = %v, want what the tracer put there", got)
+	}
+	if got := trace.SpanFromContext(ctx).SpanContext(); !got.Equal(span.SpanContext()) {
+		t.Errorf("SpanFromContext(ctx) = %v, want the action's span %v", got, span.SpanContext())
 	}
 	_, child := otel.Tracer("other").Start(ctx, "child")
 	child.End()
-	trace.SpanFromContext(ctx).End()
+	_, nested := crstel.Action(ctx, crs.Testing, "run_one_test", nil)
+	nested.End()
+	span.End()
+	s := one(t, rec.Ended(), "run_unit_tests")
+	if got := s.ChildSpanCount(); got != 2 {
+		t.Errorf("ChildSpanCount() = %d, want 2", got)
+	}
 	if got := one(t, rec.Ended(), "child").Parent().SpanID(); got != span.SpanContext().SpanID() {
 		t.Errorf("child parent = %s, want %s", got, span.SpanContext().SpanID())
 	}
-	if got := len(byName(rec.Ended(), "run_unit_tests")); got != 1 {
-		t.Errorf("action ended %d times through SpanFromContext, want 1", got)
+}
+
+// tracerMark is the key of the value markingProvider's tracer puts in the
+// contexts it returns, as the SDK does with a runtime/trace task.
+type tracerMark struct{}
+
+type markingProvider struct{ trace.TracerProvider }
+
+func (p markingProvider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	return markingTracer{p.TracerProvider.Tracer(name, opts...)}
+}
+
+type markingTracer struct{ trace.Tracer }
+
+func (t markingTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	ctx, span := t.Tracer.Start(ctx, name, opts...)
+	return context.WithValue(ctx, tracerMark{}, "from the tracer"), span
+}
+
+// TestActionEndedThroughContext: an action ended through the span that
+// trace.SpanFromContext returns, not the one Action returned, is exported
+// once, and the watchdog forgets it rather than report it abandoned.
+func TestActionEndedThroughContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := setupWatched(t)
+		ctx, _ := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1, crstel.WithOverdueAfter(time.Second))
+		time.Sleep(300 * time.Millisecond)
+		trace.SpanFromContext(ctx).End()
+		time.Sleep(2 * time.Second)
+		if err := w.tel.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.got(); len(got) != 0 {
+			t.Errorf("reports = %+v, want none", got)
+		}
+		if n := len(byName(w.exp.GetSpans().Snapshots(), "run_unit_tests")); n != 1 {
+			t.Errorf("action exported %d times, want 1", n)
+		}
+	})
+}
+
+// TestActionUnhashableProvider: a global TracerProvider of a type that ==
+// cannot compare (a struct holding a map) works as with the plain API.
+func TestActionUnhashableProvider(t *testing.T) {
+	rec := crsteltest.NewRecorder(t)
+	otel.SetTracerProvider(mapProvider{TracerProvider: otel.GetTracerProvider(), names: map[string]int{}})
+	for range 2 {
+		_, span := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1)
+		span.End()
+	}
+	if n := len(byName(rec.Ended(), "run_unit_tests")); n != 2 {
+		t.Errorf("%d actions recorded, want 2", n)
+	}
+}
+
+type mapProvider struct {
+	trace.TracerProvider
+	names map[string]int
+}
+
+// TestMandatoryAttributesKept: the mandatory attributes and the task
+// metadata cannot be replaced, by WithAttributes at the start, nor by
+// SetAttributes later on either span; the attempt is marked and reported,
+// and setting the same value again is not.
+func TestMandatoryAttributesKept(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    []crstel.ActionOption
+		later   func(ctx context.Context, span trace.Span)
+		invalid int // entries of crstel.invalid
+	}{
+		{name: "category in WithAttributes", invalid: 1,
+			opts: []crstel.ActionOption{crstel.WithAttributes(attribute.String("crs.action.category", "bogus"))}},
+		{name: "name in WithAttributes", invalid: 1,
+			opts: []crstel.ActionOption{crstel.WithAttributes(attribute.String("crs.action.name", "other_name"))}},
+		{name: "category of another type in WithAttributes", invalid: 1,
+			opts: []crstel.ActionOption{crstel.WithAttributes(attribute.Int("crs.action.category", 3))}},
+		{name: "task metadata as an int in WithAttributes", invalid: 1,
+			opts: []crstel.ActionOption{crstel.WithAttributes(attribute.Int("task.id", 7))}},
+		{name: "task metadata with another value in WithAttributes", invalid: 1,
+			opts: []crstel.ActionOption{crstel.WithAttributes(attribute.String("round.id", "round-2"))}},
+		{name: "crstel.invalid in WithAttributes", invalid: 1,
+			opts: []crstel.ActionOption{crstel.WithAttributes(attribute.StringSlice("crstel.invalid", nil))}},
+		{name: "two in WithAttributes", invalid: 2,
+			opts: []crstel.ActionOption{crstel.WithAttributes(attribute.Bool("team.id", true), attribute.String("crs.action.name", "x"))}},
+		{name: "the same values in WithAttributes",
+			opts: []crstel.ActionOption{crstel.WithAttributes(crs.ActionCategory(crs.Testing), attribute.String("task.id", "task-1"))}},
+		{name: "category set on the span later", invalid: 1,
+			later: func(_ context.Context, span trace.Span) {
+				span.SetAttributes(attribute.String("crs.action.category", "bogus"))
+			}},
+		{name: "task metadata as an int on the context's span", invalid: 1,
+			later: func(ctx context.Context, _ trace.Span) {
+				trace.SpanFromContext(ctx).SetAttributes(attribute.Int("task.id", 7))
+			}},
+		{name: "name on the context's span", invalid: 1,
+			later: func(ctx context.Context, _ trace.Span) {
+				trace.SpanFromContext(ctx).SetAttributes(crs.ActionName("renamed"))
+			}},
+		{name: "at the start and later", invalid: 2,
+			opts:  []crstel.ActionOption{crstel.WithAttributes(attribute.Int("round.id", 1))},
+			later: func(_ context.Context, span trace.Span) { span.SetAttributes(attribute.Int64("team.id", 1)) }},
+		{name: "the same value later",
+			later: func(_ context.Context, span trace.Span) { span.SetAttributes(attribute.String("team.id", "team-1")) }},
+		{name: "other attributes later",
+			later: func(_ context.Context, span trace.Span) {
+				span.SetAttributes(crs.CodeFile("main.c"), attribute.Int("task.count", 3))
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := crsteltest.NewRecorder(t)
+			errs := captureErrors(t)
+			ctx, span := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1, tt.opts...)
+			if tt.later != nil {
+				tt.later(ctx, span)
+			}
+			span.End()
+			s := one(t, rec.Ended(), "run_unit_tests")
+			wantAttr(t, s, crs.ActionCategoryKey, attribute.StringValue("testing"))
+			wantAttr(t, s, crs.ActionNameKey, attribute.StringValue("run_unit_tests"))
+			for k, v := range task1 {
+				wantAttr(t, s, attribute.Key(k), attribute.StringValue(v))
+			}
+			marks := attrs(s)[crstel.InvalidKey].AsStringSlice()
+			if len(marks) != tt.invalid {
+				t.Errorf("crstel.invalid = %q, want %d entries", marks, tt.invalid)
+			}
+			if got := len(errs.all()); got != tt.invalid {
+				t.Errorf("%d errors reported (%q), want %d", got, errs.messages(), tt.invalid)
+			}
+		})
 	}
 }

@@ -76,7 +76,7 @@ func ExampleSetup() {
 	//   round.id=round-1
 	//   task.id=task-1
 	//   team.id=team-1
-	// {Ended:1 Exported:1 Failed:0 Dropped:0}
+	// {Ended:1 Exported:1 Failed:0 Dropped:0 Unsent:0 Queued:0}
 }
 
 // exampleProvider installs a provider with crstel's span processor that
@@ -231,5 +231,5 @@ func ExampleWithQueueBytes() {
 	}
 	fmt.Printf("%+v\n", tel.Stats())
 	// Output:
-	// {Ended:1 Exported:1 Failed:0 Dropped:0}
+	// {Ended:1 Exported:1 Failed:0 Dropped:0 Unsent:0 Queued:0}
 }

@@ -14,7 +14,10 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Stats counts what happened to the spans that ended since [Setup].
+// Stats counts what happened to the spans that ended since [Setup]. Each
+// span is counted once, where its fate is decided, so that once
+// [Telemetry.Shutdown] has returned, Ended = Exported + Lost(); before, the
+// rest are Queued. The counts only grow.
 type Stats struct {
 	// Ended is the number of sampled spans that ended.
 	Ended int64
@@ -24,22 +27,33 @@ type Stats struct {
 	// collector was unreachable for too long, or refused them).
 	Failed int64
 	// Dropped is the number dropped because the export queue was full, in
-	// spans or in bytes (see [WithQueueSize] and [WithQueueBytes]). It
-	// is exact once [Telemetry.ForceFlush] or [Telemetry.Shutdown] has
-	// returned; before, spans still queued count here too.
+	// spans or in bytes (see [WithQueueSize] and [WithQueueBytes]).
 	Dropped int64
+	// Unsent is the number still queued, or being sent, when
+	// [Telemetry.Shutdown] returned because its context ended first.
+	Unsent int64
+	// Queued is the number waiting in the export queue or being sent now;
+	// 0 after Shutdown.
+	Queued int64
 }
 
 // Lost is the number of spans that ended but did not reach the collector.
-func (s Stats) Lost() int64 { return s.Failed + s.Dropped }
+func (s Stats) Lost() int64 { return s.Failed + s.Dropped + s.Unsent }
 
-// accounting counts spans ended, exported and failed, and reports export
-// failures without repeating the same one for every batch. Its
-// countingProcessor wraps the batch span processor, and its countingExporter
-// the exporter behind it.
-type accounting struct {
-	ended, exported, failed atomic.Int64
-	queue                   *admission // the bound of the export queue; nil without an exporter
+// account counts one signal's items (spans, or log records) from the moment
+// they are handed to crstel's pipeline (a span ends, a record is emitted)
+// to their fate: exported, failed, dropped from a full queue, or still
+// unsent when Shutdown gave up. It holds the queue's bound, and reports
+// export failures without repeating the same one for every batch. Spans
+// and log records each have one, behind the same policy.
+type account struct {
+	what  string     // "spans" or "log records", for messages
+	queue *admission // the bound of the export queue
+
+	ended, exported, failed, dropped atomic.Int64
+	// sealed is set when Shutdown returns: what is not exported or lost
+	// by then is unsent, and stays so.
+	sealed atomic.Bool
 
 	endpoint string   // for messages, without credentials
 	secrets  []string // header values, scrubbed from error messages
@@ -55,52 +69,6 @@ type accounting struct {
 // reportEvery is how often a repeated export failure is reported again.
 const reportEvery = time.Minute
 
-type countingProcessor struct {
-	sdktrace.SpanProcessor // the batch span processor
-	acc                    *accounting
-}
-
-func (p countingProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
-	if s.SpanContext().IsSampled() {
-		p.acc.ended.Add(1)
-		if !p.acc.queue.admit(spanBytes(s)) {
-			return // dropped: counted as ended and never exported
-		}
-	}
-	p.SpanProcessor.OnEnd(s)
-}
-
-type countingExporter struct {
-	sdktrace.SpanExporter // the real exporter
-	acc                   *accounting
-}
-
-// ExportSpans exports spans and counts the outcome. A failure is reported
-// by the accounting, once, and not returned: the batch span processor would
-// report every failed batch again. After the collector refused the
-// credentials, batches are not sent for a while (see refusalPause), so
-// that a component with wrong credentials does not hammer the collector.
-func (e countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	defer e.acc.queue.release(spans)
-	if e.acc.paused(time.Now()) {
-		e.acc.failed.Add(int64(len(spans)))
-		e.acc.mu.Lock()
-		e.acc.suppressed++
-		e.acc.mu.Unlock()
-		return nil
-	}
-	if err := e.SpanExporter.ExportSpans(ctx, spans); err != nil {
-		e.acc.failed.Add(int64(len(spans)))
-		e.acc.reportFailure(len(spans), err)
-		return nil
-	}
-	e.acc.exported.Add(int64(len(spans)))
-	e.acc.mu.Lock()
-	e.acc.lastCode, e.acc.pause, e.acc.pausedUntil = codes.OK, 0, time.Time{}
-	e.acc.mu.Unlock()
-	return nil
-}
-
 // Pauses after the collector refused the credentials: the first is
 // refusalPause, each next one twice as long, up to maxRefusalPause.
 const (
@@ -108,20 +76,117 @@ const (
 	maxRefusalPause = 5 * time.Minute
 )
 
+// admit counts an item of n bytes handed to the pipeline, and reports
+// whether it has room in the queue; if not, it is counted as dropped. After
+// Shutdown it takes nothing, and counts nothing.
+func (a *account) admit(n int64) bool {
+	if a.sealed.Load() {
+		return false
+	}
+	a.ended.Add(1)
+	if a.queue.admit(n) {
+		return true
+	}
+	a.dropped.Add(1)
+	return false
+}
+
+// export runs one export of n items of bytes bytes in all, counts its
+// outcome and frees their room in the queue. A failure is reported once
+// (see reportFailure), not returned: the batch processors would report
+// every failed batch again. After the collector refused the credentials,
+// batches are not sent for a while, so that a component with wrong
+// credentials does not hammer the collector. After Shutdown, nothing is
+// sent or counted: what was not exported by then is unsent.
+func (a *account) export(n int, bytes int64, send func() error) {
+	defer a.queue.release(int64(n), bytes)
+	switch {
+	case a.sealed.Load():
+		return
+	case a.paused(time.Now()):
+		a.count(n, &a.failed)
+		a.mu.Lock()
+		a.suppressed++
+		a.mu.Unlock()
+		return
+	}
+	if err := send(); err != nil {
+		a.count(n, &a.failed)
+		a.reportFailure(n, err)
+		return
+	}
+	a.count(n, &a.exported)
+	a.mu.Lock()
+	a.lastCode, a.pause, a.pausedUntil = codes.OK, 0, time.Time{}
+	a.mu.Unlock()
+}
+
+// count adds n to c, unless Shutdown has returned: an export that ends
+// after it gave up on the export is counted as unsent.
+func (a *account) count(n int, c *atomic.Int64) {
+	if !a.sealed.Load() {
+		c.Add(int64(n))
+	}
+}
+
+// seal marks the end of the pipeline, when Shutdown returns: the items not
+// exported or lost by then are unsent, and exports that end later count
+// nothing. It closes the queue, so that items waiting for room are
+// dropped. It is safe on a nil account.
+func (a *account) seal() {
+	if a == nil {
+		return
+	}
+	a.sealed.Store(true)
+	a.queue.close()
+}
+
+func (a *account) stats() Stats {
+	// The outcomes first, the items ended last: an item counted in an
+	// outcome has ended, so the rest is never negative.
+	st := Stats{Exported: a.exported.Load(), Failed: a.failed.Load(), Dropped: a.dropped.Load()}
+	sealed := a.sealed.Load()
+	st.Ended = a.ended.Load()
+	rest := max(0, st.Ended-st.Exported-st.Failed-st.Dropped)
+	if sealed {
+		st.Unsent = rest
+	} else {
+		st.Queued = rest
+	}
+	return st
+}
+
+// lossError returns an error if items were lost so far, or nil.
+func (a *account) lossError() error {
+	st := a.stats()
+	if st.Lost() == 0 {
+		return nil
+	}
+	var why []string
+	for _, r := range []struct {
+		n    int64
+		what string
+	}{
+		{st.Dropped, "dropped from a full queue"},
+		{st.Failed, "failed to export"},
+		{st.Unsent, "still unsent when Shutdown ended"},
+	} {
+		if r.n > 0 {
+			why = append(why, fmt.Sprintf("%d %s", r.n, r.what))
+		}
+	}
+	return fmt.Errorf("crstel: %d of %d %s were not exported to %s (%s)",
+		st.Lost(), st.Ended, a.what, a.endpoint, strings.Join(why, ", "))
+}
+
 // paused reports whether exports are paused at now.
-func (a *accounting) paused(now time.Time) bool {
+func (a *account) paused(now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return now.Before(a.pausedUntil)
 }
 
-func (a *accounting) stats() Stats {
-	st := Stats{Ended: a.ended.Load(), Exported: a.exported.Load(), Failed: a.failed.Load()}
-	st.Dropped = max(0, st.Ended-st.Exported-st.Failed)
-	return st
-}
-
-func (a *accounting) reportFailure(n int, err error) {
+func (a *account) reportFailure(n int, err error) {
 	code := status.Code(err)
 	now := time.Now()
 	a.mu.Lock()
@@ -143,8 +208,8 @@ func (a *accounting) reportFailure(n int, err error) {
 	case codes.Unavailable, codes.DeadlineExceeded:
 		hint = "; the collector is unreachable: check OTEL_EXPORTER_OTLP_ENDPOINT and that it runs"
 	}
-	msg := fmt.Sprintf("crstel: exporting %d spans to %s failed: %s%s (%d spans lost so far",
-		n, a.endpoint, a.scrub(err.Error()), hint, a.failed.Load())
+	msg := fmt.Sprintf("crstel: exporting %d %s to %s failed: %s%s (%d %s lost so far",
+		n, a.what, a.endpoint, a.scrub(err.Error()), hint, a.failed.Load(), a.what)
 	if suppressed > 0 {
 		msg += fmt.Sprintf("; %d similar failures not reported", suppressed)
 	}
@@ -153,7 +218,7 @@ func (a *accounting) reportFailure(n int, err error) {
 
 // refused pauses exports if code says the collector refused the
 // credentials.
-func (a *accounting) refused(code codes.Code, now time.Time) {
+func (a *account) refused(code codes.Code, now time.Time) {
 	if code != codes.Unauthenticated && code != codes.PermissionDenied {
 		return
 	}
@@ -164,11 +229,41 @@ func (a *accounting) refused(code codes.Code, now time.Time) {
 }
 
 // scrub removes every secret from s.
-func (a *accounting) scrub(s string) string {
+func (a *account) scrub(s string) string {
 	for _, secret := range a.secrets {
 		if len(secret) >= 4 {
 			s = strings.ReplaceAll(s, secret, "[REDACTED]")
 		}
 	}
 	return s
+}
+
+// countingProcessor hands ended spans to the batch span processor behind
+// it if the account admits them.
+type countingProcessor struct {
+	sdktrace.SpanProcessor // the batch span processor
+	acc                    *account
+}
+
+func (p countingProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
+	if s.SpanContext().IsSampled() && p.acc.admit(spanBytes(s)) {
+		p.SpanProcessor.OnEnd(s)
+	}
+}
+
+// countingExporter exports spans through the account.
+type countingExporter struct {
+	sdktrace.SpanExporter // the real exporter
+	acc                   *account
+}
+
+// ExportSpans exports spans and counts the outcome; it never returns an
+// error (see account.export).
+func (e countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	var bytes int64
+	for _, s := range spans {
+		bytes += spanBytes(s)
+	}
+	e.acc.export(len(spans), bytes, func() error { return e.SpanExporter.ExportSpans(ctx, spans) })
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -69,7 +70,8 @@ func produceThrough(ctx context.Context, interval time.Duration, fault func()) i
 }
 
 // metricSums returns the sums of the int64 metrics reader collects now, by
-// name, and by name + "/" + crstel.watchdog.state where that is set.
+// name, and by name + "/" + crstel.watchdog.state or crstel.reason where
+// one is set.
 func metricSums(t *testing.T, reader sdkmetric.Reader) map[string]int64 {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
@@ -85,8 +87,10 @@ func metricSums(t *testing.T, reader sdkmetric.Reader) map[string]int64 {
 			}
 			for _, dp := range sum.DataPoints {
 				got[m.Name] += dp.Value
-				if v, ok := dp.Attributes.Value("crstel.watchdog.state"); ok {
-					got[m.Name+"/"+v.AsString()] += dp.Value
+				for _, k := range []attribute.Key{"crstel.watchdog.state", "crstel.reason"} {
+					if v, ok := dp.Attributes.Value(k); ok {
+						got[m.Name+"/"+v.AsString()] += dp.Value
+					}
 				}
 			}
 		}

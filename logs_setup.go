@@ -1,12 +1,13 @@
 package crstel
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -79,10 +80,10 @@ func WithLogExporter(exp sdklog.Exporter) Option {
 	})
 }
 
-// logPipeline is Setup's LoggerProvider and the accounting of its records.
+// logPipeline is Setup's LoggerProvider and the account of its records.
 type logPipeline struct {
 	provider *sdklog.LoggerProvider
-	acc      *logAccounting // nil if records are not exported
+	acc      *account // nil if records are not exported
 }
 
 // newLogPipeline makes the LoggerProvider that Setup installs as the
@@ -105,11 +106,16 @@ func newLogPipeline(ctx context.Context, cfg config, env envconfig.Config, res *
 	lp := &logPipeline{}
 	opts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
 	if exp != nil {
-		lp.acc = &logAccounting{endpoint: endpoint}
-		var bopts []sdklog.BatchProcessorOption
-		if !envSet(envLogsQueueSize) {
-			bopts = append(bopts, sdklog.WithMaxQueueSize(DefaultLogQueueSize))
+		queue := DefaultLogQueueSize
+		if n, err := strconv.Atoi(strings.TrimSpace(os.Getenv(envLogsQueueSize))); err == nil && n > 0 {
+			queue = n
 		}
+		// The batch processor has the same bound as the account's queue,
+		// so that it never drops a record itself: every drop is decided,
+		// and counted, by the account.
+		lp.acc = &account{what: "log records", endpoint: endpoint, secrets: secrets(cfg, env),
+			queue: newAdmission(queue, cmp.Or(cfg.queueBytes, env.QueueBytes, DefaultQueueBytes), queueBlocks(cfg, env))}
+		bopts := []sdklog.BatchProcessorOption{sdklog.WithMaxQueueSize(queue)}
 		if !envSet(envBLRPExportTimeout) {
 			// Room for the exporter's retries through an outage, and more.
 			bopts = append(bopts, sdklog.WithExportTimeout(DefaultOutage+30*time.Second))
@@ -185,7 +191,11 @@ func (p *logPipeline) shutdown(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
-	err := p.provider.Shutdown(ctx)
+	err := shutdownWithin(ctx, p.provider.Shutdown)
+	if p.acc == nil {
+		return err
+	}
+	p.acc.seal()
 	if lost := p.acc.lossError(); lost != nil {
 		otel.Handle(lost)
 		err = errors.Join(err, lost)
@@ -201,55 +211,4 @@ func (t *Telemetry) LoggerProvider() *sdklog.LoggerProvider {
 		return nil
 	}
 	return t.logs.provider
-}
-
-// logAccounting counts the log records emitted, exported and failed, so
-// that records dropped from a full queue are reported, not lost silently.
-type logAccounting struct {
-	emitted, exported, failed atomic.Int64
-	endpoint                  string // for messages, without credentials
-}
-
-// lossError returns an error if records were lost, or nil. It is safe on a
-// nil accounting.
-func (a *logAccounting) lossError() error {
-	if a == nil {
-		return nil
-	}
-	emitted, exported, failed := a.emitted.Load(), a.exported.Load(), a.failed.Load()
-	dropped := max(0, emitted-exported-failed)
-	if failed+dropped == 0 {
-		return nil
-	}
-	return fmt.Errorf("crstel: %d of %d log records were not exported to %s (%d dropped from a full queue, %d failed to export)",
-		failed+dropped, emitted, a.endpoint, dropped, failed)
-}
-
-type countingLogProcessor struct {
-	sdklog.Processor // the batch processor
-	acc              *logAccounting
-}
-
-func (p countingLogProcessor) OnEmit(ctx context.Context, r *sdklog.Record) error {
-	p.acc.emitted.Add(1)
-	return p.Processor.OnEmit(ctx, r)
-}
-
-type countingLogExporter struct {
-	sdklog.Exporter // the real exporter
-	acc             *logAccounting
-}
-
-// Export exports records and counts the outcome. A failure is returned,
-// and the batch processor sends it to otel.Handle.
-func (e countingLogExporter) Export(ctx context.Context, records []sdklog.Record) error {
-	if len(records) == 0 {
-		return e.Exporter.Export(ctx, records)
-	}
-	if err := e.Exporter.Export(ctx, records); err != nil {
-		e.acc.failed.Add(int64(len(records)))
-		return fmt.Errorf("crstel: exporting %d log records to %s failed: %w", len(records), e.acc.endpoint, err)
-	}
-	e.acc.exported.Add(int64(len(records)))
-	return nil
 }

@@ -24,8 +24,14 @@ const (
 	// crstel.watchdog.state (overdue, stalled, abandoned).
 	MetricWatchdogReports = "crstel.watchdog.reports"
 	// MetricSpansLost counts spans that ended but were not exported, by
-	// crstel.reason: "queue_full" or "export_failed".
+	// crstel.reason: "queue_full", "export_failed", or "shutdown" (still
+	// queued when a bounded Shutdown gave up). Each span is counted once,
+	// when its fate is decided: the counter never goes down.
 	MetricSpansLost = "crstel.spans.lost"
+	// MetricLogRecordsLost counts the log records of Setup's
+	// LoggerProvider that were not exported, by crstel.reason as
+	// MetricSpansLost.
+	MetricLogRecordsLost = "crstel.log_records.lost"
 )
 
 // reasonKey says why spans were lost, on MetricSpansLost.
@@ -91,6 +97,11 @@ func registerMetrics(m metric.Meter, t *Telemetry) error {
 	if err != nil {
 		return err
 	}
+	lostRecords, err := m.Int64ObservableCounter(MetricLogRecordsLost,
+		metric.WithDescription("Log records that were emitted but not exported"), metric.WithUnit("{log_record}"))
+	if err != nil {
+		return err
+	}
 	states := []watchdog.State{Overdue, Stalled, Abandoned}
 	stateSets := make([]metric.ObserveOption, len(states))
 	for i, s := range states {
@@ -98,17 +109,24 @@ func registerMetrics(m metric.Meter, t *Telemetry) error {
 	}
 	queueFull := metric.WithAttributes(reasonKey.String("queue_full"))
 	exportFailed := metric.WithAttributes(reasonKey.String("export_failed"))
+	shutdown := metric.WithAttributes(reasonKey.String("shutdown"))
+	observeLost := func(o metric.Observer, c metric.Int64Observable, st Stats) {
+		o.ObserveInt64(c, st.Dropped, queueFull)
+		o.ObserveInt64(c, st.Failed, exportFailed)
+		o.ObserveInt64(c, st.Unsent, shutdown)
+	}
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		wd := t.pipeline.wd
 		o.ObserveInt64(open, wd.Open())
 		for i, s := range states {
 			o.ObserveInt64(reports, wd.Reports(s), stateSets[i])
 		}
-		st := t.acc.stats()
-		o.ObserveInt64(lost, st.Dropped, queueFull)
-		o.ObserveInt64(lost, st.Failed, exportFailed)
+		observeLost(o, lost, t.acc.stats())
+		if t.logs != nil && t.logs.acc != nil {
+			observeLost(o, lostRecords, t.logs.acc.stats())
+		}
 		return nil
-	}, open, reports, lost)
+	}, open, reports, lost, lostRecords)
 	return err
 }
 

@@ -2,9 +2,13 @@ package crstel_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -153,4 +157,122 @@ func TestBaggageOnlyTaskMembers(t *testing.T) {
 		t.Error("foreign baggage member user.tier became task metadata")
 	}
 	crsteltest.AssertConforms(t, rec.Ended(), crsteltest.WantMetadata(task1))
+}
+
+// TestTaskBaggageLimits: task metadata that passes Validate but does not
+// fit in one W3C baggage header (8192 bytes, 64 members, 4096 bytes a
+// member) is cut down to what fits, ids first, so that the receiving side
+// keeps it instead of dropping the whole header; what is left out stays on
+// this process's spans and is reported, largest first.
+func TestTaskBaggageLimits(t *testing.T) {
+	ids := crs.Metadata{"round.id": "round-1", "task.id": "task-1", "team.id": "team-1"}
+	with := func(extra crs.Metadata) crs.Metadata {
+		m := maps.Clone(ids)
+		maps.Copy(m, extra)
+		return m
+	}
+	many := func(n, size int) crs.Metadata {
+		m := crs.Metadata{}
+		for i := range n {
+			m[fmt.Sprintf("key.%02d", i)] = strings.Repeat(string(rune('a'+i%26)), size+i)
+		}
+		return m
+	}
+	foreign := func(n, size int) []baggage.Member {
+		var ms []baggage.Member
+		for i := range n {
+			m, err := baggage.NewMember(fmt.Sprintf("user.%02d", i), strings.Repeat("v", size))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ms = append(ms, m)
+		}
+		return ms
+	}
+	tests := []struct {
+		name     string
+		meta     crs.Metadata
+		foreign  []baggage.Member
+		leftOut  []string // in the order the report names them
+		received int      // task entries the other side gets
+	}{
+		{name: "small", meta: ids, received: 3},
+		{name: "1400 non-ASCII characters", meta: with(crs.Metadata{"task.description": strings.Repeat("é", 1400)}),
+			leftOut: []string{"task.description"}, received: 3},
+		{name: "a 4096-byte value", meta: with(crs.Metadata{"task.notes": strings.Repeat("x", 4096)}),
+			leftOut: []string{"task.notes"}, received: 3},
+		{name: "two large values, the larger left out", meta: with(crs.Metadata{
+			"task.a": strings.Repeat("a", 3000), "task.b": strings.Repeat("b", 3900), "task.c": strings.Repeat("c", 3500)}),
+			leftOut: []string{"task.b"}, received: 5},
+		{name: "61 more keys of 200 to 260 bytes", meta: with(many(61, 200)), leftOut: []string{"key.60", "key.59", "key.58"}},
+		{name: "large ids first", meta: crs.Metadata{"task.id": strings.Repeat("i", 4000), "run.id": strings.Repeat("r", 4000),
+			"round.id": "round-1", "task.description": strings.Repeat("d", 500)}, leftOut: []string{"task.description"}, received: 3},
+		{name: "foreign baggage of 7000 bytes", meta: with(crs.Metadata{"task.description": strings.Repeat("d", 2000)}),
+			foreign: foreign(7, 1000), leftOut: []string{"task.description"}, received: 3},
+		{name: "62 foreign members", meta: ids, foreign: foreign(62, 1), leftOut: []string{"user."}, received: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.meta.Validate(); err != nil {
+				t.Fatalf("the case's metadata is invalid: %v", err)
+			}
+			rec := crsteltest.NewRecorder(t)
+			errs := captureErrors(t)
+			ctx := context.Background()
+			if tt.foreign != nil {
+				b, err := baggage.New(tt.foreign...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx = baggage.ContextWithBaggage(ctx, b)
+			}
+			ctx = crstel.WithTask(ctx, tt.meta)
+			carrier := propagation.MapCarrier{}
+			propagation.Baggage{}.Inject(ctx, carrier)
+			if n := len(carrier.Get("baggage")); n > 8192 {
+				t.Errorf("baggage header of %d bytes, more than 8192", n)
+			}
+			got := crstel.Task(propagation.Baggage{}.Extract(context.Background(), carrier))
+			for k, v := range tt.meta {
+				if strings.HasSuffix(k, ".id") && got[k] != v {
+					t.Errorf("received %s = %q, want it sent", k, got[k])
+				}
+			}
+			if tt.received > 0 && len(got) != tt.received {
+				t.Errorf("received %d task entries, want %d", len(got), tt.received)
+			}
+
+			// Local spans keep everything.
+			_, span := crstel.Action(ctx, crs.Testing, "run_unit_tests", nil)
+			span.End()
+			local := attrs(one(t, rec.Ended(), "run_unit_tests"))
+			for k, v := range tt.meta {
+				if local[attribute.Key(k)].AsString() != v {
+					t.Errorf("local span lost %s", k)
+				}
+			}
+
+			msgs := strings.Join(errs.messages(), "\n")
+			if tt.leftOut == nil {
+				if msgs != "" {
+					t.Errorf("reported %q, want nothing", msgs)
+				}
+				return
+			}
+			if msgs == "" {
+				t.Fatal("nothing reported, want the entries left out named")
+			}
+			last := -1
+			for _, k := range tt.leftOut {
+				i := strings.Index(msgs, strconv.Quote(k))
+				if strings.HasSuffix(k, ".") {
+					i = strings.Index(msgs, `"`+k)
+				}
+				if i < 0 || i < last {
+					t.Errorf("report %q does not name %s after the previous ones", msgs, k)
+				}
+				last = i
+			}
+		})
+	}
 }

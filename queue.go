@@ -8,7 +8,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// admission bounds what waits for export, in spans and in estimated bytes,
+// admission bounds what waits for export, in items (spans or log records)
+// and in estimated bytes,
 // counting from the moment a span ends until the export of its batch
 // returns (with success or not). Spans beyond either bound are dropped, or
 // with [QueueBlock] wait for room. The batch span processor behind it has
@@ -63,14 +64,11 @@ func (q *admission) wait(n int64) bool {
 	return false
 }
 
-// release frees the room of an exported (or failed) batch.
-func (q *admission) release(spans []sdktrace.ReadOnlySpan) {
-	var n int64
-	for _, s := range spans {
-		n += spanBytes(s)
-	}
-	q.spans.Add(-int64(len(spans)))
-	q.bytes.Add(-n)
+// release frees the room of an exported (or failed) batch of n items of
+// bytes bytes in all.
+func (q *admission) release(n, bytes int64) {
+	q.spans.Add(-n)
+	q.bytes.Add(-bytes)
 	if q.block {
 		q.mu.Lock()
 		q.cond.Broadcast()
@@ -79,8 +77,11 @@ func (q *admission) release(spans []sdktrace.ReadOnlySpan) {
 }
 
 // close makes spans waiting for room, and later ones, be dropped: after
-// Shutdown nothing frees room any more.
+// Shutdown nothing frees room any more. It does nothing on a nil admission.
 func (q *admission) close() {
+	if q == nil {
+		return
+	}
 	q.mu.Lock()
 	q.closed = true
 	q.cond.Broadcast()

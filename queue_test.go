@@ -54,14 +54,21 @@ func TestSpanBytes(t *testing.T) {
 func TestAdmission(t *testing.T) {
 	t.Run("spans", func(t *testing.T) {
 		q := newAdmission(2, 1<<20, false)
-		if !q.admit(100) || !q.admit(100) || q.admit(100) {
-			t.Error("a queue of 2 spans took the third, or refused one of the first two")
+		for i, want := range []bool{true, true, false} {
+			if got := q.admit(100); got != want {
+				t.Errorf("admit of span %d into a queue of 2 = %v, want %v", i+1, got, want)
+			}
 		}
 	})
 	t.Run("bytes", func(t *testing.T) {
 		q := newAdmission(100, 1000, false)
-		if !q.admit(600) || q.admit(600) || !q.admit(400) || q.admit(1) {
-			t.Error("a queue of 1000 bytes did not take 600 then 400 and refuse the rest")
+		for _, step := range []struct {
+			bytes int64
+			want  bool
+		}{{600, true}, {600, false}, {400, true}, {1, false}} {
+			if got := q.admit(step.bytes); got != step.want {
+				t.Errorf("admit(%d) into a queue of 1000 bytes holding %d = %v, want %v", step.bytes, q.bytes.Load(), got, step.want)
+			}
 		}
 		if q.spans.Load() != 2 || q.bytes.Load() != 1000 {
 			t.Errorf("after refusals: %d spans, %d bytes; want 2, 1000", q.spans.Load(), q.bytes.Load())
@@ -79,7 +86,7 @@ func TestAdmission(t *testing.T) {
 		n := spanBytes(big)
 		q.admit(n)
 		q.admit(n)
-		q.release([]sdktrace.ReadOnlySpan{big, big})
+		q.release(2, 2*n)
 		if q.spans.Load() != 0 || q.bytes.Load() != 0 {
 			t.Errorf("after releasing what was admitted: %d spans, %d bytes; want 0, 0", q.spans.Load(), q.bytes.Load())
 		}
@@ -98,7 +105,7 @@ func TestAdmission(t *testing.T) {
 			default:
 			}
 			time.Sleep(time.Second)
-			q.release([]sdktrace.ReadOnlySpan{s})
+			q.release(1, spanBytes(s))
 			if !<-admitted {
 				t.Error("the waiting span was dropped after a release, want it taken")
 			}

@@ -3,6 +3,7 @@ package crstel
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,7 +21,6 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 
@@ -39,7 +39,7 @@ import (
 type Telemetry struct {
 	tp       *sdktrace.TracerProvider
 	mp       *sdkmetric.MeterProvider
-	acc      *accounting
+	acc      *account // of the spans
 	pipeline *pipeline
 	logs     *logPipeline // the LoggerProvider; see logs_setup.go
 
@@ -103,7 +103,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	if err != nil {
 		return nil, err
 	}
-	acc := &accounting{endpoint: "(none)"}
+	acc := &account{what: "spans", endpoint: "(none)"}
 	exp, err := newExporter(ctx, cfg, env, acc)
 	if err != nil {
 		return nil, err
@@ -133,23 +133,21 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 			// Room for the exporter's retries through an outage, and more.
 			bspOpts = append(bspOpts, sdktrace.WithExportTimeout(DefaultOutage+30*time.Second))
 		}
-		policy := cfg.queueFull
-		if !cfg.queueFullSet && env.QueueFull == "block" {
-			policy = QueueBlock
-		}
-		if policy == QueueBlock {
+		block := queueBlocks(cfg, env)
+		if block {
 			bspOpts = append(bspOpts, sdktrace.WithBlocking())
 		}
-		acc.queue = newAdmission(queue, cmp.Or(cfg.queueBytes, env.QueueBytes, DefaultQueueBytes), policy == QueueBlock)
+		acc.queue = newAdmission(queue, cmp.Or(cfg.queueBytes, env.QueueBytes, DefaultQueueBytes), block)
 		bsp := sdktrace.NewBatchSpanProcessor(countingExporter{SpanExporter: exp, acc: acc}, bspOpts...)
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{SpanProcessor: bsp, acc: acc}))
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 
 	p.wd = watchdog.New(watchdog.Config{
-		Interval: cmp.Or(cfg.watchdogInterval, DefaultWatchdogInterval),
-		Tracer:   tp.Tracer(ScopeName + "/watchdog"),
-		Logger:   cfg.logger,
+		Interval:  cmp.Or(cfg.watchdogInterval, DefaultWatchdogInterval),
+		Tracer:    tp.Tracer(ScopeName + "/watchdog"),
+		Logger:    cfg.logger,
+		Forgotten: p.forgotten,
 		OnReport: func(r Report) {
 			p.reported(r)
 			if cfg.onReport != nil {
@@ -179,7 +177,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		t.Shutdown(ctx)
 		return nil, err
 	}
-	pipelines.Store(trace.TracerProvider(tp), p)
+	pipelines.Store(tp, p)
 	installWatch.Do(func() { actionref.SetWatch(watchOp) })
 	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(t.mp)
@@ -199,6 +197,41 @@ func textMapPropagator(env envconfig.Config, logger *slog.Logger) propagation.Te
 		logger.Warn("crstel: " + envconfig.Propagators + " leaves out baggage: task metadata will not reach other processes")
 	}
 	return env.Propagator
+}
+
+// queueBlocks reports whether the export queues block when full
+// (QueueBlock), rather than drop.
+func queueBlocks(cfg config, env envconfig.Config) bool {
+	if cfg.queueFullSet {
+		return cfg.queueFull == QueueBlock
+	}
+	return env.QueueFull == "block"
+}
+
+// secrets returns what error messages must never show: the header values
+// of the options and the environment, the credentials in them (the token
+// of "Bearer <token>", the password of "Basic base64(user:password)"), as
+// the server's error may quote a part.
+func secrets(cfg config, env envconfig.Config) []string {
+	values := slices.Clone(env.Secrets)
+	for _, v := range cfg.headers {
+		values = append(values, v)
+	}
+	var out []string
+	for _, v := range values {
+		out = append(out, v)
+		for _, f := range strings.Fields(v) {
+			if len(f) >= 8 && f != v {
+				out = append(out, f)
+			}
+			if dec, err := base64.StdEncoding.DecodeString(f); err == nil {
+				if _, pass, ok := strings.Cut(string(dec), ":"); ok {
+					out = append(out, string(dec), pass)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // installWatch installs watchOp once: it serves every pipeline.
@@ -278,7 +311,7 @@ func (c *config) otlp(env envconfig.Config) bool {
 }
 
 // newExporter returns the configured exporter, or nil for "none".
-func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *accounting) (sdktrace.SpanExporter, error) {
+func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *account) (sdktrace.SpanExporter, error) {
 	switch {
 	case cfg.exporter != nil:
 		acc.endpoint = fmt.Sprintf("the exporter %T", cfg.exporter)
@@ -324,12 +357,9 @@ func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *acc
 	if cfg.insecure {
 		opts = append(opts, otlptracegrpc.WithInsecure())
 	}
-	acc.secrets = append(acc.secrets, env.Secrets...)
+	acc.secrets = secrets(cfg, env)
 	if cfg.headers != nil {
 		opts = append(opts, otlptracegrpc.WithHeaders(cfg.headers))
-		for _, v := range cfg.headers {
-			acc.secrets = append(acc.secrets, v)
-		}
 	}
 	acc.endpoint = redactEndpoint(endpoint)
 	exp, err := otlptracegrpc.New(ctx, opts...)
@@ -384,7 +414,7 @@ func (t *Telemetry) Stats() Stats { return t.acc.stats() }
 // there by Shutdown.)
 func (t *Telemetry) ForceFlush(ctx context.Context) error {
 	err := t.tp.ForceFlush(ctx)
-	return errors.Join(err, t.logs.forceFlush(ctx), t.lossError())
+	return errors.Join(err, t.logs.forceFlush(ctx), t.acc.lossError())
 }
 
 // Shutdown ends the pipeline: it exports every ended span, waiting until it
@@ -398,12 +428,11 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		p := t.pipeline
 		// The watchdog first: it ends the actions still open as abandoned,
 		// so that the provider exports them.
-		errs := []error{p.wd.Shutdown(ctx), t.tp.Shutdown(ctx), t.logs.shutdown(ctx)}
-		if t.acc.queue != nil {
-			t.acc.queue.close()
-		}
-		pipelines.Delete(trace.TracerProvider(t.tp))
-		lost := t.lossError()
+		errs := []error{p.wd.Shutdown(ctx), shutdownWithin(ctx, t.tp.Shutdown)}
+		t.acc.seal()
+		errs = append(errs, t.logs.shutdown(ctx))
+		pipelines.Delete(t.tp)
+		lost := t.acc.lossError()
 		if lost != nil {
 			otel.Handle(lost)
 		}
@@ -412,23 +441,28 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 			errs = append(errs, p.journal.Close(ctx))
 		}
 		if t.mp != nil {
-			errs = append(errs, t.mp.Shutdown(ctx))
+			errs = append(errs, shutdownWithin(ctx, t.mp.Shutdown))
 		}
 		t.shutdownErr = errors.Join(errs...)
 	})
 	return t.shutdownErr
 }
 
-// lossError returns an error if spans were lost, or nil.
-func (t *Telemetry) lossError() error {
-	st := t.acc.stats()
-	if st.Lost() == 0 {
-		return nil
+// shutdownWithin shuts a provider down with shutdown, and returns its
+// error, or ctx's error if ctx ends first. Even then the shutdown goes on,
+// with ctx's values but not its end: the SDK's providers would otherwise
+// leave their goroutines running for good. Their exports then send nothing
+// (see account.seal), so the goroutines end as soon as the exports under
+// way return, within the exporters' timeouts.
+func shutdownWithin(ctx context.Context, shutdown func(context.Context) error) error {
+	done := make(chan error, 1)
+	go func() { done <- shutdown(context.WithoutCancel(ctx)) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-
-	err := fmt.Errorf("crstel: %d of %d spans were not exported to %s (%d dropped from a full queue, %d failed to export)",
-		st.Lost(), st.Ended, t.acc.endpoint, st.Dropped, st.Failed)
-	return err
 }
 
 // batchTimeout is the longest an ended span waits in the queue.

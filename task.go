@@ -1,11 +1,13 @@
 package crstel
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
@@ -53,18 +55,19 @@ func WithTask(ctx context.Context, meta crs.Metadata) context.Context {
 		violation.Report(errNilContext("WithTask"))
 		ctx = context.Background()
 	}
-	ctx, err := withTask(ctx, meta)
-	violation.Report(err)
+	ctx, invalid, leftOut := withTask(ctx, meta)
+	violation.Report(errors.Join(invalid, leftOut))
 	return ctx
 }
 
-// withTask is WithTask without the reporting: it returns what was wrong.
-func withTask(ctx context.Context, meta crs.Metadata) (context.Context, error) {
-	verr := meta.Validate()
+// withTask is WithTask without the reporting: it returns what was invalid,
+// and which entries were left out of the baggage.
+func withTask(ctx context.Context, meta crs.Metadata) (_ context.Context, invalid, leftOut error) {
+	invalid = meta.Validate()
 	t := newTask(merge(taskFrom(ctx), meta))
 	ctx = context.WithValue(ctx, taskKey{}, t)
-	b, berr := withTaskBaggage(baggage.FromContext(ctx), t.attrs)
-	return baggage.ContextWithBaggage(ctx, b), errors.Join(verr, berr)
+	b, berr, leftOut := withTaskBaggage(baggage.FromContext(ctx), t.attrs)
+	return baggage.ContextWithBaggage(ctx, b), errors.Join(invalid, berr), leftOut
 }
 
 // merge returns the metadata of old with meta added, meta winning on a
@@ -112,14 +115,11 @@ func taskFromBaggage(b baggage.Baggage) *task {
 	}
 	var meta crs.Metadata
 	for _, m := range b.Members() {
-		for _, p := range m.Properties() {
-			if p.Key() == taskProperty {
-				if meta == nil {
-					meta = make(crs.Metadata)
-				}
-				meta[m.Key()] = m.Value()
-				break
+		if isTaskMember(m) {
+			if meta == nil {
+				meta = make(crs.Metadata)
 			}
+			meta[m.Key()] = m.Value()
 		}
 	}
 	if meta == nil {
@@ -128,12 +128,32 @@ func taskFromBaggage(b baggage.Baggage) *task {
 	return newTask(meta)
 }
 
-func withTaskBaggage(b baggage.Baggage, attrs []attribute.KeyValue) (baggage.Baggage, error) {
+// Limits of a W3C baggage header that receivers enforce: the W3C
+// specification's 8192 bytes and 64 members (a Go receiver drops the whole
+// header beyond them), and the 4096 bytes per member that the Python and
+// JavaScript SDKs still apply.
+const (
+	baggageMaxBytes       = 8192
+	baggageMaxMembers     = 64
+	baggageMaxMemberBytes = 4096
+)
+
+// withTaskBaggage returns b with the task metadata attrs as members marked
+// with taskProperty, within the limits of a baggage header, so that a
+// receiver keeps all of it rather than dropping the whole header. When
+// everything does not fit, the ids (keys ending in ".id", such as task.id)
+// go first, then b's other members, then the other task entries, smallest
+// first; what is left out stays on this process's spans and is named in
+// leftOut, largest first. invalid names the entries that cannot travel in
+// baggage at all.
+func withTaskBaggage(b baggage.Baggage, attrs []attribute.KeyValue) (_ baggage.Baggage, invalid, leftOut error) {
 	prop, err := baggage.NewKeyProperty(taskProperty)
 	if err != nil {
-		return b, err
+		return b, err, nil
 	}
 	var errs []error
+	var ids, rest []sizedMember
+	task := make(map[string]bool, len(attrs))
 	for _, kv := range attrs {
 		k := string(kv.Key)
 		if !baggageToken(k) {
@@ -142,15 +162,102 @@ func withTaskBaggage(b baggage.Baggage, attrs []attribute.KeyValue) (baggage.Bag
 			continue
 		}
 		m, err := baggage.NewMemberRaw(k, kv.Value.AsString(), prop)
-		if err == nil {
-			b, err = b.SetMember(m)
-		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%w: key %s not put in baggage: %w", crs.ErrInvalidMetadata, crs.Quote(k), err))
+			continue
+		}
+		task[k] = true
+		if strings.HasSuffix(k, ".id") {
+			ids = append(ids, sized(m))
+		} else {
+			rest = append(rest, sized(m))
 		}
 	}
-	return b, errors.Join(errs...)
+	var others []sizedMember // b's members that are not task metadata
+	for _, m := range b.Members() {
+		if !task[m.Key()] && !isTaskMember(m) {
+			others = append(others, sized(m))
+		}
+	}
+	bySize := func(a, b sizedMember) int {
+		return cmp.Or(cmp.Compare(a.size, b.size), strings.Compare(a.m.Key(), b.m.Key()))
+	}
+	slices.SortFunc(ids, bySize)
+	slices.SortFunc(rest, bySize)
+
+	var fit baggageFit
+	fit.add(ids)
+	fit.add(others)
+	fit.add(rest)
+	out, err := baggage.New(fit.kept...)
+	if err != nil {
+		return b, errors.Join(append(errs, err)...), nil
+	}
+	if len(fit.left) > 0 {
+		leftOut = fit.err()
+	}
+	return out, errors.Join(errs...), leftOut
 }
+
+// sizedMember is a baggage member with the length of its encoding.
+type sizedMember struct {
+	m    baggage.Member
+	size int
+}
+
+func sized(m baggage.Member) sizedMember { return sizedMember{m, len(m.String())} }
+
+// isTaskMember reports whether m carries task metadata.
+func isTaskMember(m baggage.Member) bool {
+	for _, p := range m.Properties() {
+		if p.Key() == taskProperty {
+			return true
+		}
+	}
+	return false
+}
+
+// baggageFit collects the members that fit in one baggage header, in the
+// order they are offered, and those that do not.
+type baggageFit struct {
+	kept  []baggage.Member
+	bytes int // of the header so far, with the commas between members
+	left  []sizedMember
+}
+
+func (f *baggageFit) add(ms []sizedMember) {
+	for _, sm := range ms {
+		n := sm.size
+		if len(f.kept) > 0 {
+			n++ // the comma
+		}
+		if sm.size > baggageMaxMemberBytes || len(f.kept) == baggageMaxMembers || f.bytes+n > baggageMaxBytes {
+			f.left = append(f.left, sm)
+			continue
+		}
+		f.kept = append(f.kept, sm.m)
+		f.bytes += n
+	}
+}
+
+// err names the members left out, largest first.
+func (f *baggageFit) err() error {
+	left := slices.Clone(f.left)
+	slices.SortStableFunc(left, func(a, b sizedMember) int { return cmp.Compare(b.size, a.size) })
+	names := make([]string, 0, min(len(left), maxLeftNamed))
+	for _, sm := range left[:min(len(left), maxLeftNamed)] {
+		names = append(names, fmt.Sprintf("%s (%d bytes)", crs.Quote(sm.m.Key()), sm.size))
+	}
+	if len(left) > maxLeftNamed {
+		names = append(names, fmt.Sprintf("and %d more", len(left)-maxLeftNamed))
+	}
+	return fmt.Errorf("%w: %d baggage members left out of the W3C baggage header, which holds at most %d members of %d bytes each and %d bytes in all: %s; "+
+		"task metadata left out stays on this process's spans but does not reach other processes",
+		crs.ErrInvalidMetadata, len(left), baggageMaxMembers, baggageMaxMemberBytes, baggageMaxBytes, strings.Join(names, ", "))
+}
+
+// maxLeftNamed is how many left-out members an error names.
+const maxLeftNamed = 10
 
 // baggageToken reports whether s is an RFC 7230 token, the form W3C baggage
 // requires of keys.

@@ -102,7 +102,7 @@ type pipeline struct {
 }
 
 // pipelines maps the providers Setup made to their pipelines.
-var pipelines sync.Map // trace.TracerProvider → *pipeline
+var pipelines sync.Map // *sdktrace.TracerProvider → *pipeline
 
 // budget returns the budget of an action of category without its own.
 func (p *pipeline) budget(category string) time.Duration {
@@ -127,26 +127,45 @@ func (p *pipeline) track(a *actionCtx, cfg actionConfig) {
 	}
 	// The journal takes the start of the action from the watchdog, if the
 	// action is still open when it next writes (see starts).
-	pprof.SetGoroutineLabels(watchdog.Labels(a.Context, &a.Action))
+	var enclosing *watchdog.Action
+	if e := actionFrom(a.Context); e != nil && e.p != nil {
+		enclosing = &e.Action
+	}
+	pprof.SetGoroutineLabels(watchdog.Labels(a.Context, &a.Action, enclosing))
 	a.p = p
 }
 
 // ended is called when a tracked action has ended: the watchdog forgets
-// it, and the journal records its end if it recorded its start, or if the
-// action failed or was cancelled.
-func (p *pipeline) ended(a *actionCtx) { p.remove(&a.Action, a.Span, a.failed.Load()) }
+// it, and the journal records its end (see journalEnd).
+func (p *pipeline) ended(a *actionCtx) { p.remove(&a.Action, a.Span) }
 
-// remove forgets a, whose span is span, and journals its end if the journal
-// wrote its start, or if it failed or was cancelled.
-func (p *pipeline) remove(a *watchdog.Action, span trace.Span, failed bool) {
-	tracked, noted := p.wd.Remove(a)
-	if !tracked || p.journal == nil {
+// remove forgets a, whose span is span, and journals its end.
+func (p *pipeline) remove(a *watchdog.Action, span trace.Span) {
+	if tracked, noted := p.wd.Remove(a); tracked {
+		p.journalEnd(a, span, noted)
+	}
+}
+
+// forgotten is called by the watchdog with an action whose span ended
+// without End telling it (the span was ended through
+// trace.SpanFromContext, say).
+func (p *pipeline) forgotten(a *watchdog.Action, noted bool) {
+	switch o := a.Owner.(type) {
+	case *actionCtx:
+		p.journalEnd(a, o.Span, noted)
+	case *watchedOp:
+		p.journalEnd(a, o.span, noted)
+	}
+}
+
+// journalEnd journals the end of a, whose span is span, if the journal
+// wrote its start (noted), or if it failed or was cancelled: the journal
+// never sees a short action that went well.
+func (p *pipeline) journalEnd(a *watchdog.Action, span trace.Span, noted bool) {
+	if p.journal == nil {
 		return
 	}
 	cancelled := a.Owner.Err() != nil
-	if !noted && !cancelled && !failed {
-		return // a short action that went well: the journal has not seen it
-	}
 	e := journal.Event{
 		Kind: journal.KindEnd, Span: span.SpanContext(), Parent: a.Owner.ParentSpanID(),
 		Category: a.Category, Name: cmp.Or(a.Op, a.Name), Metadata: a.Owner.Metadata(),
@@ -154,9 +173,15 @@ func (p *pipeline) remove(a *watchdog.Action, span trace.Span, failed bool) {
 	}
 	if s, ok := span.(sdktrace.ReadOnlySpan); ok {
 		st := s.Status()
+		if !noted && !cancelled && st.Code != codes.Error {
+			return
+		}
 		e.Time, e.Elapsed = s.EndTime(), s.EndTime().Sub(s.StartTime())
 		e.Status, e.Error = statusName(st.Code), st.Description
 	} else {
+		if !noted && !cancelled {
+			return
+		}
 		e.Elapsed = e.Time.Sub(a.Start())
 	}
 	p.journal.Write(e)
@@ -223,16 +248,6 @@ func (p *pipeline) snapshot(yield func(journal.Event) bool) {
 	}
 }
 
-// restoreLabels puts back the goroutine labels of the action enclosing a, or
-// those of a's context if there is none.
-func restoreLabels(a *actionCtx) {
-	if parent := actionFrom(a.Context); parent != nil && parent.p != nil {
-		pprof.SetGoroutineLabels(watchdog.Labels(parent.Context, &parent.Action))
-		return
-	}
-	pprof.SetGoroutineLabels(a.Context)
-}
-
 // budgetKeys are the keys budgets may have.
 func budgetKeys() []string {
 	keys := []string{"default", "llm"}
@@ -288,6 +303,9 @@ func (o *watchedOp) Metadata() []attribute.KeyValue {
 	return o.action.Metadata()
 }
 
+// Ended reports whether the operation's span has ended.
+func (o *watchedOp) Ended() bool { return !o.span.IsRecording() }
+
 func (o *watchedOp) EndAbandoned(reason string) {
 	o.span.SetStatus(codes.Error, "abandoned: "+reason)
 	o.span.SetAttributes(watchdog.StateKey.String(watchdog.Abandoned.String()), watchdog.ReasonKey.String(reason))
@@ -314,4 +332,4 @@ func watchOp(ctx context.Context, span trace.Span, name, budgetKey string) func(
 }
 
 // endOp is called when a watched operation ends.
-func (p *pipeline) endOp(o *watchedOp) { p.remove(&o.Action, o.span, false) }
+func (p *pipeline) endOp(o *watchedOp) { p.remove(&o.Action, o.span) }

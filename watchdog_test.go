@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
@@ -410,3 +411,100 @@ func TestWatchdogLLMCall(t *testing.T) {
 }
 
 func waitForLLMAnswer(_ chan struct{}, d time.Duration) { time.Sleep(d) }
+
+// TestWatchdogStackAfterOtherEnds: the report of a hung action shows the
+// stack of the goroutine hung in it, whatever other actions that goroutine,
+// or another, ended before: out of order, handed over from another
+// goroutine, or its own children.
+func TestWatchdogStackAfterOtherEnds(t *testing.T) {
+	tests := []struct {
+		name string
+		// run starts and ends actions on the goroutine it runs on, hangs
+		// in the action named "hung" (budget 1 s) until release, and
+		// ends it. handed is an action started on the test's goroutine.
+		run func(ctx context.Context, handed trace.Span, release chan struct{})
+	}{
+		{"a worker ends the action it was handed, then hangs in its own", func(ctx context.Context, handed trace.Span, release chan struct{}) {
+			handed.End()
+			_, hung := crstel.Action(ctx, crs.Building, "hung", nil, crstel.WithOverdueAfter(time.Second))
+			hangHere(release)
+			hung.End()
+		}},
+		{"a worker starts its own action, ends the handed one, and hangs", func(ctx context.Context, handed trace.Span, release chan struct{}) {
+			_, hung := crstel.Action(ctx, crs.Building, "hung", nil, crstel.WithOverdueAfter(time.Second))
+			handed.End()
+			hangHere(release)
+			hung.End()
+		}},
+		{"out of order on one goroutine: start a, start hung, end a", func(ctx context.Context, handed trace.Span, release chan struct{}) {
+			_, a := crstel.Action(ctx, crs.Building, "a", nil)
+			_, hung := crstel.Action(ctx, crs.Building, "hung", nil, crstel.WithOverdueAfter(time.Second))
+			a.End()
+			handed.End()
+			hangHere(release)
+			hung.End()
+		}},
+		{"out of order, nested: start hung, start child, end hung's sibling", func(ctx context.Context, handed trace.Span, release chan struct{}) {
+			sib, sibling := crstel.Action(ctx, crs.Building, "sibling", nil)
+			hctx, hung := crstel.Action(ctx, crs.Building, "hung", nil, crstel.WithOverdueAfter(time.Second))
+			_, child := crstel.Action(hctx, crs.Building, "child", nil)
+			_ = sib
+			sibling.End()
+			handed.End()
+			hangHere(release)
+			child.End()
+			hung.End()
+		}},
+		{"in order: a child ends, then the action hangs", func(ctx context.Context, handed trace.Span, release chan struct{}) {
+			hctx, hung := crstel.Action(ctx, crs.Building, "hung", nil, crstel.WithOverdueAfter(time.Second))
+			for range 3 {
+				_, child := crstel.Action(hctx, crs.Building, "child", nil)
+				child.End()
+			}
+			handed.End()
+			hangHere(release)
+			hung.End()
+		}},
+		{"a goroutine started in the action ends its own action and hangs", func(ctx context.Context, handed trace.Span, release chan struct{}) {
+			hctx, hung := crstel.Action(ctx, crs.Building, "hung", nil, crstel.WithOverdueAfter(time.Second))
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_, sub := crstel.Action(hctx, crs.Building, "sub", nil)
+				sub.End()
+				hangHere(release)
+			}()
+			handed.End()
+			<-done
+			hung.End()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := setupWatched(t)
+				ctx := crstel.WithTask(context.Background(), task1)
+				_, handed := crstel.Action(ctx, crs.Building, "handed", nil)
+				release := make(chan struct{})
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					tt.run(ctx, handed, release)
+				}()
+				time.Sleep(1200 * time.Millisecond)
+				got := w.got()
+				close(release)
+				<-done
+				w.tel.Shutdown(context.Background())
+				if len(got) != 1 || got[0].Name != "hung" {
+					t.Fatalf("reports = %+v, want one of hung", got)
+				}
+				if !strings.Contains(got[0].Stack, "hangHere") {
+					t.Errorf("stack of the report = %q, want hangHere", got[0].Stack)
+				}
+			})
+		})
+	}
+}
+
+func hangHere(release chan struct{}) { <-release }

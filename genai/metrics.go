@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/crstel/crstel/internal/provider"
 )
 
 // instruments are the GenAI histograms of one meter provider.
@@ -25,7 +27,7 @@ func instrumentsFor(mp metric.MeterProvider) *instruments {
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
-	if in := cached.Load(); in != nil && in.provider == mp {
+	if in := cached.Load(); in != nil && provider.Same(in.provider, mp) {
 		return in
 	}
 	m := mp.Meter(ScopeName)

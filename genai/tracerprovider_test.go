@@ -6,8 +6,12 @@ import (
 	"net/http"
 	"testing"
 
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel/crsteltest"
 	"github.com/crstel/crstel/genai"
@@ -76,4 +80,43 @@ func TestWithTracerProvider(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUnhashableProviders: providers of a type that == cannot compare (a
+// struct holding a map) work as with the plain OpenTelemetry API: no panic,
+// the spans and metrics go to them.
+func TestUnhashableProviders(t *testing.T) {
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { tp.Shutdown(context.Background()); mp.Shutdown(context.Background()) })
+	opts := []genai.Option{
+		genai.WithTracerProvider(mapTracerProvider{tp, map[string]int{}}),
+		genai.WithMeterProvider(mapMeterProvider{mp, map[string]int{}}),
+	}
+	for range 2 {
+		_, c := genai.Start(context.Background(), genai.Request{Provider: genai.ProviderOpenAI, Model: "gpt-4o-mini"}, opts...)
+		c.End(genai.Response{ID: "chatcmpl-1", InputTokens: 3, OutputTokens: 4}, nil)
+	}
+	if n := len(sr.Ended()); n != 2 {
+		t.Errorf("%d spans, want 2", n)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	if len(rm.ScopeMetrics) == 0 {
+		t.Error("no metrics recorded through the meter provider")
+	}
+}
+
+type mapTracerProvider struct {
+	trace.TracerProvider
+	m map[string]int
+}
+
+type mapMeterProvider struct {
+	metric.MeterProvider
+	m map[string]int
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/internal/provider"
 )
 
 // ScopeName is the instrumentation scope of the log records a [Handler]
@@ -313,21 +314,10 @@ func (s *otlpSink) handler() *otelslog.Handler {
 	if p == nil {
 		p = otel.GetLoggerProvider()
 	}
-	if c := s.cache.Load(); c != nil && sameProvider(c.provider, p) {
+	if c := s.cache.Load(); c != nil && provider.Same(c.provider, p) {
 		return c.h
 	}
 	c := &otlpHandler{provider: p, h: otelslog.NewHandler(ScopeName, otelslog.WithLoggerProvider(p))}
 	s.cache.Store(c)
 	return c.h
-}
-
-// sameProvider reports whether a and b are the same provider; false if
-// they cannot be compared.
-func sameProvider(a, b log.LoggerProvider) (same bool) {
-	defer func() {
-		if recover() != nil {
-			same = false
-		}
-	}()
-	return a == b
 }

@@ -71,19 +71,28 @@ func Report(err error) {
 	otel.Handle(e)
 }
 
-// Mark records problems on span under [Key], and reports them (see
-// [Report]). The span keeps the rest of its data, so it is still exported.
+// Mark records problems on span under [Key], after those it records
+// already, and reports them (see [Report]). The span keeps the rest of its
+// data, so it is still exported.
 func Mark(span trace.Span, problems ...error) {
 	if len(problems) == 0 {
 		return
 	}
-	msgs := make([]string, 0, len(problems))
+	var msgs []string
+	if s, ok := span.(interface{ Attributes() []attribute.KeyValue }); ok {
+		for _, kv := range s.Attributes() {
+			if kv.Key == Key {
+				msgs = append(msgs, kv.Value.AsStringSlice()...)
+			}
+		}
+	}
+	n := len(msgs)
 	for _, p := range problems {
 		if p != nil {
 			msgs = append(msgs, p.Error())
 		}
 	}
-	if len(msgs) == 0 {
+	if len(msgs) == n {
 		return
 	}
 	span.SetAttributes(Key.StringSlice(msgs))

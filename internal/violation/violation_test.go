@@ -2,11 +2,14 @@ package violation_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel/internal/violation"
 )
@@ -36,6 +39,30 @@ func TestMarkAndReport(t *testing.T) {
 	violation.Report(nil) // nothing
 	if len(handled) != 1 {
 		t.Errorf("Report(nil) reached otel.Handle")
+	}
+}
+
+// TestMarkKeepsEarlierMarks: a second Mark adds to the first, never
+// replaces it.
+func TestMarkKeepsEarlierMarks(t *testing.T) {
+	violation.SetStrict(false)
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	_, span := tp.Tracer("t").Start(t.Context(), "s",
+		trace.WithAttributes(attribute.String("other", "kept")))
+	violation.Mark(span, errors.New("first"))
+	violation.Mark(span, errors.New("second"), errors.New("third"))
+	violation.Mark(span, nil)
+	span.End()
+	var got []string
+	for _, kv := range sr.Ended()[0].Attributes() {
+		if kv.Key == violation.Key {
+			got = kv.Value.AsStringSlice()
+		}
+	}
+	if want := []string{"first", "second", "third"}; !slices.Equal(got, want) {
+		t.Errorf("crstel.invalid = %q, want %q", got, want)
 	}
 }
 

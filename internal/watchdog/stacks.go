@@ -3,25 +3,56 @@ package watchdog
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"go.opentelemetry.io/otel/trace"
 )
 
-// LabelKey is the pprof goroutine label that names the span of the action a
-// goroutine runs: its value is the 8 bytes of the span id. Goroutines
-// started inside an action inherit it.
+// LabelKey is the pprof goroutine label that names the actions a goroutine
+// runs: the span ids, in hex, of the action it started last and of the
+// actions enclosing that one, innermost first, separated by spaces, such as
+// "00f067aa0ba902b7 53995c3f42cd8ad8". Goroutines started inside an action
+// inherit it; CPU profiles show it.
+//
+// The label is set when an action starts and not put back when it ends: Go
+// has no way to read a goroutine's labels, so an End cannot know which
+// actions are still open on the goroutine that calls it (an action may be
+// ended on another goroutine, or out of order). A report therefore counts a
+// goroutine in the innermost action of its label that is still open.
 const LabelKey = "crstel.span"
 
-// Labels returns ctx with the goroutine label of a, which [Watchdog.Add]
-// tracks, to pass to pprof.SetGoroutineLabels.
-func Labels(ctx context.Context, a *Action) context.Context {
-	// The label's value is a's own span id, as bytes: no allocation, and
-	// no memory of its own.
-	return pprof.WithLabels(ctx, pprof.Labels(LabelKey, unsafe.String(&a.id[0], len(a.id))))
+// maxLabelIDs bounds the span ids in one label.
+const maxLabelIDs = 8
+
+// idLen is the length of a span id in hex.
+const idLen = 2 * len(trace.SpanID{})
+
+// Labels sets a's goroutine label, after the label of enclosing, the action
+// a was started in (nil if none), and returns ctx with it, to pass to
+// pprof.SetGoroutineLabels. The label holds strings only, so a goroutine
+// that keeps it does not keep the action alive.
+func Labels(ctx context.Context, a, enclosing *Action) context.Context {
+	outer := ""
+	if enclosing != nil {
+		outer = enclosing.label
+		if n := (maxLabelIDs - 1) * (idLen + 1); len(outer) >= n {
+			outer = outer[:n-1]
+		}
+	}
+	var id [idLen]byte
+	hex.Encode(id[:], a.id[:])
+	var b strings.Builder
+	b.Grow(idLen + 1 + len(outer))
+	b.Write(id[:])
+	if outer != "" {
+		b.WriteByte(' ')
+		b.WriteString(outer)
+	}
+	a.label = b.String()
+	return pprof.WithLabels(ctx, pprof.Labels(LabelKey, a.label))
 }
 
 // maxGoroutines bounds the goroutines shown in one report.
@@ -37,7 +68,7 @@ type stacks struct {
 }
 
 type group struct {
-	span  trace.SpanID
+	spans []trace.SpanID // of its label, innermost first
 	count int
 	text  string // the stack, one frame per line
 }
@@ -53,7 +84,7 @@ func newStacks(w *Watchdog) *stacks {
 // parseProfile reads a goroutine profile in its debug=1 text form:
 //
 //	3 @ 0x43e1ae 0x4725ad ...
-//	# labels: {"crstel.span":"00f067aa0ba902b7"}
+//	# labels: {"crstel.span":"00f067aa0ba902b7 53995c3f42cd8ad8"}
 //	#	0x4725ac	main.work+0x2c	/src/main.go:20
 //
 // and returns the groups with a crstel label.
@@ -79,7 +110,8 @@ func parseProfile(text string) []group {
 		for _, l := range lines[1:] {
 			switch {
 			case strings.HasPrefix(l, "# labels: "):
-				g.span, found = labelSpan(l)
+				g.spans = labelSpans(l)
+				found = len(g.spans) > 0
 			case strings.HasPrefix(l, "#\t"):
 				// "#\t0x4725ac\tmain.work+0x2c\t/src/main.go:20", aligned
 				// with more tabs by a tabwriter.
@@ -96,24 +128,41 @@ func parseProfile(text string) []group {
 	return out
 }
 
-// labelSpan returns the span id of a "# labels: {...}" line.
-func labelSpan(line string) (trace.SpanID, bool) {
+// labelSpans returns the span ids of a "# labels: {...}" line.
+func labelSpans(line string) []trace.SpanID {
 	key := strconv.Quote(LabelKey) + ":"
 	i := strings.Index(line, key)
 	if i < 0 {
-		return trace.SpanID{}, false
+		return nil
 	}
 	v, err := strconv.QuotedPrefix(line[i+len(key):])
 	if err != nil {
-		return trace.SpanID{}, false
+		return nil
 	}
 	v, _ = strconv.Unquote(v)
-	var id trace.SpanID
-	if len(v) != len(id) {
-		return trace.SpanID{}, false
+	var ids []trace.SpanID
+	for f := range strings.FieldsSeq(v) {
+		var id trace.SpanID
+		if len(f) != idLen {
+			return nil
+		}
+		if _, err := hex.Decode(id[:], []byte(f)); err != nil {
+			return nil
+		}
+		ids = append(ids, id)
 	}
-	copy(id[:], v)
-	return id, true
+	return ids
+}
+
+// innermost returns the first of spans that is an open action.
+func (s *stacks) innermost(spans []trace.SpanID) (trace.SpanID, bool) {
+	s.index()
+	for _, id := range spans {
+		if s.open[id] != nil {
+			return id, true
+		}
+	}
+	return trace.SpanID{}, false
 }
 
 // of returns the stacks of the goroutines running a or one of its open
@@ -126,7 +175,11 @@ func (s *stacks) of(a *Action) string {
 	var b strings.Builder
 	shown := 0
 	for _, g := range s.groups {
-		depth, ok := s.descends(g.span, target)
+		span, ok := s.innermost(g.spans)
+		if !ok {
+			continue
+		}
+		depth, ok := s.descends(span, target)
 		if !ok {
 			continue
 		}
@@ -135,7 +188,7 @@ func (s *stacks) of(a *Action) string {
 			break
 		}
 		shown++
-		b.WriteString(strconv.Itoa(g.count) + " goroutine(s) in span " + g.span.String())
+		b.WriteString(strconv.Itoa(g.count) + " goroutine(s) in span " + span.String())
 		if depth > 0 {
 			b.WriteString(" (an open descendant, " + strconv.Itoa(depth) + " level(s) down)")
 		}
@@ -177,8 +230,8 @@ func (s *stacks) ofAncestor(a *Action, b *strings.Builder) {
 	span := a.Owner.ParentSpanID()
 	for depth := 1; depth < 64 && span.IsValid(); depth++ {
 		for _, g := range s.groups {
-			if g.span == span {
-				b.WriteString(strconv.Itoa(g.count) + " goroutine(s) in span " + g.span.String() +
+			if in, ok := s.innermost(g.spans); ok && in == span {
+				b.WriteString(strconv.Itoa(g.count) + " goroutine(s) in span " + span.String() +
 					" (the enclosing action, " + strconv.Itoa(depth) + " level(s) up):\n")
 				b.WriteString(g.text)
 			}

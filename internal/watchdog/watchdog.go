@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -82,6 +83,11 @@ type Owner interface {
 	Err() error
 	// EndAbandoned ends the action's span with an error status saying why.
 	EndAbandoned(reason string)
+	// Ended reports whether the action's span has ended. An action whose
+	// span ended without [Watchdog.Remove] (through the span itself rather
+	// than its owner) is forgotten when the watchdog next looks at it,
+	// and [Config.Forgotten] is called.
+	Ended() bool
 }
 
 // Action is an open action. The action's own record embeds it, so that
@@ -97,14 +103,16 @@ type Action struct {
 	Budget    time.Duration // 0: none
 	Heartbeat time.Duration // 0: none
 
+	w        *Watchdog // the watchdog tracking it; its epoch is the origin of the times below
 	id       trace.SpanID
 	shard    uint8
 	prev     *Action // in the shard's list of open actions, newest first
 	next     *Action
-	noted    bool  // yielded by Unnoted; guarded by the shard's lock
-	queued   bool  // seen by admit; guarded by the shard's lock
-	start    int64 // unix nanoseconds
-	deadline int64 // of the context, unix nanoseconds; 0: none
+	noted    bool   // yielded by Unnoted; guarded by the shard's lock
+	queued   bool   // seen by admit; guarded by the shard's lock
+	label    string // the value of its goroutine label; see Labels
+	start    int64  // nanoseconds since the watchdog's epoch
+	deadline int64  // of the context, nanoseconds since the epoch; noDeadline: none
 	lastBeat atomic.Int64
 
 	// Guarded by Watchdog.mu.
@@ -114,19 +122,73 @@ type Action struct {
 	stalls   uint16
 }
 
-// Beat records that the action is alive.
-func (a *Action) Beat() { a.lastBeat.Store(time.Now().UnixNano()) }
-
-// ContextDeadline returns the deadline of the action's context; zero if none.
-func (a *Action) ContextDeadline() time.Time {
-	if a.deadline == 0 {
-		return time.Time{}
+// Beat records that the action is alive. It does nothing before the
+// action is added to a watchdog.
+func (a *Action) Beat() {
+	if a.w != nil {
+		a.lastBeat.Store(a.w.since(time.Now()))
 	}
-	return time.Unix(0, a.deadline)
 }
 
-// Start returns when the action started.
-func (a *Action) Start() time.Time { return time.Unix(0, a.start) }
+// ContextDeadline returns the deadline of the action's context; zero if
+// none, or if it is so far away (about 292 years, the range of a
+// time.Duration) that it counts as none.
+func (a *Action) ContextDeadline() time.Time {
+	if a.deadline == noDeadline || a.w == nil {
+		return time.Time{}
+	}
+	return a.w.at(a.deadline)
+}
+
+// Start returns when the action started; zero before it is added.
+func (a *Action) Start() time.Time {
+	if a.w == nil {
+		return time.Time{}
+	}
+	return a.w.at(a.start)
+}
+
+// Times of actions are kept as nanoseconds since the watchdog's epoch, read
+// with the monotonic clock, so that a step of the wall clock neither makes
+// every action overdue nor hides one. Sums and products saturate: a budget
+// of math.MaxInt64, or a context deadline in the year 3000, means "never",
+// not a time in the past.
+const noDeadline = math.MaxInt64
+
+// since returns t as nanoseconds since the epoch.
+func (w *Watchdog) since(t time.Time) int64 { return int64(t.Sub(w.epoch)) }
+
+// at returns the time ns nanoseconds after the epoch.
+func (w *Watchdog) at(ns int64) time.Time { return w.epoch.Add(time.Duration(ns)) }
+
+// addSat returns a+b, saturated to the range of int64.
+func addSat(a, b int64) int64 {
+	s := a + b
+	switch {
+	case a > 0 && b > 0 && s < 0:
+		return math.MaxInt64
+	case a < 0 && b < 0 && s >= 0:
+		return math.MinInt64
+	}
+	return s
+}
+
+// incSat returns n+1, or n if that would overflow.
+func incSat(n uint16) uint16 {
+	if n == math.MaxUint16 {
+		return n
+	}
+	return n + 1
+}
+
+// growth returns d * 2^k (k at most 62), saturated at math.MaxInt64; d >= 0.
+func growth(d int64, k uint16) int64 {
+	k = min(k, 62)
+	if d > math.MaxInt64>>k {
+		return math.MaxInt64
+	}
+	return d << k
+}
 
 // Report is what the watchdog says about an action.
 type Report struct {
@@ -164,6 +226,10 @@ type Config struct {
 	OnReport func(Report)
 	// StackBytes bounds the stack text of one report. Default 8 KiB.
 	StackBytes int
+	// Forgotten is called, on the watchdog's goroutine, with an action the
+	// watchdog found ended without Remove, after removing it; noted tells
+	// whether Unnoted had yielded it. nil means nothing to do.
+	Forgotten func(a *Action, noted bool)
 }
 
 const shards = 32
@@ -176,6 +242,7 @@ type shard struct {
 // Watchdog tracks open actions and reports those that run too long.
 type Watchdog struct {
 	cfg    Config
+	epoch  time.Time // the origin of the actions' times
 	shards [shards]shard
 	open   atomic.Int64
 
@@ -197,7 +264,7 @@ func New(cfg Config) *Watchdog {
 	if cfg.StackBytes <= 0 {
 		cfg.StackBytes = 8 << 10
 	}
-	w := &Watchdog{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &Watchdog{cfg: cfg, epoch: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -209,12 +276,21 @@ func (w *Watchdog) Add(a *Action, id trace.SpanID, start, deadline time.Time) bo
 	if w.closed.Load() {
 		return false
 	}
-	now := start.UnixNano()
-	a.start = now
-	a.lastBeat.Store(now)
+	a.w = w
+	a.start = w.since(start)
+	a.lastBeat.Store(a.start)
 	a.index = -1
+	a.deadline = noDeadline
 	if !deadline.IsZero() {
-		a.deadline = deadline.UnixNano()
+		// Sub saturates: a deadline centuries away is as far as a
+		// time.Duration reaches, which counts as none. (Near the end of
+		// time.Time's range it can return a negative duration: After is
+		// exact there.)
+		d := deadline.Sub(start)
+		if deadline.After(start) && d < 0 {
+			d = math.MaxInt64
+		}
+		a.deadline = addSat(a.start, int64(d))
 	}
 	a.id, a.shard = id, id[7]%shards
 	sh := &w.shards[a.shard]
@@ -274,7 +350,7 @@ func (w *Watchdog) admit() {
 		sh.mu.Lock()
 		for a := sh.head; a != nil && !a.queued; a = a.next {
 			a.queued = true
-			if due := a.nextDue(); due != 0 {
+			if due := a.nextDue(); due != never {
 				w.mu.Lock()
 				a.due = due
 				heap.Push(&w.due, a)
@@ -336,50 +412,87 @@ func (w *Watchdog) Snapshot() []*Action {
 	return out
 }
 
-// nextDue returns when a is next due for a check, in unix nanoseconds, or
-// 0 if never: the earliest of its next overdue report and its next
-// heartbeat check. Reports repeat at growing intervals: the k-th overdue
-// report (from 0) is due at first + (first - start) * (2^k - 1).
-func (a *Action) nextDue() int64 {
-	var due int64
-	if first := a.firstOverdue(); first != 0 {
-		step := max(first-a.start, int64(time.Second))
-		due = first + step*(1<<min(a.overdues, 20)-1)
+// never is the due time of an action with nothing to check.
+const never = math.MaxInt64
+
+// nextDue returns when a is next due for a check, or never: the earlier of
+// its next overdue report and its next heartbeat check.
+func (a *Action) nextDue() int64 { return min(a.nextOverdue(), a.nextStall()) }
+
+// nextOverdue returns when a's next overdue report is due, or never.
+// Reports repeat at growing intervals: the k-th (from 0) is due at
+// first + step*(2^k - 1), where first is when it became overdue (its start,
+// if its context's deadline had passed before) and step the time from its
+// start to first, at least a second.
+func (a *Action) nextOverdue() int64 {
+	first := a.firstOverdue()
+	if first == never {
+		return never
 	}
-	if a.Heartbeat > 0 {
-		quiet := int64(a.Heartbeat) * (1 << min(a.stalls, 20))
-		if d := a.lastBeat.Load() + quiet; due == 0 || d < due {
-			due = d
-		}
+	first = max(first, a.start)
+	step := max(first-a.start, int64(time.Second))
+	return addSat(first, growth(step, a.overdues)-step)
+}
+
+// nextStall returns when a is stalled if it sends no heartbeat before, or
+// never: the silence allowed doubles with each stalled report.
+func (a *Action) nextStall() int64 {
+	if a.Heartbeat <= 0 {
+		return never
 	}
-	return due
+	return addSat(a.lastBeat.Load(), growth(int64(a.Heartbeat), a.stalls))
 }
 
 // firstOverdue returns when a becomes overdue: the earlier of its budget
-// and its context's deadline; 0 if neither.
+// and its context's deadline; never if neither.
 func (a *Action) firstOverdue() int64 {
-	var first int64
+	first := int64(never)
 	if a.Budget > 0 {
-		first = a.start + int64(a.Budget)
+		first = addSat(a.start, int64(a.Budget))
 	}
-	if a.deadline != 0 && (first == 0 || a.deadline < first) {
-		first = a.deadline
-	}
-	return first
+	return min(first, a.deadline)
 }
 
 func (w *Watchdog) loop() {
 	defer close(w.done)
 	t := time.NewTicker(w.cfg.Interval)
 	defer t.Stop()
-	for {
+	for tick := 0; ; tick++ {
 		select {
 		case <-w.stop:
 			return
 		case <-t.C:
 			w.admit()
 			w.check(time.Now())
+			w.sweep(tick % shards)
 		}
+	}
+}
+
+// sweep forgets the actions of shard i whose spans ended without Remove.
+// One shard a tick: each action is looked at every 32 ticks (16 s at the
+// default interval), at the cost of one span lock each.
+func (w *Watchdog) sweep(i int) {
+	sh := &w.shards[i]
+	var ended []*Action
+	sh.mu.Lock()
+	for a := sh.head; a != nil; a = a.next {
+		if a.queued && a.Owner.Ended() { // one not yet queued is too young to bother
+			ended = append(ended, a)
+		}
+	}
+	sh.mu.Unlock()
+	for _, a := range ended {
+		w.forget(a)
+	}
+}
+
+// forget removes a, whose span ended without Remove, and tells
+// Config.Forgotten.
+func (w *Watchdog) forget(a *Action) {
+	tracked, noted := w.Remove(a)
+	if tracked && w.cfg.Forgotten != nil {
+		w.cfg.Forgotten(a, noted)
 	}
 }
 
@@ -391,28 +504,24 @@ func (w *Watchdog) check(now time.Time) {
 		n     int
 	}
 	var reports []due
-	nowNS := now.UnixNano()
+	nowNS := w.since(now)
 	w.mu.Lock()
 	for w.due.Len() > 0 && w.due[0].due <= nowNS {
 		a := heap.Pop(&w.due).(*Action)
 		if a.Heartbeat > 0 {
-			beat := a.lastBeat.Load()
 			switch {
-			case beat+int64(a.Heartbeat)*(1<<min(a.stalls, 20)) <= nowNS:
-				a.stalls++
+			case a.nextStall() <= nowNS:
+				a.stalls = incSat(a.stalls)
 				reports = append(reports, due{a, Stalled, int(a.stalls)})
-			case beat+int64(a.Heartbeat) > nowNS:
+			case addSat(a.lastBeat.Load(), int64(a.Heartbeat)) > nowNS:
 				a.stalls = 0 // it beat again: start over
 			}
 		}
-		if first := a.firstOverdue(); first != 0 {
-			step := max(first-a.start, int64(time.Second))
-			if first+step*(1<<min(a.overdues, 20)-1) <= nowNS {
-				a.overdues++
-				reports = append(reports, due{a, Overdue, int(a.overdues)})
-			}
+		if a.nextOverdue() <= nowNS {
+			a.overdues = incSat(a.overdues)
+			reports = append(reports, due{a, Overdue, int(a.overdues)})
 		}
-		if next := a.nextDue(); next != 0 {
+		if next := a.nextDue(); next != never {
 			a.due = max(next, nowNS+1)
 			heap.Push(&w.due, a)
 		}
@@ -421,8 +530,15 @@ func (w *Watchdog) check(now time.Time) {
 	if len(reports) == 0 {
 		return
 	}
-	stacks := newStacks(w)
+	var stacks *stacks
 	for _, r := range reports {
+		if r.a.Owner.Ended() {
+			w.forget(r.a)
+			continue
+		}
+		if stacks == nil {
+			stacks = newStacks(w)
+		}
 		w.report(r.a, r.state, r.n, now, stacks)
 	}
 }
@@ -430,7 +546,7 @@ func (w *Watchdog) check(now time.Time) {
 // report makes one report of a.
 func (w *Watchdog) report(a *Action, state State, n int, now time.Time, stacks *stacks) {
 	w.reports[state].Add(1)
-	elapsed := now.Sub(a.Start())
+	elapsed := max(time.Duration(w.since(now)-a.start), 0)
 	r := Report{
 		State: state, Span: a.Owner.SpanContext(), Parent: a.Owner.ParentSpanID(),
 		Category: a.Category, Name: a.Name, Op: a.Op, Metadata: a.Owner.Metadata(),
@@ -460,15 +576,16 @@ func (w *Watchdog) report(a *Action, state State, n int, now time.Time, stacks *
 }
 
 func reason(a *Action, state State, elapsed time.Duration, now time.Time) string {
-	el := elapsed.Round(time.Millisecond).String()
+	el := max(elapsed, 0).Round(time.Millisecond).String()
 	switch state {
 	case Stalled:
-		quiet := now.Sub(time.Unix(0, a.lastBeat.Load())).Round(time.Millisecond)
+		// A heartbeat may land between the check and now: never negative.
+		quiet := max(time.Duration(a.w.since(now)-a.lastBeat.Load()), 0).Round(time.Millisecond)
 		return "no heartbeat for " + quiet.String() + ", expected every " + a.Heartbeat.String() + "; running " + el
 	case Abandoned:
 		return "still running at shutdown after " + el
 	}
-	if a.deadline != 0 && (a.Budget == 0 || a.deadline < a.start+int64(a.Budget)) {
+	if a.deadline != noDeadline && (a.Budget <= 0 || a.deadline < addSat(a.start, int64(a.Budget))) {
 		return "running " + el + ", past its context's deadline"
 	}
 	return "running " + el + ", past its budget of " + a.Budget.String()
@@ -518,7 +635,14 @@ func (w *Watchdog) Shutdown(ctx context.Context) error {
 			return
 		}
 		w.closed.Store(true)
-		open := w.Snapshot()
+		var open []*Action
+		for _, a := range w.Snapshot() {
+			if a.Owner.Ended() {
+				w.forget(a)
+			} else {
+				open = append(open, a)
+			}
+		}
 		if len(open) == 0 {
 			return
 		}

@@ -3,6 +3,8 @@ package watchdog_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -36,6 +38,7 @@ func (o *owner) Metadata() []attribute.KeyValue {
 func (o *owner) ParentSpanID() trace.SpanID {
 	return o.Span.(sdktrace.ReadOnlySpan).Parent().SpanID()
 }
+func (o *owner) Ended() bool { return !o.Span.IsRecording() }
 func (o *owner) EndAbandoned(reason string) {
 	o.abandoned = reason
 	o.Span.SetStatus(codes.Error, "abandoned: "+reason)
@@ -284,7 +287,7 @@ func TestStacks(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			pprof.SetGoroutineLabels(watchdog.Labels(context.Background(), child))
+			pprof.SetGoroutineLabels(watchdog.Labels(context.Background(), child, nil))
 			hangInChild(release)
 		}()
 		time.Sleep(1200 * time.Millisecond)
@@ -318,6 +321,181 @@ func TestManyOpen(t *testing.T) {
 		}
 		if f.w.Open() != n+1 {
 			t.Errorf("Open() = %d, want %d", f.w.Open(), n+1)
+		}
+	})
+}
+
+// TestTimesOutOfRange: budgets, heartbeats and context deadlines at the
+// ends of what a time.Duration or a time.Time holds never overflow into "due
+// now": a far-away one is never reported, and one long past is reported
+// once and then at growing intervals, not at every check.
+func TestTimesOutOfRange(t *testing.T) {
+	far := time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
+	farther := time.Date(1_000_000_000, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		ctx       func() (context.Context, context.CancelFunc)
+		budget    time.Duration
+		heartbeat time.Duration
+		want      int // reports in the first minute
+	}{
+		{name: "budget MaxInt64", budget: math.MaxInt64},
+		{name: "budget MaxInt64-1", budget: math.MaxInt64 - 1},
+		{name: "budget 200 years", budget: 200 * 365 * 24 * time.Hour},
+		{name: "heartbeat MaxInt64", heartbeat: math.MaxInt64},
+		{name: "heartbeat 100 years", heartbeat: 100 * 365 * 24 * time.Hour},
+		{name: "budget and heartbeat MaxInt64", budget: math.MaxInt64, heartbeat: math.MaxInt64},
+		{name: "timeout MaxInt64", ctx: func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), math.MaxInt64)
+		}},
+		{name: "deadline year 3000", ctx: func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), far)
+		}},
+		{name: "deadline in the year 1e9", ctx: func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), farther)
+		}},
+		{name: "deadline year 3000 and budget MaxInt64", budget: math.MaxInt64, ctx: func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), far)
+		}},
+		// Past: reported at 0 s (first check), then after 1, 3, 7, 15, 31
+		// s: 6 in a minute, never one per check (120).
+		{name: "deadline in year 1", want: 6, ctx: func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), time.Date(1, 1, 2, 0, 0, 0, 0, time.UTC))
+		}},
+		{name: "deadline at the zero unix time", want: 6, ctx: func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), time.Unix(0, 0))
+		}},
+		{name: "deadline just passed", want: 6, ctx: func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), -time.Nanosecond)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFixture(t)
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if tt.ctx != nil {
+					ctx, cancel = tt.ctx()
+				}
+				defer cancel()
+				a, o := f.start(ctx, "long", tt.budget, tt.heartbeat)
+				time.Sleep(time.Minute)
+				if got := f.got(); len(got) != tt.want {
+					t.Errorf("%d reports in a minute (%s), want %d", len(got), states(got), tt.want)
+				}
+				if d := a.ContextDeadline(); tt.want == 0 && !d.IsZero() && d.Before(a.Start()) {
+					t.Errorf("ContextDeadline() = %v, before the start %v", d, a.Start())
+				}
+				f.end(a, o)
+			})
+		})
+	}
+}
+
+// TestEndedElsewhere: an action whose span was ended directly, not through
+// Remove, is forgotten (and Config.Forgotten told) instead of being
+// reported as overdue or abandoned.
+func TestEndedElsewhere(t *testing.T) {
+	for _, budget := range []time.Duration{time.Second, 0} { // due, and never due
+		t.Run(budget.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				var forgotten []string
+				f := &fixture{rec: tracetest.NewSpanRecorder()}
+				f.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.rec))
+				f.w = watchdog.New(watchdog.Config{
+					Interval: 100 * time.Millisecond,
+					OnReport: func(r watchdog.Report) { f.reports = append(f.reports, r) },
+					Forgotten: func(a *watchdog.Action, noted bool) {
+						mu.Lock()
+						forgotten = append(forgotten, a.Name)
+						mu.Unlock()
+					},
+				})
+				defer f.w.Shutdown(context.Background())
+				_, o := f.start(context.Background(), "ended_by_span", budget, 0)
+				time.Sleep(200 * time.Millisecond)
+				o.Span.End() // not through the watchdog
+				time.Sleep(time.Minute)
+				if f.w.Open() != 0 {
+					t.Errorf("Open() = %d a minute after the span ended, want 0", f.w.Open())
+				}
+				if err := f.w.Shutdown(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if len(f.reports) != 0 || o.abandoned != "" {
+					t.Errorf("reports = %s, abandoned %q; want none", states(f.reports), o.abandoned)
+				}
+				if len(forgotten) != 1 || forgotten[0] != "ended_by_span" {
+					t.Errorf("Forgotten called with %v, want [ended_by_span]", forgotten)
+				}
+			})
+		})
+	}
+}
+
+// TestLabelChain: a goroutine's label names its action and the enclosing
+// ones, innermost first, in hex, at most 8; a report counts a goroutine in
+// the innermost action of its label that is still open, so that actions
+// ended out of order, or on another goroutine, do not hide it.
+func TestLabelChain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		var chain []*watchdog.Action
+		var owners []*owner
+		ctx := context.Background()
+		var lctx context.Context
+		for i := range 12 {
+			budget := time.Duration(0)
+			if i == 8 {
+				budget = time.Second
+			}
+			a, o := f.start(ctx, fmt.Sprintf("level_%d", i), budget, 0)
+			var enclosing *watchdog.Action
+			if i > 0 {
+				enclosing = chain[i-1]
+			}
+			lctx = watchdog.Labels(context.Background(), a, enclosing)
+			chain, owners = append(chain, a), append(owners, o)
+			ctx = trace.ContextWithSpan(ctx, o.Span)
+		}
+		v, _ := pprof.Label(lctx, watchdog.LabelKey)
+		ids := strings.Fields(v)
+		if len(ids) != 8 {
+			t.Fatalf("label %q has %d ids, want 8 (the bound)", v, len(ids))
+		}
+		for i, id := range ids {
+			if want := chain[11-i].SpanID().String(); id != want {
+				t.Errorf("label id %d = %s, want %s (innermost first)", i, id, want)
+			}
+		}
+		// The innermost three end; the goroutine keeps its label and
+		// counts in level 8, the innermost still open.
+		for i := 11; i >= 9; i-- {
+			f.end(chain[i], owners[i])
+		}
+		release := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			pprof.SetGoroutineLabels(lctx)
+			hangInChild(release)
+		}()
+		time.Sleep(1200 * time.Millisecond)
+		got := f.got()
+		close(release)
+		<-done
+		if len(got) != 1 || got[0].Name != "level_8" {
+			t.Fatalf("reports = %s, want level_8 overdue", states(got))
+		}
+		want := "1 goroutine(s) in span " + chain[8].SpanID().String() + ":"
+		if !strings.Contains(got[0].Stack, want) || !strings.Contains(got[0].Stack, "hangInChild") {
+			t.Errorf("stack = %q, want %q with hangInChild", got[0].Stack, want)
+		}
+		for i := 8; i >= 0; i-- {
+			f.end(chain[i], owners[i])
 		}
 	})
 }
