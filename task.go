@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
@@ -147,13 +148,8 @@ const (
 // leftOut, largest first. invalid names the entries that cannot travel in
 // baggage at all.
 func withTaskBaggage(b baggage.Baggage, attrs []attribute.KeyValue) (_ baggage.Baggage, invalid, leftOut error) {
-	prop, err := baggage.NewKeyProperty(taskProperty)
-	if err != nil {
-		return b, err, nil
-	}
 	var errs []error
-	var ids, rest []sizedMember
-	task := make(map[string]bool, len(attrs))
+	members := make([]baggage.Member, 0, len(attrs))
 	for _, kv := range attrs {
 		k := string(kv.Key)
 		if !baggageToken(k) {
@@ -161,22 +157,71 @@ func withTaskBaggage(b baggage.Baggage, attrs []attribute.KeyValue) (_ baggage.B
 				"it stays on this process's spans only", crs.ErrInvalidMetadata, crs.Quote(k)))
 			continue
 		}
-		m, err := baggage.NewMemberRaw(k, kv.Value.AsString(), prop)
+		m, err := baggage.NewMemberRaw(k, kv.Value.AsString(), taskProperties()...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%w: key %s not put in baggage: %w", crs.ErrInvalidMetadata, crs.Quote(k), err))
 			continue
 		}
-		task[k] = true
-		if strings.HasSuffix(k, ".id") {
+		members = append(members, m)
+	}
+	if !mayExceed(b, members) {
+		for _, m := range members {
+			b, _ = b.SetMember(m) // a valid member: no error
+		}
+		return b, errors.Join(errs...), nil
+	}
+	kept, left := fitBaggage(members, b)
+	out, err := baggage.New(kept...)
+	if err != nil {
+		return b, errors.Join(append(errs, err)...), nil
+	}
+	return out, errors.Join(errs...), leftOutError(left)
+}
+
+// taskProperties returns the property that marks task members.
+var taskProperties = sync.OnceValue(func() []baggage.Property {
+	p, err := baggage.NewKeyProperty(taskProperty)
+	if err != nil {
+		panic(err) // a constant that is a valid key
+	}
+	return []baggage.Property{p}
+})
+
+// mayExceed reports whether the task members, with b's, might not fit in
+// one baggage header, by a bound computed without encoding them: a task
+// member's encoding is at most its key, three bytes a byte of its value
+// (percent-encoding) and the property; b's is its encoding.
+func mayExceed(b baggage.Baggage, task []baggage.Member) bool {
+	if b.Len()+len(task) > baggageMaxMembers {
+		return true
+	}
+	total := 0
+	if b.Len() > 0 {
+		total = len(b.String()) + 1
+	}
+	for _, m := range task {
+		n := len(m.Key()) + 1 + 3*len(m.Value()) + 1 + len(taskProperty)
+		if n > baggageMaxMemberBytes {
+			return true
+		}
+		total += n + 1
+	}
+	return total > baggageMaxBytes
+}
+
+// fitBaggage returns the task members and b's other members that fit in
+// one baggage header, and those left out: the task's ids (keys ending in
+// ".id") first, then b's other members, then the rest of the task's,
+// smallest first.
+func fitBaggage(task []baggage.Member, b baggage.Baggage) (kept []baggage.Member, left []sizedMember) {
+	isTask := make(map[string]bool, len(task))
+	var ids, rest []sizedMember
+	for _, m := range task {
+		isTask[m.Key()] = true
+		if strings.HasSuffix(m.Key(), ".id") {
 			ids = append(ids, sized(m))
 		} else {
 			rest = append(rest, sized(m))
-		}
-	}
-	var others []sizedMember // b's members that are not task metadata
-	for _, m := range b.Members() {
-		if !task[m.Key()] && !isTaskMember(m) {
-			others = append(others, sized(m))
 		}
 	}
 	bySize := func(a, b sizedMember) int {
@@ -184,19 +229,15 @@ func withTaskBaggage(b baggage.Baggage, attrs []attribute.KeyValue) (_ baggage.B
 	}
 	slices.SortFunc(ids, bySize)
 	slices.SortFunc(rest, bySize)
-
 	var fit baggageFit
 	fit.add(ids)
-	fit.add(others)
+	for _, m := range b.Members() {
+		if !isTask[m.Key()] && !isTaskMember(m) {
+			fit.add([]sizedMember{sized(m)})
+		}
+	}
 	fit.add(rest)
-	out, err := baggage.New(fit.kept...)
-	if err != nil {
-		return b, errors.Join(append(errs, err)...), nil
-	}
-	if len(fit.left) > 0 {
-		leftOut = fit.err()
-	}
-	return out, errors.Join(errs...), leftOut
+	return fit.kept, fit.left
 }
 
 // sizedMember is a baggage member with the length of its encoding.
@@ -240,9 +281,12 @@ func (f *baggageFit) add(ms []sizedMember) {
 	}
 }
 
-// err names the members left out, largest first.
-func (f *baggageFit) err() error {
-	left := slices.Clone(f.left)
+// leftOutError names the members left out, largest first; nil if none.
+func leftOutError(left []sizedMember) error {
+	if len(left) == 0 {
+		return nil
+	}
+	left = slices.Clone(left)
 	slices.SortStableFunc(left, func(a, b sizedMember) int { return cmp.Compare(b.size, a.size) })
 	names := make([]string, 0, min(len(left), maxLeftNamed))
 	for _, sm := range left[:min(len(left), maxLeftNamed)] {
