@@ -2,19 +2,23 @@ package crstel
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/internal/violation"
 )
 
 // SpanProcessor stamps every span started inside an action's context with
 // the action's crs.action.category and crs.action.name and the task
 // metadata, so that spans made by other instrumentation (otelhttp, otelgrpc,
-// an LLM client) conform to the specification too. Values the span already
-// has at its start win. Spans started outside any action, and the action's
-// own span, are left alone.
+// an LLM client) conform to the specification too. String values the span
+// already has at its start win; values of another type are replaced and
+// marked. Spans started outside any action, and the action's own span, are
+// left alone.
 //
 // [Setup] installs one. Register it yourself when you build your own
 // provider, before the exporting processor:
@@ -32,7 +36,9 @@ var _ sdktrace.SpanProcessor = (*SpanProcessor)(nil)
 // only.)
 func NewSpanProcessor() *SpanProcessor { return &SpanProcessor{} }
 
-// OnStart stamps s if parent is inside an action.
+// OnStart stamps s if parent is inside an action. A value s has already
+// under one of those keys wins if it is a string; one of another type (an
+// int task.id, say) is replaced, and the span marked with [InvalidKey].
 func (*SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 	a := actionFrom(parent)
 	if a == nil || !a.started {
@@ -43,26 +49,36 @@ func (*SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) 
 		taskAttrs = a.task.attrs
 	}
 	existing := s.Attributes()
-	has := func(k attribute.Key) bool {
-		for _, kv := range existing {
-			if kv.Key == k {
+	var problems []error
+	// keep reports whether the span has its own value for kv's key, of the
+	// right type.
+	keep := func(kv attribute.KeyValue) bool {
+		for _, e := range existing {
+			if e.Key != kv.Key {
+				continue
+			}
+			if e.Value.Type() == attribute.STRING {
 				return true
 			}
+			problems = append(problems, fmt.Errorf("%s=%s is a %s, not a string; replaced by the action's %s",
+				e.Key, crs.Quote(e.Value.Emit()), strings.ToLower(e.Value.Type().String()), crs.Quote(kv.Value.AsString())))
+			return false
 		}
 		return false
 	}
 	stamp := make([]attribute.KeyValue, 0, 2+len(taskAttrs))
 	for _, kv := range [2]attribute.KeyValue{crs.ActionCategory(crs.Category(a.Category)), crs.ActionName(a.Name)} {
-		if !has(kv.Key) {
+		if !keep(kv) {
 			stamp = append(stamp, kv)
 		}
 	}
 	for _, kv := range taskAttrs {
-		if !has(kv.Key) {
+		if !keep(kv) {
 			stamp = append(stamp, kv)
 		}
 	}
 	s.SetAttributes(stamp...)
+	violation.Mark(s, problems...)
 }
 
 // OnEnd does nothing.

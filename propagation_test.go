@@ -64,6 +64,46 @@ func TestStampsThirdPartySpans(t *testing.T) {
 	}
 }
 
+// TestStampRepairsTypes: a span started inside an action whose own
+// value for a mandatory or metadata key is not a string gets the action's
+// value instead, and is marked; string values of its own are kept.
+func TestStampRepairsTypes(t *testing.T) {
+	tests := []struct {
+		name    string
+		own     []attribute.KeyValue
+		want    map[attribute.Key]string
+		invalid int
+	}{
+		{name: "an int task.id", own: []attribute.KeyValue{attribute.Int("task.id", 7)},
+			want: map[attribute.Key]string{"task.id": "task-1"}, invalid: 1},
+		{name: "a bool category and a slice name", own: []attribute.KeyValue{attribute.Bool("crs.action.category", true),
+			attribute.StringSlice("crs.action.name", []string{"a"})},
+			want: map[attribute.Key]string{"crs.action.category": "patch_generation", "crs.action.name": "generate_patch"}, invalid: 2},
+		{name: "a string of its own", own: []attribute.KeyValue{attribute.String("round.id", "round-9")},
+			want: map[attribute.Key]string{"round.id": "round-9"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := crsteltest.NewRecorder(t)
+			captureErrors(t)
+			ctx := crstel.WithTask(context.Background(), task1)
+			ctx, action := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
+			_, s := otel.Tracer("third-party").Start(ctx, "child", trace.WithAttributes(tt.own...))
+			s.End()
+			action.End()
+			got := attrs(one(t, rec.Ended(), "child"))
+			for k, v := range tt.want {
+				if got[k] != attribute.StringValue(v) {
+					t.Errorf("%s = %s, want %q", k, got[k].Emit(), v)
+				}
+			}
+			if n := len(got[crstel.InvalidKey].AsStringSlice()); n != tt.invalid {
+				t.Errorf("crstel.invalid = %q, want %d entries", got[crstel.InvalidKey].AsStringSlice(), tt.invalid)
+			}
+		})
+	}
+}
+
 // TestAcrossHTTP: the task metadata and trace context cross an HTTP hop
 // made with otelhttp on both sides, and the client span is stamped.
 func TestAcrossHTTP(t *testing.T) {
