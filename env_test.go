@@ -547,6 +547,39 @@ func TestSetupMetricsAndLogsFollowTraces(t *testing.T) {
 	}
 }
 
+// TestSetupMetricsExporterOTLP: OTEL_METRICS_EXPORTER=otlp exports
+// metrics even when the spans go elsewhere, as OTEL_LOGS_EXPORTER=otlp does
+// for logs; it was silently ignored.
+func TestSetupMetricsExporterOTLP(t *testing.T) {
+	errs := setupIsolate(t)
+	srv := otlptest.NewServer(t)
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	t.Setenv("OTEL_METRICS_EXPORTER", "otlp")
+	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", srv.URL())
+	tel := setupStart(t, crstel.WithServiceName("patcher"))
+	if err := setupShutdown(t, tel); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if n := srv.MetricRequests(); n == 0 {
+		t.Error("OTEL_METRICS_EXPORTER=otlp: the server got no metrics")
+	}
+	if e := errs.messages(); len(e) != 0 {
+		t.Errorf("otel.Handle got %q, want nothing", e)
+	}
+}
+
+// TestSetupContradictingOptions: options that contradict each other are an
+// error, as contradicting variables are.
+func TestSetupContradictingOptions(t *testing.T) {
+	err, _ := envSetup(t, nil, crstel.WithEndpoint("https://127.0.0.1:1"), crstel.WithInsecure())
+	if err == nil || !strings.Contains(err.Error(), `WithInsecure contradicts WithEndpoint("https://127.0.0.1:1")`) {
+		t.Errorf("Setup: %v, want an error naming WithInsecure and WithEndpoint", err)
+	}
+	if err, out := envSetup(t, nil, crstel.WithEndpoint("127.0.0.1:1"), crstel.WithInsecure(), crstel.WithMetricReader(sdkmetric.NewManualReader())); err != nil {
+		t.Errorf("WithEndpoint(host:port) with WithInsecure: %v\n%s", err, out)
+	}
+}
+
 // envSeeds are the seed corpus of FuzzSetupEnv and the inputs of
 // TestSetupEnvNeverPanics: the cases of the hardening issue and their
 // kin, each a list of variables and values.

@@ -33,14 +33,15 @@ const reasonKey = attribute.Key("crstel.reason")
 // newMeterProvider makes the meter provider: crstel's own metrics, and
 // any other instrumentation's (such as the GenAI metrics), exported over
 // OTLP gRPC with the same settings as the spans, or read by the reader of
-// WithMetricReader. With spans going to the console or nowhere, or with
-// OTEL_METRICS_EXPORTER=none, metrics are not exported.
+// WithMetricReader. With OTEL_METRICS_EXPORTER=otlp they are exported
+// wherever the spans go; unset, only when the spans go to an OTLP
+// collector; with OTEL_METRICS_EXPORTER=none, never.
 func newMeterProvider(ctx context.Context, cfg config, env envconfig.Config, res *resource.Resource, t *Telemetry) (*sdkmetric.MeterProvider, error) {
 	opts := []sdkmetric.Option{sdkmetric.WithResource(res)}
 	switch {
 	case cfg.metricReader != nil:
 		opts = append(opts, sdkmetric.WithReader(cfg.metricReader))
-	case cfg.otlp(env) && env.MetricsExporter != "none":
+	case env.MetricsExporter == "otlp" || env.MetricsExporter == "" && cfg.otlp(env):
 		// The exporter reads the OTEL_EXPORTER_OTLP_* variables itself,
 		// after envconfig checked them; the settings are passed on too,
 		// with the options, and the traces-specific ones when the metrics

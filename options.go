@@ -121,8 +121,9 @@ func WithEndpoint(endpoint string) Option {
 }
 
 // WithInsecure turns TLS off for a "host:port" endpoint. It overrides
-// OTEL_EXPORTER_OTLP_INSECURE and the certificate variables. The default is
-// TLS unless the endpoint is an http:// URL.
+// OTEL_EXPORTER_OTLP_INSECURE and the certificate variables; with an
+// https:// [WithEndpoint] it is an error. The default is TLS unless the
+// endpoint is an http:// URL.
 func WithInsecure() Option {
 	return optionFunc(func(c *config) { c.insecure = true })
 }

@@ -255,8 +255,12 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("crstel: WithServiceName(%q): want a non-blank name", c.serviceName))
 	}
 	if c.endpoint != "" {
-		if err := envconfig.CheckEndpoint(endpointURL(c.endpoint)); err != nil {
+		u := endpointURL(c.endpoint)
+		if err := envconfig.CheckEndpoint(u); err != nil {
 			errs = append(errs, fmt.Errorf("crstel: WithEndpoint(%q): %w", envconfig.RedactEndpoint(c.endpoint), err))
+		} else if c.insecure && strings.Contains(strings.ToLower(c.endpoint), "https://") {
+			errs = append(errs, fmt.Errorf("crstel: WithInsecure contradicts WithEndpoint(%q): use http:// for plain text, or drop WithInsecure",
+				envconfig.RedactEndpoint(c.endpoint)))
 		}
 	}
 	return errors.Join(errs...)
