@@ -32,13 +32,16 @@
 // specification names (OTEL_EXPORTER_OTLP_ENDPOINT,
 // OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_PROTOCOL=grpc,
 // OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_PROPAGATORS), then
-// defaults. With no endpoint configured it prints spans to stderr. crstel's
-// own variables:
+// defaults. With no endpoint configured it prints spans to stderr. Every
+// variable crstel or the SDK reads is checked first: a bad value, or a
+// number out of its range, is one error naming the variable, and never a
+// header's value. crstel's own variables:
 //
 //	CRSTEL_STRICT=1          invalid input panics (for tests); see WithStrict
 //	CRSTEL_QUEUE_FULL=block  span.End waits for room in a full export queue
 //	                         instead of dropping the span; see WithQueueFullPolicy
-//	CRSTEL_QUEUE_BYTES=N     the export queue's bound in bytes; see WithQueueBytes
+//	CRSTEL_QUEUE_BYTES=N     the export queue's bound in bytes, 64 KiB to
+//	                         64 GiB; see WithQueueBytes
 //	CRSTEL_OVERDUE=...       watchdog budgets by category, such as
 //	                         llm=10m,building=30m,fuzzing=0,default=15m
 //	CRSTEL_TRACE_DIR=DIR     the folder of the action journals; off: none

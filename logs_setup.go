@@ -5,9 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -40,28 +37,12 @@ func ActionOf(ctx context.Context) (category crs.Category, name string, ok bool)
 // default of 2048 does not.
 const DefaultLogQueueSize = 1 << 16
 
-// Environment variables the log pipeline reads that the OTLP log exporter
-// does not check itself.
+// The log SDK's defaults that Setup keeps, passed as options so that the
+// SDK does not read the OTEL_BLRP_* variables itself: envconfig has.
 const (
-	envLogsEndpoint   = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
-	envLogsHeaders    = "OTEL_EXPORTER_OTLP_LOGS_HEADERS"
-	envLogsQueueSize  = "OTEL_BLRP_MAX_QUEUE_SIZE"
-	envGeneralHeaders = "OTEL_EXPORTER_OTLP_HEADERS"
-
-	envExportTimeout     = "OTEL_EXPORTER_OTLP_TIMEOUT"
-	envLogsExportTimeout = "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"
-	envBLRPExportTimeout = "OTEL_BLRP_EXPORT_TIMEOUT"
+	logBatchSize      = 512
+	logExportInterval = time.Second
 )
-
-// envSet reports whether any of the variables is set to a non-blank value.
-func envSet(names ...string) bool {
-	for _, n := range names {
-		if strings.TrimSpace(os.Getenv(n)) != "" {
-			return true
-		}
-	}
-	return false
-}
 
 // logsConfig is the part of config for logs.
 type logsConfig struct {
@@ -106,19 +87,18 @@ func newLogPipeline(ctx context.Context, cfg config, env envconfig.Config, res *
 	lp := &logPipeline{}
 	opts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
 	if exp != nil {
-		queue := DefaultLogQueueSize
-		if n, err := strconv.Atoi(strings.TrimSpace(os.Getenv(envLogsQueueSize))); err == nil && n > 0 {
-			queue = n
-		}
+		queue := cmp.Or(env.BLRP.QueueSize, DefaultLogQueueSize)
 		// The batch processor has the same bound as the account's queue,
 		// so that it never drops a record itself: every drop is decided,
 		// and counted, by the account.
 		lp.acc = &account{what: "log records", endpoint: endpoint, secrets: secrets(cfg, env),
-			queue: newAdmission(queue, cmp.Or(cfg.queueBytes, env.QueueBytes, DefaultQueueBytes), queueBlocks(cfg, env))}
-		bopts := []sdklog.BatchProcessorOption{sdklog.WithMaxQueueSize(queue)}
-		if !envSet(envBLRPExportTimeout) {
+			queue: newAdmission(queue, queueBytes(cfg, env), queueBlocks(cfg, env))}
+		bopts := []sdklog.BatchProcessorOption{
+			sdklog.WithMaxQueueSize(queue),
+			sdklog.WithExportMaxBatchSize(min(cmp.Or(env.BLRP.BatchSize, logBatchSize), queue)),
+			sdklog.WithExportInterval(cmp.Or(env.BLRP.ScheduleDelay, logExportInterval)),
 			// Room for the exporter's retries through an outage, and more.
-			bopts = append(bopts, sdklog.WithExportTimeout(DefaultOutage+30*time.Second))
+			sdklog.WithExportTimeout(cmp.Or(env.BLRP.ExportTimeout, cmp.Or(env.Logs.Timeout, exportTimeout)+20*time.Second)),
 		}
 		bp := sdklog.NewBatchProcessor(countingLogExporter{Exporter: exp, acc: lp.acc}, bopts...)
 		opts = append(opts, sdklog.WithProcessor(countingLogProcessor{Processor: bp, acc: lp.acc}))
@@ -127,52 +107,35 @@ func newLogPipeline(ctx context.Context, cfg config, env envconfig.Config, res *
 	return lp, nil
 }
 
-// newOTLPLogExporter makes the OTLP gRPC log exporter. It reads the
-// OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_LOGS_* variables itself; the
-// options, and the traces-only endpoint and headers, are passed on, so that
-// logs go where the spans go.
+// newOTLPLogExporter makes the OTLP gRPC log exporter, with the settings
+// of the OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_LOGS_* variables as
+// envconfig read them, overridden by the options; logs whose endpoint is
+// not configured go where the spans go. Every setting is passed as an
+// option: unlike the span and metric exporters, the log exporter reads the
+// variables as they are, without trimming spaces, and prints a bad one.
 func newOTLPLogExporter(ctx context.Context, cfg config, env envconfig.Config) (sdklog.Exporter, string, error) {
+	t := newOTLPTarget(cfg, env.Logs)
+	headers := t.headers
+	if headers == nil {
+		headers = map[string]string{}
+	}
 	// Retry through an outage of the collector as the span exporter does
 	// (see newExporter), so that records wait in the queue meanwhile.
 	opts := []otlploggrpc.Option{
-		otlploggrpc.WithRetry(otlploggrpc.RetryConfig(outageRetry)),
+		otlploggrpc.WithRetry(otlploggrpc.RetryConfig(t.retry())),
 		otlploggrpc.WithDialOption(outageReconnect),
-	}
-	if !envSet(envExportTimeout, envLogsExportTimeout) {
+		otlploggrpc.WithEndpointURL(t.url()),
+		otlploggrpc.WithTLSCredentials(t.creds),
+		otlploggrpc.WithHeaders(headers),
+		otlploggrpc.WithCompressor(cmp.Or(t.compression, "none")),
 		// The exporter's timeout bounds its retries too.
-		opts = append(opts, otlploggrpc.WithTimeout(exportTimeout))
+		otlploggrpc.WithTimeout(cmp.Or(t.timeout, exportTimeout)),
 	}
-	endpoint := env.Endpoint
-	logsEndpoint, generalEndpoint := envSet(envLogsEndpoint), envSet(envconfig.Endpoint)
-	switch {
-	case cfg.endpoint != "":
-		endpoint = endpointURL(cfg.endpoint)
-		opts = append(opts, otlploggrpc.WithEndpointURL(endpoint))
-	case logsEndpoint:
-		endpoint = os.Getenv(envLogsEndpoint)
-	case generalEndpoint:
-		endpoint = os.Getenv(envconfig.Endpoint)
-	case env.EndpointSet:
-		opts = append(opts, otlploggrpc.WithEndpointURL(env.Endpoint))
-	}
-	if endpoint == "" {
-		endpoint = "localhost:4317"
-	}
-	if cfg.insecure {
-		opts = append(opts, otlploggrpc.WithInsecure())
-	}
-	switch {
-	case cfg.headers != nil:
-		opts = append(opts, otlploggrpc.WithHeaders(cfg.headers))
-	case !envSet(envLogsHeaders, envGeneralHeaders) && env.TracesOnlyHeaders != nil:
-		opts = append(opts, otlploggrpc.WithHeaders(env.TracesOnlyHeaders))
-	}
-	endpoint = redactEndpoint(endpoint)
 	exp, err := otlploggrpc.New(ctx, opts...)
 	if err != nil {
-		return nil, "", fmt.Errorf("crstel: creating the OTLP gRPC log exporter for %s: %w", endpoint, err)
+		return nil, "", fmt.Errorf("crstel: creating the OTLP gRPC log exporter for %s: %w", t.display, err)
 	}
-	return exp, endpoint, nil
+	return exp, t.display, nil
 }
 
 // forceFlush exports every log record emitted so far. It is safe on a nil

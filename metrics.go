@@ -1,7 +1,6 @@
 package crstel
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -40,34 +39,29 @@ const reasonKey = attribute.Key("crstel.reason")
 // newMeterProvider makes the meter provider: crstel's own metrics, and
 // any other instrumentation's (such as the GenAI metrics), exported over
 // OTLP gRPC with the same settings as the spans, or read by the reader of
-// WithMetricReader. With spans going to the console or nowhere, or with
-// OTEL_METRICS_EXPORTER=none, metrics are not exported.
+// WithMetricReader. With OTEL_METRICS_EXPORTER=otlp they are exported
+// wherever the spans go; unset, only when the spans go to an OTLP
+// collector; with OTEL_METRICS_EXPORTER=none, never.
 func newMeterProvider(ctx context.Context, cfg config, env envconfig.Config, res *resource.Resource, t *Telemetry) (*sdkmetric.MeterProvider, error) {
 	opts := []sdkmetric.Option{sdkmetric.WithResource(res)}
 	switch {
 	case cfg.metricReader != nil:
 		opts = append(opts, sdkmetric.WithReader(cfg.metricReader))
-	case cfg.otlp(env) && env.MetricsExporter != "none":
-		// The exporter reads the OTEL_EXPORTER_OTLP_* variables itself;
-		// the options and the traces-only variables are passed on, so that
-		// metrics go where the spans go.
-		var eopts []otlpmetricgrpc.Option
-		if endpoint := cmp.Or(cfg.endpoint, env.TracesOnlyEndpoint); endpoint != "" {
-			eopts = append(eopts, otlpmetricgrpc.WithEndpointURL(endpointURL(endpoint)))
-		}
-		if cfg.insecure {
-			eopts = append(eopts, otlpmetricgrpc.WithInsecure())
-		}
-		headers := cfg.headers
-		if headers == nil {
-			headers = env.TracesOnlyHeaders
-		}
-		if headers != nil {
-			eopts = append(eopts, otlpmetricgrpc.WithHeaders(headers))
+	case env.MetricsExporter == "otlp" || env.MetricsExporter == "" && cfg.otlp(env):
+		// The exporter reads the OTEL_EXPORTER_OTLP_* variables itself,
+		// after envconfig checked them; the settings are passed on too,
+		// with the options, and the traces-specific ones when the metrics
+		// endpoint falls back to the spans', so that metrics go where the
+		// spans go.
+		mt := newOTLPTarget(cfg, env.Metrics)
+		eopts := append(options(mt, otlpmetricgrpc.WithEndpointURL, otlpmetricgrpc.WithHeaders, otlpmetricgrpc.WithCompressor),
+			otlpmetricgrpc.WithTLSCredentials(mt.creds))
+		if mt.timeout != 0 {
+			eopts = append(eopts, otlpmetricgrpc.WithTimeout(mt.timeout))
 		}
 		exp, err := otlpmetricgrpc.New(ctx, eopts...)
 		if err != nil {
-			return nil, fmt.Errorf("crstel: creating the OTLP gRPC metric exporter for %s: %w", t.acc.endpoint, err)
+			return nil, fmt.Errorf("crstel: creating the OTLP gRPC metric exporter for %s: %w", mt.display, err)
 		}
 		opts = append(opts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)))
 	}

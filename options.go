@@ -2,14 +2,21 @@ package crstel
 
 import (
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
+	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/crstel/crstel/internal/envconfig"
 )
 
 // Option configures [Setup]. Options override the standard OTEL_* and
@@ -57,15 +64,21 @@ const (
 )
 
 type config struct {
-	serviceName   string
-	endpoint      string
-	insecure      bool
-	headers       map[string]string
-	exporter      sdktrace.SpanExporter
-	console       io.Writer
-	queueSize     int
-	queueBytes    int64
-	batchSize     int
+	serviceName string
+	endpoint    string
+	insecure    bool
+	headers     map[string]string
+	exporter    sdktrace.SpanExporter
+	console     io.Writer
+	queueSize   int
+	queueBytes  int64
+	batchSize   int
+	// Which of queueSize, queueBytes, batchSize and watchdogInterval an
+	// option set: outside its range, even 0 is an error.
+	queueSizeSet, queueBytesSet, batchSizeSet, watchdogIntervalSet bool
+	// optErrs are the problems found as options were applied, such as a
+	// header gRPC would refuse.
+	optErrs       []error
 	queueFull     QueueFullPolicy
 	queueFullSet  bool
 	strict        bool
@@ -96,43 +109,72 @@ func WithResourceAttributes(kvs ...attribute.KeyValue) Option {
 	return optionFunc(func(c *config) { c.resourceAttrs = append(c.resourceAttrs, kvs...) })
 }
 
-// WithEndpoint sets the OTLP gRPC endpoint of the collector: "host:port"
-// (TLS) or a URL, where "http://host:port" means no TLS and
-// "https://host:port" TLS. It overrides OTEL_EXPORTER_OTLP_ENDPOINT and
-// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT. With no endpoint configured anywhere
-// (and OTEL_TRACES_EXPORTER unset), spans are printed to stderr instead.
+// WithEndpoint sets the OTLP gRPC endpoint of the collector for spans,
+// metrics and logs: "host:port" (TLS) or a URL, where "http://host:port"
+// means no TLS and "https://host:port" TLS; a URL has no user info, query
+// or path. It overrides OTEL_EXPORTER_OTLP_ENDPOINT and its signal forms
+// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, ...). With no endpoint configured
+// anywhere (and OTEL_TRACES_EXPORTER unset), spans are printed to stderr
+// instead. An invalid endpoint makes Setup fail.
 func WithEndpoint(endpoint string) Option {
 	return optionFunc(func(c *config) { c.endpoint = endpoint })
 }
 
 // WithInsecure turns TLS off for a "host:port" endpoint. It overrides
-// OTEL_EXPORTER_OTLP_INSECURE. The default is TLS unless the endpoint is an
-// http:// URL.
+// OTEL_EXPORTER_OTLP_INSECURE and the certificate variables; with an
+// https:// [WithEndpoint] it is an error. The default is TLS unless the
+// endpoint is an http:// URL.
 func WithInsecure() Option {
 	return optionFunc(func(c *config) { c.insecure = true })
 }
 
-// WithHeaders sets the gRPC metadata sent with every export, such as an API
-// key. It replaces OTEL_EXPORTER_OTLP_HEADERS; entries are added to those of
-// earlier WithHeaders and [WithBasicAuth] options. Header values never
-// appear in crstel's errors or output.
+// WithHeaders sets the gRPC metadata sent with every export of spans,
+// metrics and logs, such as an API key. It replaces
+// OTEL_EXPORTER_OTLP_HEADERS and its signal forms; entries are added to
+// those of earlier WithHeaders and [WithBasicAuth] options. A key is ASCII
+// letters, digits, '-', '_' and '.', not one gRPC reserves (content-type,
+// te, grpc-*, ...); a value is printable ASCII, without CR, LF or other
+// control bytes, which gRPC refuses. Otherwise Setup fails, with an error
+// that names the key, never the value. Header values never appear in
+// crstel's errors or output.
 func WithHeaders(headers map[string]string) Option {
-	return optionFunc(func(c *config) {
-		if c.headers == nil {
-			c.headers = make(map[string]string, len(headers))
-		}
-		maps.Copy(c.headers, headers)
-	})
+	return optionFunc(func(c *config) { c.addHeaders("WithHeaders", headers) })
 }
 
 // WithBasicAuth sends "Authorization: Basic base64(user:password)" with every
 // export, as a collector with the basicauth extension expects. It is
-// equivalent to OTEL_EXPORTER_OTLP_HEADERS="Authorization=Basic <base64>",
-// and replaces that variable like [WithHeaders]. The password never appears
-// in crstel's errors or output.
+// equivalent to OTEL_EXPORTER_OTLP_HEADERS="Authorization=Basic%20<base64>",
+// and replaces that variable like [WithHeaders]. A user name with ':', or a
+// user name or password with control bytes (RFC 7617) makes Setup fail.
+// The password never appears in crstel's errors or output.
 func WithBasicAuth(user, password string) Option {
-	token := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
-	return WithHeaders(map[string]string{"Authorization": "Basic " + token})
+	return optionFunc(func(c *config) {
+		switch {
+		case strings.Contains(user, ":"):
+			c.optErrs = append(c.optErrs, errors.New("crstel: WithBasicAuth: the user name contains ':', which ends it in Basic authentication"))
+			return
+		case strings.ContainsFunc(user+password, unicode.IsControl):
+			c.optErrs = append(c.optErrs, errors.New("crstel: WithBasicAuth: the user name or the password contains a control character (RFC 7617)"))
+			return
+		}
+		token := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+		c.addHeaders("WithBasicAuth", map[string]string{"Authorization": "Basic " + token})
+	})
+}
+
+// addHeaders adds headers to c's, and a problem for each one gRPC would
+// refuse, naming option and the key, never the value.
+func (c *config) addHeaders(option string, headers map[string]string) {
+	if c.headers == nil {
+		c.headers = make(map[string]string, len(headers))
+	}
+	for _, k := range slices.Sorted(maps.Keys(headers)) {
+		if err := envconfig.CheckHeader(k, headers[k]); err != nil {
+			c.optErrs = append(c.optErrs, fmt.Errorf("crstel: %s: %w", option, err))
+			continue
+		}
+		c.headers[k] = headers[k]
+	}
 }
 
 // WithExporter sends spans to exp instead of the OTLP gRPC exporter, through
@@ -149,10 +191,11 @@ func WithConsole(w io.Writer) Option {
 	return optionFunc(func(c *config) { c.console = w })
 }
 
-// WithQueueSize sets how many ended spans are buffered for export. It
+// WithQueueSize sets how many ended spans are buffered for export, from 1
+// to 4,194,304 (the queue is allocated up front, 16 bytes a span). It
 // overrides OTEL_BSP_MAX_QUEUE_SIZE. The default is [DefaultQueueSize].
 func WithQueueSize(spans int) Option {
-	return optionFunc(func(c *config) { c.queueSize = spans })
+	return optionFunc(func(c *config) { c.queueSize, c.queueSizeSet = spans, true })
 }
 
 // WithQueueBytes bounds the estimated memory, in bytes, of the ended spans
@@ -160,16 +203,18 @@ func WithQueueSize(spans int) Option {
 // name, attribute keys and values, events and links. It overrides
 // CRSTEL_QUEUE_BYTES. The default is [DefaultQueueBytes]. A span that
 // would pass the bound is handled like one that finds the queue full (see
-// [WithQueueFullPolicy]); an empty queue takes a span of any size.
+// [WithQueueFullPolicy]); an empty queue takes a span of any size. The
+// bound is from 64 KiB to 64 GiB.
 func WithQueueBytes(bytes int64) Option {
-	return optionFunc(func(c *config) { c.queueBytes = bytes })
+	return optionFunc(func(c *config) { c.queueBytes, c.queueBytesSet = bytes, true })
 }
 
-// WithBatchSize sets the largest number of spans sent in one export request.
-// It overrides OTEL_BSP_MAX_EXPORT_BATCH_SIZE. The default is
+// WithBatchSize sets the largest number of spans sent in one export
+// request, from 1 to 4,194,304; a batch larger than the queue is cut to the
+// queue's size. It overrides OTEL_BSP_MAX_EXPORT_BATCH_SIZE. The default is
 // [DefaultBatchSize].
 func WithBatchSize(spans int) Option {
-	return optionFunc(func(c *config) { c.batchSize = spans })
+	return optionFunc(func(c *config) { c.batchSize, c.batchSizeSet = spans, true })
 }
 
 // WithQueueFullPolicy sets what happens to a span that ends while the export
@@ -202,8 +247,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithOverdueBudgets overrides budgets of [DefaultBudgets], by category,
-// "llm" or "default"; 0 means no budget. It overrides CRSTEL_OVERDUE, which
-// overrides the defaults, key by key. An unknown key makes Setup fail.
+// "llm" or "default": from 1 ms to 365 days, or 0 for no budget. It
+// overrides CRSTEL_OVERDUE, which overrides the defaults, key by key. An
+// unknown key or a budget out of range makes Setup fail.
 func WithOverdueBudgets(budgets map[string]time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if c.budgets == nil {
@@ -214,10 +260,11 @@ func WithOverdueBudgets(budgets map[string]time.Duration) Option {
 }
 
 // WithWatchdogInterval sets how often the watchdog checks for overdue and
-// stalled actions; an action is reported at most this long after it is due.
-// The default is [DefaultWatchdogInterval].
+// stalled actions, from 1 ms to an hour; an action is reported at most this
+// long after it is due. There is no variable for it. The default is
+// [DefaultWatchdogInterval].
 func WithWatchdogInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.watchdogInterval = d })
+	return optionFunc(func(c *config) { c.watchdogInterval, c.watchdogIntervalSet = d, true })
 }
 
 // WithOnReport calls f with every watchdog report, on the watchdog's

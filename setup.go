@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,22 +65,25 @@ type Telemetry struct {
 //     "grpc" or unset. OTEL_TRACES_EXPORTER may be "otlp", "console" or
 //     "none". With no endpoint configured anywhere and OTEL_TRACES_EXPORTER
 //     unset, spans are printed to stderr, and one warning says how to send
-//     them to a collector.
+//     them to a collector. Metrics and logs go to the same collector, with
+//     their OTEL_EXPORTER_OTLP_METRICS_* and OTEL_EXPORTER_OTLP_LOGS_* forms.
 //   - Export queue: [DefaultQueueSize] spans and [DefaultQueueBytes], sent
 //     in batches of [DefaultBatchSize], at least every second; spans that
 //     find the queue full are dropped and counted (see
 //     [WithQueueFullPolicy]).
 //
-// An invalid configuration is an error naming the variable or option and the
-// value; Setup then installs nothing. Credentials never appear in errors.
+// Setup reads the environment once, and checks every variable crstel or
+// the OpenTelemetry SDK and exporters read before any SDK code sees it.
+// An invalid configuration — a value the SDK would log, ignore or fall back
+// from, a number out of its range (see the README's configuration table) —
+// is one error naming every bad variable or option and what it takes;
+// Setup then installs nothing. Header values and credentials never appear
+// in errors or output. Setup never panics or exits.
 func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	env, err := envconfig.Read(nil)
-	if err != nil {
-		return nil, err
-	}
+	env, envErr := envconfig.Read(nil)
 	cfg := config{logger: slog.Default()}
 	for _, o := range opts {
 		if o != nil {
@@ -90,7 +93,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
-	if err := cfg.validate(); err != nil {
+	if err := errors.Join(envErr, cfg.validate()); err != nil {
 		return nil, err
 	}
 	if cfg.strictSet {
@@ -122,22 +125,27 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p))
 	}
 	if exp != nil {
-		queue := cmp.Or(cfg.queueSize, env.QueueSize, DefaultQueueSize)
-		batch := min(cmp.Or(cfg.batchSize, env.BatchSize, DefaultBatchSize), queue)
+		queue := cmp.Or(env.BSP.QueueSize, DefaultQueueSize)
+		if cfg.queueSizeSet {
+			queue = cfg.queueSize
+		}
+		batch := cmp.Or(env.BSP.BatchSize, DefaultBatchSize)
+		if cfg.batchSizeSet {
+			batch = cfg.batchSize
+		}
+		batch = min(batch, queue)
 		bspOpts := []sdktrace.BatchSpanProcessorOption{
-			sdktrace.WithBatchTimeout(batchTimeout),
+			sdktrace.WithBatchTimeout(cmp.Or(env.BSP.ScheduleDelay, batchTimeout)),
 			sdktrace.WithMaxQueueSize(queue),
 			sdktrace.WithMaxExportBatchSize(batch),
-		}
-		if !env.BSPExportTimeoutSet {
 			// Room for the exporter's retries through an outage, and more.
-			bspOpts = append(bspOpts, sdktrace.WithExportTimeout(DefaultOutage+30*time.Second))
+			sdktrace.WithExportTimeout(cmp.Or(env.BSP.ExportTimeout, cmp.Or(env.Traces.Timeout, exportTimeout)+20*time.Second)),
 		}
 		block := queueBlocks(cfg, env)
 		if block {
 			bspOpts = append(bspOpts, sdktrace.WithBlocking())
 		}
-		acc.queue = newAdmission(queue, cmp.Or(cfg.queueBytes, env.QueueBytes, DefaultQueueBytes), block)
+		acc.queue = newAdmission(queue, queueBytes(cfg, env), block)
 		bsp := sdktrace.NewBatchSpanProcessor(countingExporter{SpanExporter: exp, acc: acc}, bspOpts...)
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{SpanProcessor: bsp, acc: acc}))
 	}
@@ -208,6 +216,14 @@ func queueBlocks(cfg config, env envconfig.Config) bool {
 	return env.QueueFull == "block"
 }
 
+// queueBytes returns the bound of each export queue in bytes.
+func queueBytes(cfg config, env envconfig.Config) int64 {
+	if cfg.queueBytesSet {
+		return cfg.queueBytes
+	}
+	return cmp.Or(env.QueueBytes, DefaultQueueBytes)
+}
+
 // secrets returns what error messages must never show: the header values
 // of the options and the environment, the credentials in them (the token
 // of "Bearer <token>", the password of "Basic base64(user:password)"), as
@@ -243,22 +259,46 @@ func serviceName(res *resource.Resource) string {
 	return v.AsString()
 }
 
+// validate checks the options: every problem, joined, each naming the
+// option, and never a header value.
 func (c *config) validate() error {
-	var errs []error
-	if c.queueSize < 0 {
-		errs = append(errs, fmt.Errorf("crstel: WithQueueSize(%d): want a positive number of spans", c.queueSize))
+	errs := slices.Clone(c.optErrs)
+	bad := func(option string, value any, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("crstel: %s(%v): %w", option, value, err))
+		}
 	}
-	if c.queueBytes < 0 {
-		errs = append(errs, fmt.Errorf("crstel: WithQueueBytes(%d): want a positive number of bytes", c.queueBytes))
+	if c.queueSizeSet {
+		bad("WithQueueSize", c.queueSize, envconfig.QueueSizeRange.Check(int64(c.queueSize)))
 	}
-	if c.batchSize < 0 {
-		errs = append(errs, fmt.Errorf("crstel: WithBatchSize(%d): want a positive number of spans", c.batchSize))
+	if c.queueBytesSet {
+		bad("WithQueueBytes", c.queueBytes, envconfig.QueueBytesRange.Check(c.queueBytes))
+	}
+	if c.batchSizeSet {
+		bad("WithBatchSize", c.batchSize, envconfig.QueueSizeRange.Check(int64(c.batchSize)))
+	}
+	if c.watchdogIntervalSet {
+		bad("WithWatchdogInterval", c.watchdogInterval, envconfig.WatchdogIntervalRange.Check(c.watchdogInterval))
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.budgets)) {
+		if d := c.budgets[k]; d != 0 {
+			bad("WithOverdueBudgets", fmt.Sprintf("%s=%v", k, d), envconfig.BudgetRange.Check(d))
+		}
 	}
 	if c.queueFull != QueueDrop && c.queueFull != QueueBlock {
 		errs = append(errs, fmt.Errorf("crstel: WithQueueFullPolicy(%d): want QueueDrop or QueueBlock", c.queueFull))
 	}
 	if c.serviceName != "" && strings.TrimSpace(c.serviceName) == "" {
 		errs = append(errs, fmt.Errorf("crstel: WithServiceName(%q): want a non-blank name", c.serviceName))
+	}
+	if c.endpoint != "" {
+		u := endpointURL(c.endpoint)
+		if err := envconfig.CheckEndpoint(u); err != nil {
+			errs = append(errs, fmt.Errorf("crstel: WithEndpoint(%q): %w", envconfig.RedactEndpoint(c.endpoint), err))
+		} else if c.insecure && strings.Contains(strings.ToLower(c.endpoint), "https://") {
+			errs = append(errs, fmt.Errorf("crstel: WithInsecure contradicts WithEndpoint(%q): use http:// for plain text, or drop WithInsecure",
+				envconfig.RedactEndpoint(c.endpoint)))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -282,7 +322,10 @@ func newResource(ctx context.Context, cfg config, env envconfig.Config) (*resour
 		resource.WithProcessRuntimeName(),
 		resource.WithProcessRuntimeVersion(),
 		resource.WithProcessRuntimeDescription(),
-		resource.WithFromEnv(),
+		// OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, as parsed and
+		// checked by envconfig: the SDK's detector would report a bad value
+		// through otel.Handle and carry on.
+		resource.WithAttributes(env.Resource...),
 		resource.WithAttributes(attrs...),
 	)
 	if err != nil && res == nil {
@@ -307,7 +350,7 @@ func serviceFromExecutable(exe string) string {
 // configured, or OTEL_TRACES_EXPORTER=otlp asks for the default one.
 func (c *config) otlp(env envconfig.Config) bool {
 	return c.exporter == nil && c.console == nil &&
-		(c.endpoint != "" || env.TracesExporter == "otlp" || env.EndpointSet && env.TracesExporter == "")
+		(c.endpoint != "" || env.TracesExporter == "otlp" || env.Traces.Endpoint != "" && env.TracesExporter == "")
 }
 
 // newExporter returns the configured exporter, or nil for "none".
@@ -334,34 +377,20 @@ func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *acc
 		return console.New(os.Stderr), nil
 	}
 
+	t := newOTLPTarget(cfg, env.Traces)
 	opts := []otlptracegrpc.Option{
 		// Retry through an outage of the collector, trying at least every
 		// 5 s, and reconnect as fast, so that spans wait in the queue and
 		// arrive once it is back.
-		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig(outageRetry)),
+		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig(t.retry())),
 		otlptracegrpc.WithDialOption(outageReconnect),
-	}
-	if !env.ExportTimeoutSet {
+		otlptracegrpc.WithTLSCredentials(t.creds),
 		// The exporter's timeout bounds its retries too.
-		opts = append(opts, otlptracegrpc.WithTimeout(exportTimeout))
+		otlptracegrpc.WithTimeout(cmp.Or(t.timeout, exportTimeout)),
 	}
-	endpoint := env.Endpoint
-	if cfg.endpoint != "" {
-		// "host:port" means TLS, whatever the environment says.
-		endpoint = endpointURL(cfg.endpoint)
-		opts = append(opts, otlptracegrpc.WithEndpointURL(endpoint))
-	}
-	if endpoint == "" {
-		endpoint = "localhost:4317"
-	}
-	if cfg.insecure {
-		opts = append(opts, otlptracegrpc.WithInsecure())
-	}
+	opts = append(opts, options(t, otlptracegrpc.WithEndpointURL, otlptracegrpc.WithHeaders, otlptracegrpc.WithCompressor)...)
 	acc.secrets = secrets(cfg, env)
-	if cfg.headers != nil {
-		opts = append(opts, otlptracegrpc.WithHeaders(cfg.headers))
-	}
-	acc.endpoint = redactEndpoint(endpoint)
+	acc.endpoint = t.display
 	exp, err := otlptracegrpc.New(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("crstel: creating the OTLP gRPC exporter for %s: %w", acc.endpoint, err)
@@ -369,17 +398,22 @@ func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *acc
 	return exp, nil
 }
 
+// retryPolicy is the retry configuration of the three OTLP exporters, each
+// of which has its own named type for it.
+type retryPolicy = struct {
+	Enabled         bool
+	InitialInterval time.Duration
+	MaxInterval     time.Duration
+	MaxElapsedTime  time.Duration
+}
+
 // How the OTLP exporters ride out an outage of the collector: an export is
-// retried for up to DefaultOutage, at least every 5 s, and the connection
-// is re-tried as often. Their timeout, which bounds an export with its
-// retries, leaves room for that.
+// retried for up to DefaultOutage (or the timeout the environment sets; see
+// otlpTarget.retry), at least every 5 s, and the connection is re-tried as
+// often. Their timeout, which bounds an export with its retries, leaves
+// room for that.
 var (
-	outageRetry = struct {
-		Enabled         bool
-		InitialInterval time.Duration
-		MaxInterval     time.Duration
-		MaxElapsedTime  time.Duration
-	}{true, time.Second, 5 * time.Second, DefaultOutage}
+	outageRetry     = retryPolicy{true, time.Second, 5 * time.Second, DefaultOutage}
 	outageReconnect = grpc.WithConnectParams(grpc.ConnectParams{
 		Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
 		MinConnectTimeout: 5 * time.Second,
@@ -387,20 +421,6 @@ var (
 )
 
 const exportTimeout = DefaultOutage + 10*time.Second
-
-// redactEndpoint returns endpoint without user info or query, which may
-// hold credentials.
-func redactEndpoint(endpoint string) string {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" {
-		if i := strings.LastIndex(endpoint, "@"); i >= 0 {
-			return endpoint[i+1:]
-		}
-		return endpoint
-	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return u.String()
-}
 
 // TracerProvider returns the provider Setup installed.
 func (t *Telemetry) TracerProvider() *sdktrace.TracerProvider { return t.tp }

@@ -31,6 +31,7 @@ import (
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/crsteltest"
+	"github.com/crstel/crstel/internal/envconfig"
 	"github.com/crstel/crstel/internal/otlptest"
 )
 
@@ -39,28 +40,16 @@ import (
 
 var setupMeta = crs.Metadata{"round.id": "round-1", "task.id": "task-1", "team.id": "team-1"}
 
-// setupEnvVars are variables that Setup, the OTLP exporter, the resource
-// detectors or the batch span processor read, unset by setupCleanEnv even
-// when they are not in the environment now.
-var setupEnvVars = []string{
-	"OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_TRACES_EXPORTER",
-	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-	"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-	"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-	"OTEL_EXPORTER_OTLP_INSECURE", "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
-	"OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-	"OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-	"OTEL_EXPORTER_OTLP_CERTIFICATE", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
-	"OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BSP_SCHEDULE_DELAY",
-	"OTEL_BSP_EXPORT_TIMEOUT", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
-	"CRSTEL_STRICT", "CRSTEL_QUEUE_FULL",
-}
-
 // setupCleanEnv unsets, for the duration of the test, every OTEL_* and
 // CRSTEL_* variable, so that the machine's environment does not leak in.
 func setupCleanEnv(t *testing.T) {
 	t.Helper()
-	names := slices.Clone(setupEnvVars)
+	// Every variable Setup or the SDK reads, even when it is not in the
+	// environment now.
+	var names []string
+	for _, v := range envconfig.Vars {
+		names = append(names, v.Name)
+	}
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(k, "OTEL_") || strings.HasPrefix(k, "CRSTEL_") {
@@ -469,53 +458,6 @@ func TestSetupPropagatorsEnv(t *testing.T) {
 			}
 			if got := strings.Contains(logs.String(), "leaves out baggage"); got != tt.warn {
 				t.Errorf("logger got %q; want a warning about baggage: %t", logs.String(), tt.warn)
-			}
-		})
-	}
-}
-
-func TestSetupProtocolEnv(t *testing.T) {
-	for _, tt := range []struct {
-		name          string
-		proto, traces string
-		wantErr       string // "" for success
-	}{
-		{name: "grpc", proto: "grpc"},
-		{name: "http/protobuf", proto: "http/protobuf", wantErr: `OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf"`},
-		{name: "http/json", proto: "http/json", wantErr: `OTEL_EXPORTER_OTLP_PROTOCOL="http/json"`},
-		{name: "traces grpc wins", proto: "http/protobuf", traces: "grpc"},
-		{name: "traces http/protobuf wins", proto: "grpc", traces: "http/protobuf", wantErr: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="http/protobuf"`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			setupIsolate(t)
-			srv := otlptest.NewServer(t)
-			t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL())
-			if tt.proto != "" {
-				t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", tt.proto)
-			}
-			if tt.traces != "" {
-				t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", tt.traces)
-			}
-			tel, err := crstel.Setup(context.Background(), crstel.WithServiceName("patcher"))
-			if tt.wantErr != "" {
-				if err == nil {
-					_ = setupShutdown(t, tel)
-					t.Fatalf("Setup succeeded, want an error naming %s", tt.wantErr)
-				}
-				if !strings.Contains(err.Error(), tt.wantErr) {
-					t.Errorf("error %q does not name %s", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Setup: %v", err)
-			}
-			setupRunTask(context.Background())
-			if err := setupShutdown(t, tel); err != nil {
-				t.Errorf("Shutdown: %v", err)
-			}
-			if n := len(srv.Received()); n != 2 {
-				t.Errorf("server received %d spans, want 2", n)
 			}
 		})
 	}

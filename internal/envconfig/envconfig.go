@@ -1,47 +1,28 @@
 // Package envconfig reads the environment variables crstel acts on: its own
-// CRSTEL_* variables, and the standard OTEL_* ones that the OpenTelemetry
-// exporters do not check themselves. It is the one place where they are
-// parsed; every error names the variable and the value.
+// CRSTEL_* variables, and every OTEL_* variable that the OpenTelemetry SDK
+// and exporters crstel uses read (traces, metrics, logs, resource, sampler,
+// limits, batching). It is the one place where they are parsed and
+// validated, with the SDK's grammar or a stricter one: a value that would
+// make an SDK parser log (possibly with the value, say a header's secret) or
+// silently ignore it is an error here first, so that [Read] returns before
+// any SDK code sees it.
+//
+// [Vars] lists every variable with what it takes; every error names the
+// variable, and its value unless the value may hold a credential (headers;
+// endpoints are shown without user info or query).
 package envconfig
 
 import (
+	"crypto/tls"
 	"fmt"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/contrib/propagators/autoprop"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
-
-	"github.com/crstel/crstel/crs"
-)
-
-// Names of the variables read here.
-const (
-	Strict     = "CRSTEL_STRICT"
-	QueueFull  = "CRSTEL_QUEUE_FULL"
-	QueueBytes = "CRSTEL_QUEUE_BYTES"
-	TraceDir   = "CRSTEL_TRACE_DIR"
-	Overdue    = "CRSTEL_OVERDUE"
-
-	ServiceName           = "OTEL_SERVICE_NAME"
-	Propagators           = "OTEL_PROPAGATORS"
-	TracesExporter        = "OTEL_TRACES_EXPORTER"
-	MetricsExporter       = "OTEL_METRICS_EXPORTER"
-	LogsExporter          = "OTEL_LOGS_EXPORTER"
-	Protocol              = "OTEL_EXPORTER_OTLP_PROTOCOL"
-	TracesProtocol        = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
-	Endpoint              = "OTEL_EXPORTER_OTLP_ENDPOINT"
-	TracesEndpoint        = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-	MetricsEndpoint       = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
-	MetricsHeaders        = "OTEL_EXPORTER_OTLP_METRICS_HEADERS"
-	Headers               = "OTEL_EXPORTER_OTLP_HEADERS"
-	TracesHeaders         = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
-	BSPMaxQueueSize       = "OTEL_BSP_MAX_QUEUE_SIZE"
-	BSPMaxExportBatchSize = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
 )
 
 // Lookup is the signature of os.LookupEnv; tests pass their own.
@@ -56,14 +37,19 @@ type Config struct {
 	// QueueBytes is CRSTEL_QUEUE_BYTES, the bound of the export queue in
 	// bytes; 0 if unset.
 	QueueBytes int64
-	// TraceDir is CRSTEL_TRACE_DIR: the directory of the trace journals, or
-	// "" for the default.
+	// TraceDir is CRSTEL_TRACE_DIR: the directory of the trace journals,
+	// "off", or "" for the default.
 	TraceDir string
 	// Overdue is CRSTEL_OVERDUE ("llm=10m,building=30m,fuzzing=0"): the
 	// watchdog's budgets by category, "llm" or "default"; nil if unset.
 	Overdue map[string]time.Duration
+
 	// ServiceName is OTEL_SERVICE_NAME.
 	ServiceName string
+	// Resource holds the attributes of OTEL_RESOURCE_ATTRIBUTES, in order,
+	// then service.name from OTEL_SERVICE_NAME: what the SDK's environment
+	// resource detector would find. Nil if neither is set.
+	Resource []attribute.KeyValue
 	// Propagator is the propagator OTEL_PROPAGATORS names
 	// ("tracecontext,baggage,b3"; "none" for none), built by
 	// go.opentelemetry.io/contrib/propagators/autoprop; nil if unset.
@@ -76,247 +62,116 @@ type Config struct {
 	// MetricsExporter is OTEL_METRICS_EXPORTER, and LogsExporter is
 	// OTEL_LOGS_EXPORTER: "otlp", "none", or "".
 	MetricsExporter, LogsExporter string
-	// EndpointSet tells whether an OTLP traces endpoint is configured.
-	EndpointSet bool
-	// Endpoint is the OTLP traces endpoint as configured (for messages).
-	Endpoint string
-	// QueueSize and BatchSize are OTEL_BSP_MAX_QUEUE_SIZE and
-	// OTEL_BSP_MAX_EXPORT_BATCH_SIZE; 0 if unset.
-	QueueSize, BatchSize int
-	// TracesOnlyEndpoint and TracesOnlyHeaders are the traces-specific
-	// endpoint and headers when no general or metrics-specific ones are set,
-	// so that metrics can go where the spans go.
-	TracesOnlyEndpoint string
-	TracesOnlyHeaders  map[string]string
-	// ExportTimeoutSet tells whether OTEL_EXPORTER_OTLP_TIMEOUT or its
-	// traces form is set, and BSPExportTimeoutSet whether
-	// OTEL_BSP_EXPORT_TIMEOUT is, so that crstel's defaults do not override
-	// them.
-	ExportTimeoutSet, BSPExportTimeoutSet bool
-	// Secrets are the header values of OTEL_EXPORTER_OTLP_HEADERS and
-	// OTEL_EXPORTER_OTLP_TRACES_HEADERS, for scrubbing from messages.
+
+	// Traces, Metrics and Logs are the OTLP exporters' settings, each
+	// resolved from the signal-specific variable, else the general one.
+	// Metrics and logs whose endpoint falls back to the spans' take the
+	// other traces-specific settings too (headers, TLS, compression,
+	// timeout), so that they go where the spans go, the same way.
+	Traces, Metrics, Logs OTLP
+
+	// BSP is the batch span processor's OTEL_BSP_* settings.
+	BSP Batch
+	// BLRP is the batch log record processor's OTEL_BLRP_* settings.
+	BLRP Batch
+
+	// Secrets are the header values of every OTEL_EXPORTER_OTLP_*HEADERS
+	// variable, raw and URL-decoded, for scrubbing from messages.
 	Secrets []string
 }
 
+// OTLP is the configuration of one signal's OTLP/gRPC exporter. Zero
+// values mean "not set".
+type OTLP struct {
+	// Endpoint is the endpoint's URL: http://host:port for plain text,
+	// https://host:port for TLS. "" means the exporter's default,
+	// localhost:4317.
+	Endpoint string
+	// EndpointVar is the variable Endpoint comes from, for messages.
+	EndpointVar string
+	// Insecure is OTEL_EXPORTER_OTLP_INSECURE or its signal's form: true
+	// asks for plain text. It agrees with Endpoint's scheme when both are
+	// set (Read reports a contradiction), so it matters only for the
+	// default endpoint.
+	Insecure bool
+	// TLS holds the CA certificates of the CERTIFICATE variable and the
+	// client certificate of the CLIENT_CERTIFICATE and CLIENT_KEY ones;
+	// nil if none is set.
+	TLS *tls.Config
+	// Headers are the gRPC metadata of the HEADERS variable, URL-decoded;
+	// nil if unset.
+	Headers map[string]string
+	// Compression is "gzip", "none", or "" if unset.
+	Compression string
+	// Timeout bounds an export with its retries; 0 if unset.
+	Timeout time.Duration
+}
+
+// Batch is the configuration of a batch processor. Zero values mean "not
+// set".
+type Batch struct {
+	// QueueSize is the MAX_QUEUE_SIZE variable, and BatchSize the
+	// MAX_EXPORT_BATCH_SIZE one (not capped to QueueSize here).
+	QueueSize, BatchSize int
+	// ScheduleDelay is the SCHEDULE_DELAY variable, and ExportTimeout the
+	// EXPORT_TIMEOUT one.
+	ScheduleDelay, ExportTimeout time.Duration
+}
+
 // Read reads the environment through lookup (os.LookupEnv if nil). It
-// returns every problem it finds joined in one error, and the Config with
-// the valid parts.
+// returns every problem it finds joined in one error, each naming the
+// variable, and the Config with the valid parts. An empty value is unset,
+// and so is a blank one, except for the variables the SDK reads without
+// trimming spaces ([Var.Raw]).
 func Read(lookup Lookup) (Config, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	get := func(name string) (string, bool) {
-		v, ok := lookup(name)
-		return strings.TrimSpace(v), ok && strings.TrimSpace(v) != ""
-	}
-	var c Config
+	r := &reader{set: make(map[string]bool)}
 	var errs []string
-	bad := func(name, value, want string) {
-		errs = append(errs, fmt.Sprintf("%s=%s: %s", name, strconv.Quote(value), want))
-	}
-
-	if v, ok := get(Strict); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			bad(Strict, v, "want 1, true, 0 or false")
-		} else {
-			c.Strict, c.StrictSet = b, true
+	for _, v := range Vars {
+		raw, ok := lookup(v.Name)
+		if !ok || raw == "" {
+			continue
+		}
+		val := strings.TrimSpace(raw)
+		if v.Raw && val != raw {
+			errs = append(errs, v.problem(raw, "surrounding spaces: the OpenTelemetry SDK reads this variable as it is and would ignore the value; remove them"))
+			continue
+		}
+		if val == "" {
+			continue
+		}
+		r.set[v.Name] = true
+		if err := v.parse(r, val); err != nil {
+			errs = append(errs, v.problem(val, err.Error()))
 		}
 	}
-	if v, ok := get(QueueFull); ok {
-		switch lv := strings.ToLower(v); lv {
-		case "block", "drop":
-			c.QueueFull = lv
-		default:
-			bad(QueueFull, v, `want "block" or "drop"`)
+	// A contradiction may concern traces, metrics and logs alike: once.
+	for _, e := range r.resolve() {
+		if !slices.Contains(errs, e) {
+			errs = append(errs, e)
 		}
-	}
-	if v, ok := get(QueueBytes); ok {
-		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n <= 0 {
-			bad(QueueBytes, v, "want a positive number of bytes")
-		} else {
-			c.QueueBytes = n
-		}
-	}
-	c.TraceDir, _ = get(TraceDir)
-	if v, ok := get(Overdue); ok {
-		var err error
-		if c.Overdue, err = parseBudgets(v); err != nil {
-			bad(Overdue, v, err.Error())
-		}
-	}
-	c.ServiceName, _ = get(ServiceName)
-	if v, ok := get(Propagators); ok {
-		var names []string
-		for n := range strings.SplitSeq(v, ",") {
-			if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
-				names = append(names, n)
-			}
-		}
-		if p, err := autoprop.TextMapPropagator(names...); err != nil {
-			bad(Propagators, v, err.Error()+`; want a list of tracecontext, baggage, b3, b3multi, jaeger, xray, ottrace, or "none"`)
-		} else {
-			c.Propagator, c.NoBaggage = p, !slices.Contains(names, "baggage") || slices.Contains(names, "none")
-		}
-	}
-	if v, ok := get(TracesExporter); ok {
-		// The variable is a comma-separated list; crstel takes one exporter.
-		switch lv := strings.ToLower(v); lv {
-		case "otlp", "console", "none":
-			c.TracesExporter = lv
-		default:
-			bad(TracesExporter, v, `crstel supports "otlp", "console" or "none"`)
-		}
-	}
-	for _, e := range []struct {
-		name string
-		dst  *string
-	}{{MetricsExporter, &c.MetricsExporter}, {LogsExporter, &c.LogsExporter}} {
-		if v, ok := get(e.name); ok {
-			switch lv := strings.ToLower(v); lv {
-			case "otlp", "none":
-				*e.dst = lv
-			default:
-				bad(e.name, v, `crstel supports "otlp" or "none"`)
-			}
-		}
-	}
-	for _, name := range []string{TracesProtocol, Protocol} {
-		if v, ok := get(name); ok {
-			if !strings.EqualFold(v, "grpc") {
-				bad(name, v, `crstel exports OTLP over gRPC only: set it to "grpc" or unset it`)
-			}
-			break // the signal-specific variable wins
-		}
-	}
-	for _, name := range []string{TracesEndpoint, Endpoint} {
-		if v, ok := get(name); ok {
-			// The exporter reads the value itself, but silently falls back to
-			// localhost:4317 when it is not a URL, such as 127.0.0.1:4317.
-			if u, err := url.Parse(v); err != nil || !strings.Contains(v, "://") || u.Host == "" {
-				host := v
-				if i := strings.Index(v, "://"); i >= 0 {
-					host = v[i+3:]
-				}
-				bad(name, redact(v), fmt.Sprintf("want a URL: http://%s for plain text, https://%s for TLS", redact(host), redact(host)))
-			} else {
-				c.EndpointSet, c.Endpoint = true, v
-			}
-			break // the signal-specific variable wins
-		}
-	}
-	for _, p := range []struct {
-		name string
-		n    *int
-	}{{BSPMaxQueueSize, &c.QueueSize}, {BSPMaxExportBatchSize, &c.BatchSize}} {
-		if v, ok := get(p.name); ok {
-			if n, err := strconv.Atoi(v); err != nil || n <= 0 {
-				bad(p.name, v, "want a positive integer")
-			} else {
-				*p.n = n
-			}
-		}
-	}
-	for _, name := range []string{Headers, TracesHeaders} {
-		if v, ok := get(name); ok {
-			c.Secrets = append(c.Secrets, headerValues(v)...)
-		}
-	}
-	_, timeout := get("OTEL_EXPORTER_OTLP_TIMEOUT")
-	_, tracesTimeout := get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
-	c.ExportTimeoutSet = timeout || tracesTimeout
-	_, c.BSPExportTimeoutSet = get("OTEL_BSP_EXPORT_TIMEOUT")
-	_, general := get(Endpoint)
-	_, metrics := get(MetricsEndpoint)
-	if v, ok := get(TracesEndpoint); ok && !general && !metrics && c.EndpointSet {
-		c.TracesOnlyEndpoint = v
-	}
-	_, general = get(Headers)
-	_, metrics = get(MetricsHeaders)
-	if v, ok := get(TracesHeaders); ok && !general && !metrics {
-		c.TracesOnlyHeaders = parseHeaders(v)
 	}
 	if len(errs) > 0 {
-		return c, fmt.Errorf("crstel: invalid environment: %s", strings.Join(errs, "; "))
+		return r.c, fmt.Errorf("crstel: invalid environment: %s", strings.Join(errs, "; "))
 	}
-	return c, nil
+	return r.c, nil
 }
 
-// parseHeaders parses a headers variable ("k1=v1,k2=v2", values
-// URL-encoded) as the OTLP exporters do.
-func parseHeaders(v string) map[string]string {
-	out := make(map[string]string)
-	for kv := range strings.SplitSeq(v, ",") {
-		k, val, ok := strings.Cut(kv, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			continue
-		}
-		if dec, err := url.PathUnescape(strings.TrimSpace(val)); err == nil {
-			val = dec
-		}
-		out[strings.TrimSpace(k)] = strings.TrimSpace(val)
-	}
-	return out
-}
+// problem formats what is wrong with a value of v.
+func (v Var) problem(value, what string) string { return v.show(value) + ": " + what }
 
-// headerValues returns the values of a headers variable ("k1=v1,k2=v2"),
-// raw and URL-decoded, as the exporter may show either.
-func headerValues(v string) []string {
-	var out []string
-	for _, kv := range strings.Split(v, ",") {
-		_, val, ok := strings.Cut(kv, "=")
-		if !ok {
-			continue
-		}
-		val = strings.TrimSpace(val)
-		out = append(out, val)
-		if dec, err := url.PathUnescape(val); err == nil && dec != val {
-			out = append(out, dec)
-		}
+// show returns NAME="value", with the value unless it may hold a
+// credential: a header's is left out, an endpoint's user info and query
+// removed.
+func (v Var) show(value string) string {
+	switch {
+	case v.Secret:
+		return v.Name
+	case v.redact:
+		return v.Name + "=" + strconv.Quote(RedactEndpoint(value))
+	default:
+		return v.Name + "=" + strconv.Quote(value)
 	}
-	return out
-}
-
-// redact removes user info (user:password@) from an endpoint.
-func redact(endpoint string) string {
-	if i := strings.LastIndex(endpoint, "@"); i >= 0 {
-		if j := strings.Index(endpoint, "://"); j >= 0 && j < i {
-			return endpoint[:j+3] + endpoint[i+1:]
-		}
-		return endpoint[i+1:]
-	}
-	return endpoint
-}
-
-// parseBudgets parses "key=duration,key=duration", where a key is a
-// category, "llm" or "default", and a duration is a Go duration or 0.
-func parseBudgets(v string) (map[string]time.Duration, error) {
-	valid := []string{"default", "llm"}
-	for _, c := range crs.Categories() {
-		valid = append(valid, string(c))
-	}
-	out := make(map[string]time.Duration)
-	for item := range strings.SplitSeq(v, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		k, d, ok := strings.Cut(item, "=")
-		k, d = strings.TrimSpace(k), strings.TrimSpace(d)
-		if !ok {
-			return nil, fmt.Errorf("%s: want key=duration, such as building=30m", strconv.Quote(item))
-		}
-		if !slices.Contains(valid, k) {
-			return nil, fmt.Errorf("unknown key %s: want one of %s", strconv.Quote(k), strings.Join(valid, ", "))
-		}
-		dur, err := time.ParseDuration(d)
-		if d == "0" {
-			dur, err = 0, nil
-		}
-		if err != nil || dur < 0 {
-			return nil, fmt.Errorf("%s=%s: want a duration such as 30m, or 0 for none", k, strconv.Quote(d))
-		}
-		out[k] = dur
-	}
-	return out, nil
 }
