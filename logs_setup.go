@@ -67,23 +67,26 @@ type logPipeline struct {
 	acc      *account // nil if records are not exported
 }
 
+// newLogExporter returns the exporter of Setup's LoggerProvider, and where
+// it sends, for messages: the one of WithLogExporter; else the OTLP gRPC log
+// exporter, with the same settings as the spans, when OTEL_LOGS_EXPORTER is
+// "otlp", or is unset and spans go to an OTLP collector; else nil.
+func newLogExporter(ctx context.Context, cfg config, env envconfig.Config) (sdklog.Exporter, string, error) {
+	switch mode := env.LogsExporter; {
+	case cfg.logs.exporter != nil:
+		return cfg.logs.exporter, fmt.Sprintf("the exporter %T", cfg.logs.exporter), nil
+	case mode == "otlp" || mode == "" && cfg.otlp(env):
+		return newOTLPLogExporter(ctx, cfg, env)
+	}
+	return nil, "", nil
+}
+
 // newLogPipeline makes the LoggerProvider that Setup installs as the
 // global one (otel.SetLoggerProvider), for the OpenTelemetry log bridges
-// such as otelslog (see logs.WithOTLP). Records are exported, in batches,
-// by the exporter of WithLogExporter; else over OTLP gRPC with the same
-// settings as the spans when OTEL_LOGS_EXPORTER is "otlp", or is unset and
-// spans go to an OTLP collector. OTEL_LOGS_EXPORTER=none turns the export
-// off; the provider then drops every record, cheaply.
-func newLogPipeline(ctx context.Context, cfg config, env envconfig.Config, res *resource.Resource) (*logPipeline, error) {
-	mode := env.LogsExporter
-	exp := cfg.logs.exporter
-	var err error
-	endpoint := fmt.Sprintf("the exporter %T", exp)
-	if exp == nil && (mode == "otlp" || mode == "" && cfg.otlp(env)) {
-		if exp, endpoint, err = newOTLPLogExporter(ctx, cfg, env); err != nil {
-			return nil, err
-		}
-	}
+// such as otelslog (see logs.WithOTLP). Records are exported by exp, in
+// batches; with no exporter (OTEL_LOGS_EXPORTER=none) the provider drops
+// every record, cheaply.
+func newLogPipeline(cfg config, env envconfig.Config, res *resource.Resource, exp sdklog.Exporter, endpoint string) *logPipeline {
 	lp := &logPipeline{}
 	opts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
 	if exp != nil {
@@ -104,7 +107,7 @@ func newLogPipeline(ctx context.Context, cfg config, env envconfig.Config, res *
 		opts = append(opts, sdklog.WithProcessor(countingLogProcessor{Processor: bp, acc: lp.acc}))
 	}
 	lp.provider = sdklog.NewLoggerProvider(opts...)
-	return lp, nil
+	return lp
 }
 
 // newOTLPLogExporter makes the OTLP gRPC log exporter, with the settings

@@ -36,17 +36,15 @@ const (
 // reasonKey says why spans were lost, on MetricSpansLost.
 const reasonKey = attribute.Key("crstel.reason")
 
-// newMeterProvider makes the meter provider: crstel's own metrics, and
-// any other instrumentation's (such as the GenAI metrics), exported over
-// OTLP gRPC with the same settings as the spans, or read by the reader of
-// WithMetricReader. With OTEL_METRICS_EXPORTER=otlp they are exported
-// wherever the spans go; unset, only when the spans go to an OTLP
-// collector; with OTEL_METRICS_EXPORTER=none, never.
-func newMeterProvider(ctx context.Context, cfg config, env envconfig.Config, res *resource.Resource, t *Telemetry) (*sdkmetric.MeterProvider, error) {
-	opts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+// newMetricReader returns the reader of Setup's meter provider: the one of
+// WithMetricReader; else a periodic reader exporting over OTLP gRPC with
+// the same settings as the spans, when OTEL_METRICS_EXPORTER is "otlp", or
+// is unset and spans go to an OTLP collector; else nil, and metrics are
+// not exported.
+func newMetricReader(ctx context.Context, cfg config, env envconfig.Config) (sdkmetric.Reader, error) {
 	switch {
 	case cfg.metricReader != nil:
-		opts = append(opts, sdkmetric.WithReader(cfg.metricReader))
+		return cfg.metricReader, nil
 	case env.MetricsExporter == "otlp" || env.MetricsExporter == "" && cfg.otlp(env):
 		// The exporter reads the OTEL_EXPORTER_OTLP_* variables itself,
 		// after envconfig checked them; the settings are passed on too,
@@ -63,14 +61,20 @@ func newMeterProvider(ctx context.Context, cfg config, env envconfig.Config, res
 		if err != nil {
 			return nil, fmt.Errorf("crstel: creating the OTLP gRPC metric exporter for %s: %w", mt.display, err)
 		}
-		opts = append(opts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)))
+		return sdkmetric.NewPeriodicReader(exp), nil
 	}
-	mp := sdkmetric.NewMeterProvider(opts...)
-	if err := registerMetrics(mp.Meter(ScopeName), t); err != nil {
-		_ = mp.Shutdown(ctx)
-		return nil, fmt.Errorf("crstel: registering metrics: %w", err)
+	return nil, nil
+}
+
+// newMeterProvider makes the meter provider, for crstel's own metrics and
+// any other instrumentation's (such as the GenAI metrics), read by reader
+// (none if nil).
+func newMeterProvider(res *resource.Resource, reader sdkmetric.Reader) *sdkmetric.MeterProvider {
+	opts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+	if reader != nil {
+		opts = append(opts, sdkmetric.WithReader(reader))
 	}
-	return mp, nil
+	return sdkmetric.NewMeterProvider(opts...)
 }
 
 // registerMetrics registers crstel's instruments. They are observed when

@@ -77,12 +77,16 @@ type Telemetry struct {
 // An invalid configuration — a value the SDK would log, ignore or fall back
 // from, a number out of its range (see the README's configuration table) —
 // is one error naming every bad variable or option and what it takes;
-// Setup then installs nothing. Header values and credentials never appear
-// in errors or output. Setup never panics or exits.
+// Setup then installs nothing, leaves no goroutine or connection behind,
+// and shuts down what the options handed to it (exporters, span
+// processors, a metric reader), since it took ownership of them. Header
+// values and credentials never appear in errors or output. Setup never
+// panics or exits.
 func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	// First what can be wrong without making anything.
 	env, envErr := envconfig.Read(nil)
 	cfg := config{logger: slog.Default()}
 	for _, o := range opts {
@@ -93,29 +97,27 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
-	if err := errors.Join(envErr, cfg.validate()); err != nil {
-		return nil, err
+	budgets, budgetErr := mergeBudgets(env.Overdue, cfg.budgets)
+	err := errors.Join(envErr, cfg.validate(), budgetErr)
+	var res *resource.Resource
+	if err == nil {
+		res, err = newResource(ctx, cfg, env)
 	}
-	if cfg.strictSet {
-		violation.SetStrict(cfg.strict)
-	} else if env.StrictSet {
-		violation.SetStrict(env.Strict)
+	if err != nil {
+		return nil, errors.Join(err, cfg.shutdownGiven(ctx))
 	}
 
-	res, err := newResource(ctx, cfg, env)
-	if err != nil {
-		return nil, err
-	}
+	// Then the exporters, the only parts that can fail to be made.
 	acc := &account{what: "spans", endpoint: "(none)"}
-	exp, err := newExporter(ctx, cfg, env, acc)
-	if err != nil {
-		return nil, err
+	exp, spanErr := newExporter(ctx, cfg, env, acc)
+	reader, metricErr := newMetricReader(ctx, cfg, env)
+	logExp, logEndpoint, logErr := newLogExporter(ctx, cfg, env)
+	if err := errors.Join(spanErr, metricErr, logErr); err != nil {
+		cfg.exporter, cfg.metricReader, cfg.logs.exporter = exp, reader, logExp // made or given
+		return nil, errors.Join(err, cfg.shutdownGiven(ctx))
 	}
 
-	budgets, err := mergeBudgets(env.Overdue, cfg.budgets)
-	if err != nil {
-		return nil, err
-	}
+	// Then the rest, which cannot fail.
 	p := &pipeline{budgets: budgets}
 	tpOpts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
@@ -176,14 +178,17 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		}
 		p.journal = jw
 	}
-	t := &Telemetry{tp: tp, acc: acc, pipeline: p}
-	if t.mp, err = newMeterProvider(ctx, cfg, env, res, t); err != nil {
-		t.Shutdown(ctx)
-		return nil, err
+	t := &Telemetry{tp: tp, acc: acc, pipeline: p, logs: newLogPipeline(cfg, env, res, logExp, logEndpoint)}
+	t.mp = newMeterProvider(res, reader)
+	if err := registerMetrics(t.mp.Meter(ScopeName), t); err != nil {
+		return nil, errors.Join(fmt.Errorf("crstel: registering metrics: %w", err), t.Shutdown(ctx))
 	}
-	if t.logs, err = newLogPipeline(ctx, cfg, env, res); err != nil {
-		t.Shutdown(ctx)
-		return nil, err
+
+	// Only now, with nothing left to fail, the globals.
+	if cfg.strictSet {
+		violation.SetStrict(cfg.strict)
+	} else if env.StrictSet {
+		violation.SetStrict(env.Strict)
 	}
 	pipelines.Store(tp, p)
 	installWatch.Do(func() { actionref.SetWatch(watchOp) })
@@ -192,6 +197,26 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	otel.SetLoggerProvider(t.logs.provider)
 	otel.SetTextMapPropagator(textMapPropagator(env, cfg.logger))
 	return t, nil
+}
+
+// shutdownGiven shuts down what the options handed to Setup (exporters,
+// span processors, the metric reader), for a Setup that fails: it took
+// ownership of them.
+func (c *config) shutdownGiven(ctx context.Context) error {
+	var errs []error
+	if c.exporter != nil {
+		errs = append(errs, c.exporter.Shutdown(ctx))
+	}
+	if c.logs.exporter != nil {
+		errs = append(errs, c.logs.exporter.Shutdown(ctx))
+	}
+	if c.metricReader != nil {
+		errs = append(errs, c.metricReader.Shutdown(ctx))
+	}
+	for _, p := range c.processors {
+		errs = append(errs, p.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // textMapPropagator returns the propagator OTEL_PROPAGATORS names, or W3C
