@@ -28,7 +28,7 @@ const ScopeName = "github.com/crstel/crstel"
 // category or a name with spaces. Its value lists each problem, naming the
 // offending value. Such a span is still exported; [crsteltest.AssertConforms]
 // fails on it.
-const InvalidKey = violation.Key
+const InvalidKey = attribute.Key("crstel.invalid")
 
 // actionCtx is a running action: the context the action's span is started
 // from (its parent, so that spans started inside the action find it with

@@ -310,3 +310,14 @@ func TestMandatoryAttributesKept(t *testing.T) {
 		})
 	}
 }
+
+// TestInvalidKey: the public key is the one crstel marks spans with.
+func TestInvalidKey(t *testing.T) {
+	rec := crsteltest.NewRecorder(t)
+	captureErrors(t)
+	_, span := crstel.Action(context.Background(), "bogus_category", "run_unit_tests", task1)
+	span.End()
+	if _, ok := attrs(one(t, rec.Ended(), "run_unit_tests"))[crstel.InvalidKey]; !ok {
+		t.Errorf("the invalid action has no %s attribute", crstel.InvalidKey)
+	}
+}

@@ -285,10 +285,10 @@ func TestSetupNumericRanges(t *testing.T) {
 		{name: "WithWatchdogInterval(-1s)", opts: []crstel.Option{crstel.WithWatchdogInterval(-time.Second)},
 			want: []string{"WithWatchdogInterval(-1s)", "from 1ms to 1h"}},
 		{name: "WithWatchdogInterval(0)", opts: []crstel.Option{crstel.WithWatchdogInterval(0)}, want: []string{"WithWatchdogInterval(0s)"}},
-		{name: "WithOverdueBudgets(MaxInt64)", opts: []crstel.Option{crstel.WithOverdueBudgets(map[string]time.Duration{"llm": math.MaxInt64})},
-			want: []string{"WithOverdueBudgets(llm=2562047h47m16.854775807s)", "from 1ms to 8760h"}},
-		{name: "WithOverdueBudgets(1ns)", opts: []crstel.Option{crstel.WithOverdueBudgets(map[string]time.Duration{"building": 1})},
-			want: []string{"WithOverdueBudgets(building=1ns)"}},
+		{name: "WithBudgets(MaxInt64)", opts: []crstel.Option{crstel.WithBudgets(map[string]time.Duration{"llm": math.MaxInt64})},
+			want: []string{"WithBudgets(llm=2562047h47m16.854775807s)", "from 1ms to 8760h"}},
+		{name: "WithBudgets(1ns)", opts: []crstel.Option{crstel.WithBudgets(map[string]time.Duration{"building": 1})},
+			want: []string{"WithBudgets(building=1ns)"}},
 		{name: "every problem at once",
 			env:  map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "0", "OTEL_BLRP_MAX_QUEUE_SIZE": "-1"},
 			opts: []crstel.Option{crstel.WithQueueSize(-1), crstel.WithBatchSize(-2)},
@@ -323,7 +323,7 @@ func TestSetupNumericLimits(t *testing.T) {
 			"OTEL_BLRP_MAX_QUEUE_SIZE": "1", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "1", "CRSTEL_QUEUE_BYTES": "65536", "OTEL_BSP_SCHEDULE_DELAY": "1",
 			"OTEL_LOGS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"}},
 		{name: "options", opts: []crstel.Option{crstel.WithQueueSize(1), crstel.WithBatchSize(4 << 20), crstel.WithQueueBytes(64 << 30),
-			crstel.WithWatchdogInterval(time.Hour), crstel.WithOverdueBudgets(map[string]time.Duration{"llm": 0, "building": 365 * 24 * time.Hour})}},
+			crstel.WithWatchdogInterval(time.Hour), crstel.WithBudgets(map[string]time.Duration{"llm": 0, "building": 365 * 24 * time.Hour})}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := append([]crstel.Option{crstel.WithExporter(tracetest.NewInMemoryExporter())}, tt.opts...)

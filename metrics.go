@@ -100,7 +100,7 @@ func registerMetrics(m metric.Meter, t *Telemetry) error {
 	if err != nil {
 		return err
 	}
-	states := []watchdog.State{Overdue, Stalled, Abandoned}
+	states := []watchdog.State{watchdog.Overdue, watchdog.Stalled, watchdog.Abandoned}
 	stateSets := make([]metric.ObserveOption, len(states))
 	for i, s := range states {
 		stateSets[i] = metric.WithAttributes(watchdog.StateKey.String(s.String()))

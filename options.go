@@ -246,11 +246,11 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
 }
 
-// WithOverdueBudgets overrides budgets of [DefaultBudgets], by category,
+// WithBudgets overrides budgets of [DefaultBudgets], by category,
 // "llm" or "default": from 1 ms to 365 days, or 0 for no budget. It
 // overrides CRSTEL_OVERDUE, which overrides the defaults, key by key. An
 // unknown key or a budget out of range makes Setup fail.
-func WithOverdueBudgets(budgets map[string]time.Duration) Option {
+func WithBudgets(budgets map[string]time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if c.budgets == nil {
 			c.budgets = make(map[string]time.Duration, len(budgets))

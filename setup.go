@@ -158,10 +158,10 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		Tracer:    tp.Tracer(ScopeName + "/watchdog"),
 		Logger:    cfg.logger,
 		Forgotten: p.forgotten,
-		OnReport: func(r Report) {
+		OnReport: func(r watchdog.Report) {
 			p.reported(r)
 			if cfg.onReport != nil {
-				cfg.onReport(r)
+				cfg.onReport(publicReport(r))
 			}
 		},
 	})
@@ -307,7 +307,7 @@ func (c *config) validate() error {
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.budgets)) {
 		if d := c.budgets[k]; d != 0 {
-			bad("WithOverdueBudgets", fmt.Sprintf("%s=%v", k, d), envconfig.BudgetRange.Check(d))
+			bad("WithBudgets", fmt.Sprintf("%s=%v", k, d), envconfig.BudgetRange.Check(d))
 		}
 	}
 	if c.queueFull != QueueDrop && c.queueFull != QueueBlock {
@@ -449,6 +449,11 @@ const exportTimeout = DefaultOutage + 10*time.Second
 
 // TracerProvider returns the provider Setup installed.
 func (t *Telemetry) TracerProvider() *sdktrace.TracerProvider { return t.tp }
+
+// MeterProvider returns the meter provider Setup installed as the global
+// one: crstel's own metrics, and any other instrumentation's (such as the
+// GenAI metrics), go through it.
+func (t *Telemetry) MeterProvider() *sdkmetric.MeterProvider { return t.mp }
 
 // Stats returns what happened to the spans ended so far.
 func (t *Telemetry) Stats() Stats { return t.acc.stats() }

@@ -29,8 +29,8 @@ func TestSetupFailureLeavesNothing(t *testing.T) {
 	}{
 		{name: "a bad variable", env: map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "abc"}},
 		{name: "a bad option", opts: []crstel.Option{crstel.WithQueueSize(-1)}},
-		{name: "an unknown budget", opts: []crstel.Option{crstel.WithOverdueBudgets(map[string]time.Duration{"compile": time.Second})}},
-		{name: "a negative budget", opts: []crstel.Option{crstel.WithOverdueBudgets(map[string]time.Duration{"building": -time.Second})}},
+		{name: "an unknown budget", opts: []crstel.Option{crstel.WithBudgets(map[string]time.Duration{"compile": time.Second})}},
+		{name: "a negative budget", opts: []crstel.Option{crstel.WithBudgets(map[string]time.Duration{"building": -time.Second})}},
 		{name: "a bad CRSTEL_OVERDUE", env: map[string]string{"CRSTEL_OVERDUE": "building=soon"}},
 		{name: "a bad endpoint with an OTLP pipeline", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "127.0.0.1:4317"}},
 		{name: "a bad header", env: map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "Authorization: Basic x"}},

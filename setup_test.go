@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -566,6 +567,9 @@ func TestSetupInstallsGlobals(t *testing.T) {
 
 	if got := otel.GetTracerProvider(); got != trace.TracerProvider(tel.TracerProvider()) {
 		t.Errorf("global tracer provider = %T %p, want Setup's %p", got, got, tel.TracerProvider())
+	}
+	if got := otel.GetMeterProvider(); got != metric.MeterProvider(tel.MeterProvider()) || tel.MeterProvider() == nil {
+		t.Errorf("global meter provider = %T %p, want Setup's %p", got, got, tel.MeterProvider())
 	}
 	fields := otel.GetTextMapPropagator().Fields()
 	for _, f := range []string{"traceparent", "tracestate", "baggage"} {

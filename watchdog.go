@@ -21,29 +21,79 @@ import (
 	"github.com/crstel/crstel/internal/watchdog"
 )
 
-// Report is what the watchdog says about an action that runs too long, or
-// was still open at shutdown. See [WithOnReport].
-type Report = watchdog.Report
+// Report is what the watchdog says about an action that runs past its
+// budget, misses its heartbeat, or is still open at shutdown. See
+// [WithOnReport].
+type Report struct {
+	// State is what happened: [Overdue], [Stalled] or [Abandoned].
+	State ReportState
+	// Span identifies the span reported: the action's, or an operation's
+	// inside it (see Op).
+	Span trace.SpanContext
+	// Parent is the id of the reported span's parent; invalid for a root.
+	Parent trace.SpanID
+	// Category and Name are the action's.
+	Category crs.Category
+	Name     string
+	// Op names the operation reported, such as the LLM call
+	// "chat gpt-4o-mini", if it is not the action itself; "" otherwise.
+	Op string
+	// Metadata is the action's task metadata.
+	Metadata crs.Metadata
+	// Start is when the action (or operation) started, Elapsed how long it
+	// had run at the report, and Budget its budget (0: none).
+	Start   time.Time
+	Elapsed time.Duration
+	Budget  time.Duration
+	// Reason says why in words, such as "running 6m0s, past its budget of
+	// 5m0s".
+	Reason string
+	// N counts the reports of this State for the action, from 1: an
+	// overdue action is reported again at growing intervals.
+	N int
+	// Stack holds the stacks of the goroutines running the action or one
+	// of its open descendants, bounded in size; "" if none was found.
+	Stack string
+}
 
 // ReportState is the state a [Report] gives.
-type ReportState = watchdog.State
+type ReportState uint8
 
 // The states of a [Report].
 const (
 	// Overdue: the action runs past its budget ([WithOverdueAfter], the
 	// category's default) or its context's deadline.
-	Overdue = watchdog.Overdue
+	Overdue ReportState = ReportState(watchdog.Overdue)
 	// Stalled: the action missed its heartbeat ([WithHeartbeat]).
-	Stalled = watchdog.Stalled
+	Stalled ReportState = ReportState(watchdog.Stalled)
 	// Abandoned: the action was still open at [Telemetry.Shutdown]; it was
 	// ended with an error status, so it is exported all the same.
-	Abandoned = watchdog.Abandoned
+	Abandoned ReportState = ReportState(watchdog.Abandoned)
 )
+
+// String returns "overdue", "stalled" or "abandoned".
+func (s ReportState) String() string { return watchdog.State(s).String() }
+
+// publicReport returns the watchdog's report as a Report.
+func publicReport(r watchdog.Report) Report {
+	var meta crs.Metadata
+	if len(r.Metadata) > 0 {
+		meta = make(crs.Metadata, len(r.Metadata))
+		for _, kv := range r.Metadata {
+			meta[string(kv.Key)] = kv.Value.AsString()
+		}
+	}
+	return Report{
+		State: ReportState(r.State), Span: r.Span, Parent: r.Parent,
+		Category: crs.Category(r.Category), Name: r.Name, Op: r.Op, Metadata: meta,
+		Start: r.Start, Elapsed: r.Elapsed, Budget: r.Budget, Reason: r.Reason, N: r.N, Stack: r.Stack,
+	}
+}
 
 // DefaultBudgets returns the budgets of actions that set none with
 // [WithOverdueAfter]: by category, "llm" for LLM calls, and "default" for
 // the rest. 0 means no budget: fuzzing campaigns run for hours by design.
-// Override them with [WithOverdueBudgets] or CRSTEL_OVERDUE, such as
+// Override them with [WithBudgets] or CRSTEL_OVERDUE, such as
 // CRSTEL_OVERDUE=llm=10m,building=30m,fuzzing=0,default=15m. The map is a
 // copy the caller may change.
 func DefaultBudgets() map[string]time.Duration { return maps.Clone(defaultBudgets) }
@@ -217,15 +267,15 @@ func statusName(c codes.Code) string {
 }
 
 // reported records a watchdog report in the journal.
-func (p *pipeline) reported(r Report) {
+func (p *pipeline) reported(r watchdog.Report) {
 	if p.journal == nil {
 		return
 	}
 	kind := journal.KindOverdue
 	switch r.State {
-	case Stalled:
+	case watchdog.Stalled:
 		kind = journal.KindStalled
-	case Abandoned:
+	case watchdog.Abandoned:
 		kind = journal.KindAbandoned
 	}
 	p.journal.Write(journal.Event{

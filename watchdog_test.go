@@ -294,7 +294,7 @@ func TestWatchdogContextDeadline(t *testing.T) {
 func TestWatchdogDefaultBudgets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		t.Setenv("CRSTEL_OVERDUE", "building=2s,default=3s")
-		w := setupWatched(t, crstel.WithOverdueBudgets(map[string]time.Duration{"testing": time.Second}))
+		w := setupWatched(t, crstel.WithBudgets(map[string]time.Duration{"testing": time.Second}))
 		for _, c := range []crs.Category{crs.Building, crs.Testing, crs.StaticAnalysis, crs.Fuzzing} {
 			_, span := crstel.Action(context.Background(), c, "act_"+string(c), task1)
 			defer span.End()
@@ -302,7 +302,7 @@ func TestWatchdogDefaultBudgets(t *testing.T) {
 		time.Sleep(3200 * time.Millisecond)
 		budgets := map[string]time.Duration{}
 		for _, r := range w.got() {
-			budgets[r.Category] = r.Budget
+			budgets[string(r.Category)] = r.Budget
 		}
 		want := map[string]time.Duration{"building": 2 * time.Second, "testing": time.Second, "static_analysis": 3 * time.Second}
 		if len(budgets) != len(want) {
@@ -320,8 +320,8 @@ func TestWatchdogDefaultBudgets(t *testing.T) {
 func TestWatchdogBadBudgets(t *testing.T) {
 	restoreGlobals(t)
 	for _, opt := range []crstel.Option{
-		crstel.WithOverdueBudgets(map[string]time.Duration{"compile": time.Second}),
-		crstel.WithOverdueBudgets(map[string]time.Duration{"building": -time.Second}),
+		crstel.WithBudgets(map[string]time.Duration{"compile": time.Second}),
+		crstel.WithBudgets(map[string]time.Duration{"building": -time.Second}),
 	} {
 		if _, err := crstel.Setup(context.Background(), crstel.WithExporter(tracetest.NewInMemoryExporter()), opt); err == nil {
 			t.Error("Setup accepted a bad budget")
@@ -386,7 +386,7 @@ func (keepExporter) Shutdown(context.Context) error { return nil }
 // action, which waits for it.
 func TestWatchdogLLMCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := setupWatched(t, crstel.WithOverdueBudgets(map[string]time.Duration{"llm": time.Second}))
+		w := setupWatched(t, crstel.WithBudgets(map[string]time.Duration{"llm": time.Second}))
 		ctx := crstel.WithTask(context.Background(), task1)
 		ctx, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil, crstel.WithOverdueAfter(time.Hour))
 		_, call := genai.Start(ctx, genai.Request{Provider: genai.ProviderOpenAI, Model: "gpt-4o-mini"})

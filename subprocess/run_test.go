@@ -289,7 +289,7 @@ func TestOverdueThenKilled(t *testing.T) {
 		if ended.Load() {
 			t.Error("the report came after Run returned")
 		}
-		if r.State != crstel.Overdue || r.Name != "fuzz" || r.Category != string(crs.Fuzzing) {
+		if r.State != crstel.Overdue || r.Name != "fuzz" || r.Category != crs.Fuzzing {
 			t.Errorf("report %v %s/%s, want overdue fuzzing/fuzz", r.State, r.Category, r.Name)
 		}
 	case err := <-done:

@@ -101,7 +101,7 @@ type DurationRange struct{ Min, Max time.Duration }
 
 var (
 	// BudgetRange is that of a watchdog budget (CRSTEL_OVERDUE,
-	// WithOverdueBudgets), besides 0 for none: from 1 ms to 365 days.
+	// WithBudgets), besides 0 for none: from 1 ms to 365 days.
 	BudgetRange = DurationRange{Min: time.Millisecond, Max: 365 * 24 * time.Hour}
 	// WatchdogIntervalRange is that of WithWatchdogInterval: from 1 ms to
 	// an hour.

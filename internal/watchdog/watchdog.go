@@ -59,14 +59,26 @@ func (s State) String() string {
 }
 
 // Attribute keys of report spans, and of an abandoned action's span.
+// Durations are doubles in seconds, as OpenTelemetry gives them, under
+// names without a unit.
 const (
-	StateKey     = attribute.Key("crstel.watchdog.state")
-	ElapsedKey   = attribute.Key("crstel.watchdog.elapsed_s")
-	BudgetKey    = attribute.Key("crstel.watchdog.budget_s")
-	ReasonKey    = attribute.Key("crstel.watchdog.reason")
-	ReportKey    = attribute.Key("crstel.watchdog.report")
-	StackKey     = attribute.Key("crstel.watchdog.stack")
+	// StateKey is the state reported: overdue, stalled or abandoned.
+	StateKey = attribute.Key("crstel.watchdog.state")
+	// ElapsedKey is how long the action had run, in seconds (double).
+	ElapsedKey = attribute.Key("crstel.watchdog.elapsed")
+	// BudgetKey is the action's budget, in seconds (double); absent if
+	// it has none.
+	BudgetKey = attribute.Key("crstel.watchdog.budget")
+	// ReasonKey says why, in words.
+	ReasonKey = attribute.Key("crstel.watchdog.reason")
+	// ReportKey counts the reports of this state for the action, from 1.
+	ReportKey = attribute.Key("crstel.watchdog.report")
+	// StackKey holds the stacks of the goroutines running the action.
+	StackKey = attribute.Key("crstel.watchdog.stack")
+	// ReportedSpan is the hex id of the span reported.
 	ReportedSpan = attribute.Key("crstel.watchdog.span_id")
+	// OperationKey names the operation reported inside the action, such
+	// as an LLM call.
 	OperationKey = attribute.Key("crstel.watchdog.operation")
 )
 
