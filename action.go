@@ -47,6 +47,9 @@ type actionCtx struct {
 	// p is the pipeline tracking the action (watchdog, journal, goroutine
 	// label), nil if none: End tells it the action ended.
 	p *pipeline
+	// tc is the tracer the action's span came from, which the actions
+	// inside it use too.
+	tc *tracerCache
 }
 
 type actionKey struct{}
@@ -56,7 +59,7 @@ func (a *actionCtx) Value(key any) any {
 	case actionKey:
 		return a
 	case actionref.Key:
-		return trace.Span(a)
+		return actionref.Action(a)
 	case taskKey:
 		if a.task != nil {
 			return a.task
@@ -74,6 +77,7 @@ func actionFrom(ctx context.Context) *actionCtx {
 type ActionOption interface{ applyAction(*actionConfig) }
 
 type actionConfig struct {
+	tp        trace.TracerProvider // nil: the enclosing action's, else the global one
 	attrs     []attribute.KeyValue
 	links     []trace.Link
 	kind      trace.SpanKind
@@ -120,20 +124,46 @@ func WithSpanKind(kind trace.SpanKind) ActionOption {
 	return actionOptionFunc(func(c *actionConfig) { c.kind = kind })
 }
 
-// tracerCache holds the tracer of the global provider it came from, and
-// the pipeline Setup built for that provider (nil if Setup did not make
-// it), so that Action need not look them up each time, and still follows a
-// new provider set with otel.SetTracerProvider.
+// WithTracerProvider makes the action's span come from tp. The actions
+// started inside it, and the spans crstel's packages (genai, fuzz,
+// subprocess) start there, come from tp too, unless an option of theirs
+// names another provider. The default is the provider of the enclosing
+// action, else the global one. A nil tp is ignored.
+func WithTracerProvider(tp trace.TracerProvider) ActionOption {
+	return actionOptionFunc(func(c *actionConfig) {
+		if tp != nil {
+			c.tp = tp
+		}
+	})
+}
+
+// tracerCache holds the tracer of a provider, and the pipeline Setup built
+// for that provider (nil if Setup did not make it), so that Action need not
+// look them up each time. The actions inside an action share its cache.
 type tracerCache struct {
 	provider trace.TracerProvider
 	tracer   trace.Tracer
 	pipeline *pipeline
 }
 
+// cachedTracer is the cache of the provider used last outside any action:
+// the global one, usually, whose changes (otel.SetTracerProvider) it
+// follows.
 var cachedTracer atomic.Pointer[tracerCache]
 
-func tracer() *tracerCache {
-	p := otel.GetTracerProvider()
+// tracerFor returns the cache of the provider an action started in ctx
+// uses: explicit if not nil, else the enclosing action's, else the one of
+// ctx's scope (a test recorder's), else the global one.
+func tracerFor(ctx context.Context, enclosing *actionCtx, explicit trace.TracerProvider) *tracerCache {
+	p := explicit
+	if p == nil {
+		if enclosing != nil && enclosing.tc != nil {
+			return enclosing.tc
+		}
+		if p = actionref.ScopedTracerProvider(ctx); p == nil {
+			p = otel.GetTracerProvider()
+		}
+	}
 	if c := cachedTracer.Load(); c != nil && provider.Same(c.provider, p) {
 		return c
 	}
@@ -211,6 +241,7 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	}
 	a := &actionCtx{Context: ctx, task: taskFrom(ctx)}
 	a.Category, a.Name = string(category), name
+	a.tc = tracerFor(ctx, actionFrom(ctx), cfg.tp)
 
 	var taskAttrs []attribute.KeyValue
 	if a.task != nil {
@@ -226,8 +257,8 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 		}
 		attrs = append(attrs, kv)
 	}
-	if violation.Strict() && (len(problems) > 0 || leftOut != nil) {
-		violation.Report(errors.Join(append(problems, leftOut)...))
+	if (len(problems) > 0 || leftOut != nil) && violation.Strict(ctx) {
+		violation.Report(ctx, errors.Join(append(problems, leftOut)...))
 	}
 
 	// Only the options needed: each one costs an allocation.
@@ -239,13 +270,12 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	if cfg.kind != trace.SpanKindUnspecified {
 		so = append(so, trace.WithSpanKind(cfg.kind))
 	}
-	tc := tracer()
-	sctx, span := tc.tracer.Start(a, name, so...)
+	sctx, span := a.tc.tracer.Start(a, name, so...)
 	a.Span, a.started = span, true
-	violation.Mark(span, problems...)
-	violation.Report(leftOut)
-	if tc.pipeline != nil && span.SpanContext().IsSampled() { // sampled spans record; IsRecording would lock
-		tc.pipeline.track(a, cfg)
+	violation.Mark(ctx, span, problems...)
+	violation.Report(ctx, leftOut)
+	if a.tc.pipeline != nil && span.SpanContext().IsSampled() { // sampled spans record; IsRecording would lock
+		a.tc.pipeline.track(a, cfg)
 	}
 	return sctx, a
 }
@@ -323,7 +353,7 @@ func (a *actionCtx) undoReplaced() {
 	}
 	own := append([]attribute.KeyValue{crs.ActionCategory(crs.Category(a.Category)), crs.ActionName(a.Name)}, a.Metadata()...)
 	a.Span.SetAttributes(own...)
-	violation.Mark(a.Span, problems...)
+	violation.Mark(a.Context, a.Span, problems...)
 }
 
 // EndAbandoned ends the action as abandoned at shutdown; for the watchdog.
@@ -335,6 +365,12 @@ func (a *actionCtx) EndAbandoned(reason string) {
 
 // Ended reports whether the action's span has ended; for the watchdog.
 func (a *actionCtx) Ended() bool { return !a.Span.IsRecording() }
+
+// Describe returns the action's category, name and task metadata; for
+// the packages that find the action through actionref.
+func (a *actionCtx) Describe() (category, name string, metadata []attribute.KeyValue) {
+	return a.Category, a.Name, a.Metadata()
+}
 
 // Metadata returns the action's task metadata as attributes.
 func (a *actionCtx) Metadata() []attribute.KeyValue {

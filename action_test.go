@@ -20,10 +20,12 @@ import (
 var task1 = crs.Metadata{"round.id": "round-1", "task.id": "task-1", "team.id": "team-1"}
 
 func TestActionEveryCategory(t *testing.T) {
+	t.Parallel()
 	for _, c := range crs.Categories() {
 		t.Run(string(c), func(t *testing.T) {
+			t.Parallel()
 			rec := crsteltest.NewRecorder(t)
-			ctx := crstel.WithTask(context.Background(), task1)
+			ctx := crstel.WithTask(rec.Context(t.Context()), task1)
 			_, span := crstel.Action(ctx, c, "do_"+string(c), nil)
 			span.End()
 
@@ -45,8 +47,9 @@ func TestActionEveryCategory(t *testing.T) {
 }
 
 func TestActionMetadataMerge(t *testing.T) {
+	t.Parallel()
 	rec := crsteltest.NewRecorder(t)
-	ctx := crstel.WithTask(context.Background(), crs.Metadata{"a": "ctx", "b": "ctx"})
+	ctx := crstel.WithTask(rec.Context(t.Context()), crs.Metadata{"a": "ctx", "b": "ctx"})
 	ctx, parent := crstel.Action(ctx, crs.Building, "build", crs.Metadata{"b": "arg", "c": "arg"})
 	_, child := crstel.Action(ctx, crs.Testing, "run_tests", nil)
 	child.End()
@@ -60,9 +63,10 @@ func TestActionMetadataMerge(t *testing.T) {
 }
 
 func TestActionOptions(t *testing.T) {
+	t.Parallel()
 	rec := crsteltest.NewRecorder(t)
-	ctx := crstel.WithTask(context.Background(), task1)
-	_, cause := otel.Tracer("test").Start(ctx, "finding")
+	ctx := crstel.WithTask(rec.Context(t.Context()), task1)
+	_, cause := rec.Provider().Tracer("test").Start(ctx, "finding")
 	cause.End()
 	_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil,
 		nil, // ignored
@@ -87,8 +91,9 @@ func TestActionOptions(t *testing.T) {
 // TestNestedActionsAcrossGoroutines: children made in two goroutines have
 // the right parent and all carry the task metadata.
 func TestNestedActionsAcrossGoroutines(t *testing.T) {
+	t.Parallel()
 	rec := crsteltest.NewRecorder(t)
-	ctx := crstel.WithTask(context.Background(), task1)
+	ctx := crstel.WithTask(rec.Context(t.Context()), task1)
 	ctx, root := crstel.Action(ctx, crs.Fuzzing, "fuzz_campaign", nil)
 	var wg sync.WaitGroup
 	for _, name := range []string{"fuzz_harness_a", "fuzz_harness_b"} {
@@ -140,7 +145,7 @@ func TestActionWithoutSetup(t *testing.T) {
 // not the first one it saw.
 func TestActionFollowsProvider(t *testing.T) {
 	for i := range 2 {
-		rec := crsteltest.NewRecorder(t)
+		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 		_, span := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1)
 		span.End()
 		if got := len(rec.Ended()); got != 1 {
@@ -154,17 +159,17 @@ func TestActionFollowsProvider(t *testing.T) {
 // gives the action's SDK span, so that the SDK counts its children, and
 // children started from it are the action's.
 func TestActionContext(t *testing.T) {
+	t.Parallel()
 	rec := crsteltest.NewRecorder(t)
-	marked := markingProvider{otel.GetTracerProvider()}
-	otel.SetTracerProvider(marked)
-	ctx, span := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1)
+	ctx, span := crstel.Action(t.Context(), crs.Testing, "run_unit_tests", task1,
+		crstel.WithTracerProvider(markingProvider{rec.Provider()}))
 	if got := ctx.Value(tracerMark{}); got != "from the tracer" {
 		t.Errorf("ctx.Value(the tracer's key) = %v, want what the tracer put there", got)
 	}
 	if got := trace.SpanFromContext(ctx).SpanContext(); !got.Equal(span.SpanContext()) {
 		t.Errorf("SpanFromContext(ctx) = %v, want the action's span %v", got, span.SpanContext())
 	}
-	_, child := otel.Tracer("other").Start(ctx, "child")
+	_, child := rec.Provider().Tracer("other").Start(ctx, "child")
 	child.End()
 	_, nested := crstel.Action(ctx, crs.Testing, "run_one_test", nil)
 	nested.End()
@@ -220,14 +225,17 @@ func TestActionEndedThroughContext(t *testing.T) {
 // TestActionUnhashableProvider: a global TracerProvider of a type that ==
 // cannot compare (a struct holding a map) works as with the plain API.
 func TestActionUnhashableProvider(t *testing.T) {
-	rec := crsteltest.NewRecorder(t)
-	otel.SetTracerProvider(mapProvider{TracerProvider: otel.GetTracerProvider(), names: map[string]int{}})
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+	unhashable := mapProvider{TracerProvider: rec.Provider(), names: map[string]int{}}
+	otel.SetTracerProvider(unhashable)
 	for range 2 {
-		_, span := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1)
+		_, span := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1) // the global one
+		span.End()
+		_, span = crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1, crstel.WithTracerProvider(unhashable))
 		span.End()
 	}
-	if n := len(byName(rec.Ended(), "run_unit_tests")); n != 2 {
-		t.Errorf("%d actions recorded, want 2", n)
+	if n := len(byName(rec.Ended(), "run_unit_tests")); n != 4 {
+		t.Errorf("%d actions recorded, want 4", n)
 	}
 }
 
@@ -288,8 +296,8 @@ func TestMandatoryAttributesKept(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := crsteltest.NewRecorder(t)
-			errs := captureErrors(t)
-			ctx, span := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1, tt.opts...)
+			errs := captureErrors(t) // global: not in parallel
+			ctx, span := crstel.Action(rec.Context(t.Context()), crs.Testing, "run_unit_tests", task1, tt.opts...)
 			if tt.later != nil {
 				tt.later(ctx, span)
 			}
@@ -315,7 +323,7 @@ func TestMandatoryAttributesKept(t *testing.T) {
 func TestInvalidKey(t *testing.T) {
 	rec := crsteltest.NewRecorder(t)
 	captureErrors(t)
-	_, span := crstel.Action(context.Background(), "bogus_category", "run_unit_tests", task1)
+	_, span := crstel.Action(rec.Context(t.Context()), "bogus_category", "run_unit_tests", task1)
 	span.End()
 	if _, ok := attrs(one(t, rec.Ended(), "run_unit_tests"))[crstel.InvalidKey]; !ok {
 		t.Errorf("the invalid action has no %s attribute", crstel.InvalidKey)

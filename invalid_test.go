@@ -67,8 +67,8 @@ func TestInvalidInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			errs := captureErrors(t)
-			rec := crsteltest.NewRecorder(t)
+			errs := captureErrors(t) // global: not in parallel
+			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal()) // a nil ctx takes the global provider
 			ctx := crstel.WithTask(context.Background(), task1)
 			if tt.nilCtx {
 				ctx = nil
@@ -143,31 +143,39 @@ func validUTF8(s string) bool { return strings.ToValidUTF8(s, "") == s }
 // TestStrictPanics: in strict mode, invalid input panics with an error
 // wrapping the sentinel, and valid input does not.
 func TestStrictPanics(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithStrict())
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t, crsteltest.WithStrict())
+	ctx := rec.Context(t.Context())
 	tests := []struct {
 		name string
 		f    func()
 		want error
 	}{
-		{"unknown category", func() { crstel.Action(context.Background(), "telemetry_init", "x", nil) }, crs.ErrUnknownCategory},
-		{"bad name", func() { crstel.Action(context.Background(), crs.Testing, "two words", nil) }, crs.ErrInvalidName},
-		{"bad metadata", func() { crstel.Action(context.Background(), crs.Testing, "x", crs.Metadata{"": "v"}) }, crs.ErrInvalidMetadata},
-		{"bad WithTask", func() { crstel.WithTask(context.Background(), crs.Metadata{"crs.action.name": "v"}) }, crs.ErrInvalidMetadata},
+		{"unknown category", func() { crstel.Action(ctx, "telemetry_init", "x", nil) }, crs.ErrUnknownCategory},
+		{"bad name", func() { crstel.Action(ctx, crs.Testing, "two words", nil) }, crs.ErrInvalidName},
+		{"bad metadata", func() { crstel.Action(ctx, crs.Testing, "x", crs.Metadata{"": "v"}) }, crs.ErrInvalidMetadata},
+		{"bad WithTask", func() { crstel.WithTask(ctx, crs.Metadata{"crs.action.name": "v"}) }, crs.ErrInvalidMetadata},
+		{"an attribute replacing the category", func() {
+			crstel.Action(ctx, crs.Testing, "x", nil, crstel.WithAttributes(attribute.String("crs.action.category", "y")))
+		}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			defer func() {
 				r := recover()
 				err, ok := r.(error)
-				if !ok || !errors.Is(err, tt.want) {
+				if !ok || tt.want != nil && !errors.Is(err, tt.want) {
 					t.Errorf("recovered %v, want an error wrapping %v", r, tt.want)
 				}
 			}()
 			tt.f()
 		})
 	}
-	_, span := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1)
+	_, span := crstel.Action(ctx, crs.Testing, "run_unit_tests", task1)
 	span.End()
+	if n := len(rec.Ended()); n != 1 {
+		t.Errorf("%d spans recorded, want the valid action's alone", n)
+	}
 }
 
 // TestSetupWithStrict: Setup's WithStrict makes invalid input panic.

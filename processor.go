@@ -78,7 +78,7 @@ func (*SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) 
 		}
 	}
 	s.SetAttributes(stamp...)
-	violation.Mark(s, problems...)
+	violation.Mark(parent, s, problems...)
 }
 
 // OnEnd does nothing.

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
@@ -28,13 +27,14 @@ import (
 // carry its category, name and metadata; their own values win; spans
 // outside actions are left alone.
 func TestStampsThirdPartySpans(t *testing.T) {
+	t.Parallel()
 	rec := crsteltest.NewRecorder(t)
-	other := otel.Tracer("third-party")
+	other := rec.Provider().Tracer("third-party")
 
-	_, outside := other.Start(crstel.WithTask(context.Background(), task1), "outside")
+	_, outside := other.Start(crstel.WithTask(t.Context(), task1), "outside")
 	outside.End()
 
-	ctx := crstel.WithTask(context.Background(), task1)
+	ctx := crstel.WithTask(rec.Context(t.Context()), task1)
 	ctx, action := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
 	lctx, llm := other.Start(ctx, "chat gpt-4o")
 	_, deeper := other.Start(lctx, "retry")
@@ -68,6 +68,7 @@ func TestStampsThirdPartySpans(t *testing.T) {
 // value for a mandatory or metadata key is not a string gets the action's
 // value instead, and is marked; string values of its own are kept.
 func TestStampRepairsTypes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		own     []attribute.KeyValue
@@ -84,11 +85,11 @@ func TestStampRepairsTypes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			rec := crsteltest.NewRecorder(t)
-			captureErrors(t)
-			ctx := crstel.WithTask(context.Background(), task1)
+			ctx := crstel.WithTask(rec.Context(t.Context()), task1)
 			ctx, action := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
-			_, s := otel.Tracer("third-party").Start(ctx, "child", trace.WithAttributes(tt.own...))
+			_, s := rec.Provider().Tracer("third-party").Start(ctx, "child", trace.WithAttributes(tt.own...))
 			s.End()
 			action.End()
 			got := attrs(one(t, rec.Ended(), "child"))
@@ -104,20 +105,25 @@ func TestStampRepairsTypes(t *testing.T) {
 	}
 }
 
+// w3c is the propagator Setup installs by default.
+var w3c = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+
 // TestAcrossHTTP: the task metadata and trace context cross an HTTP hop
 // made with otelhttp on both sides, and the client span is stamped.
 func TestAcrossHTTP(t *testing.T) {
+	t.Parallel()
 	rec := crsteltest.NewRecorder(t)
+	tp, props := otelhttp.WithTracerProvider(rec.Provider()), otelhttp.WithPropagators(w3c)
 	srv := httptest.NewServer(otelhttp.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The remote side: no WithTask, the metadata comes from baggage.
-		_, span := crstel.Action(r.Context(), crs.Building, "compile_source_code", nil)
+		_, span := crstel.Action(rec.Context(r.Context()), crs.Building, "compile_source_code", nil)
 		defer span.End()
 		io.WriteString(w, "ok")
-	}), "task-server"))
+	}), "task-server", tp, props))
 	defer srv.Close()
-	client := &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport)}
+	client := &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport, tp, props)}
 
-	ctx := crstel.WithTask(context.Background(), task1)
+	ctx := crstel.WithTask(rec.Context(t.Context()), task1)
 	ctx, action := crstel.Action(ctx, crs.ScoringSubmission, "submit_build", nil)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, nil)
 	resp, err := client.Do(req)
@@ -151,18 +157,19 @@ func TestAcrossHTTP(t *testing.T) {
 // queued message; the consumer extracts it and its action continues the
 // trace with the task metadata.
 func TestAcrossQueue(t *testing.T) {
+	t.Parallel()
 	rec := crsteltest.NewRecorder(t)
 	queue := make(chan propagation.MapCarrier, 1)
 
-	ctx := crstel.WithTask(context.Background(), task1)
+	ctx := crstel.WithTask(rec.Context(t.Context()), task1)
 	ctx, producer := crstel.Action(ctx, crs.DynamicAnalysis, "enqueue_crash", nil)
 	carrier := propagation.MapCarrier{}
-	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	w3c.Inject(ctx, carrier)
 	queue <- carrier
 	producer.End()
 
 	msg := <-queue
-	cctx := otel.GetTextMapPropagator().Extract(context.Background(), msg)
+	cctx := w3c.Extract(rec.Context(t.Context()), msg)
 	if got := crstel.Task(cctx); got["task.id"] != "task-1" || len(got) != 3 {
 		t.Errorf("Task(extracted) = %v, want %v", got, task1)
 	}
@@ -180,15 +187,16 @@ func TestAcrossQueue(t *testing.T) {
 // TestBaggageOnlyTaskMembers: baggage members from elsewhere are not task
 // metadata.
 func TestBaggageOnlyTaskMembers(t *testing.T) {
+	t.Parallel()
 	rec := crsteltest.NewRecorder(t)
 	foreign, _ := baggage.NewMember("user.tier", "gold")
 	b, _ := baggage.New(foreign)
-	ctx := baggage.ContextWithBaggage(context.Background(), b)
+	ctx := baggage.ContextWithBaggage(t.Context(), b)
 	ctx = crstel.WithTask(ctx, task1)
 
 	carrier := propagation.MapCarrier{}
-	otel.GetTextMapPropagator().Inject(ctx, carrier)
-	cctx := otel.GetTextMapPropagator().Extract(context.Background(), carrier)
+	w3c.Inject(ctx, carrier)
+	cctx := w3c.Extract(rec.Context(t.Context()), carrier)
 	_, span := crstel.Action(cctx, crs.Testing, "run_unit_tests", nil)
 	span.End()
 
@@ -257,8 +265,8 @@ func TestTaskBaggageLimits(t *testing.T) {
 				t.Fatalf("the case's metadata is invalid: %v", err)
 			}
 			rec := crsteltest.NewRecorder(t)
-			errs := captureErrors(t)
-			ctx := context.Background()
+			errs := captureErrors(t) // global: not in parallel
+			ctx := rec.Context(t.Context())
 			if tt.foreign != nil {
 				b, err := baggage.New(tt.foreign...)
 				if err != nil {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/contrib/propagators/autoprop"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/propagation"
@@ -223,13 +224,19 @@ func (c *config) shutdownGiven(ctx context.Context) error {
 // Trace Context and Baggage when it is unset. It warns when the variable
 // leaves out baggage, which carries the task metadata between processes.
 func textMapPropagator(env envconfig.Config, logger *slog.Logger) propagation.TextMapPropagator {
-	if env.Propagator == nil {
+	if env.Propagators == nil {
 		return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	}
 	if env.NoBaggage {
 		logger.Warn("crstel: " + envconfig.Propagators + " leaves out baggage: task metadata will not reach other processes")
 	}
-	return env.Propagator
+	p, err := autoprop.TextMapPropagator(env.Propagators...)
+	if err != nil {
+		// envconfig checked the names against autoprop's: not reached.
+		otel.Handle(fmt.Errorf("crstel: %s: %w", envconfig.Propagators, err))
+		return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	}
+	return p
 }
 
 // queueBlocks reports whether the export queues block when full

@@ -53,11 +53,11 @@ func newTask(meta crs.Metadata) *task {
 // passed on broken. A nil ctx is replaced by context.Background and reported.
 func WithTask(ctx context.Context, meta crs.Metadata) context.Context {
 	if ctx == nil {
-		violation.Report(errNilContext("WithTask"))
+		violation.Report(nil, errNilContext("WithTask"))
 		ctx = context.Background()
 	}
 	ctx, invalid, leftOut := withTask(ctx, meta)
-	violation.Report(errors.Join(invalid, leftOut))
+	violation.Report(ctx, errors.Join(invalid, leftOut))
 	return ctx
 }
 

@@ -363,12 +363,18 @@ func (o *watchedOp) EndAbandoned(reason string) {
 }
 
 // watchOp is the actionref.Watch crstel installs: it hands an operation to
-// the watchdog of the pipeline behind the global provider, if Setup made it.
+// the watchdog of the pipeline behind the provider of its span, if Setup
+// made it.
 func watchOp(ctx context.Context, span trace.Span, name, budgetKey string) func() {
-	p := tracer().pipeline
-	if p == nil || !span.SpanContext().IsSampled() {
+	tp, ok := span.TracerProvider().(*sdktrace.TracerProvider)
+	if !ok || !span.SpanContext().IsSampled() {
 		return nil
 	}
+	pl, ok := pipelines.Load(tp)
+	if !ok {
+		return nil
+	}
+	p := pl.(*pipeline)
 	o := &watchedOp{Context: ctx, span: span, action: actionFrom(ctx)}
 	o.Owner, o.Op, o.Name, o.Budget = o, name, name, p.budget(budgetKey)
 	if o.action != nil {

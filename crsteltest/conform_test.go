@@ -157,7 +157,7 @@ func TestAssertConformsFailsPerSpan(t *testing.T) {
 }
 
 func TestRecorder(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithServiceName("patcher"))
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithServiceName("patcher"))
 	if otel.GetTracerProvider() != rec.Provider() {
 		t.Fatal("NewRecorder did not install its provider")
 	}
@@ -174,7 +174,7 @@ func TestRecorder(t *testing.T) {
 }
 
 func TestRecorderStrict(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithStrict())
+	crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithStrict())
 	defer func() {
 		if recover() == nil {
 			t.Error("invalid category did not panic in strict mode")

@@ -1,11 +1,14 @@
 // Package crsteltest helps test code that uses crstel: [NewRecorder]
-// installs a recording tracer provider with crstel's processors, and
-// [AssertConforms] checks recorded spans against every rule of the CRS
-// Telemetry Specification v1.0.
+// makes a recording tracer provider with crstel's processors, which the
+// actions started from its [Recorder.Context] use, so that tests with
+// recorders of their own run in parallel; and [AssertConforms] checks
+// recorded spans against every rule of the CRS Telemetry Specification
+// v1.0.
 //
 //	func TestPatcher(t *testing.T) {
+//		t.Parallel()
 //		rec := crsteltest.NewRecorder(t)
-//		runPatcher(ctx) // code under test, using crstel.Action
+//		runPatcher(rec.Context(t.Context())) // code under test, using crstel.Action
 //		crsteltest.AssertConforms(t, rec.Ended(), crsteltest.WantMetadata(task))
 //	}
 //

@@ -47,7 +47,7 @@ func spanIDs[S ~[]E, E interface{ SpanContext() trace.SpanContext }](spans S) []
 func TestWithSpanProcessor(t *testing.T) {
 	t.Run("processor", func(t *testing.T) {
 		p := &startAttrs{SpanRecorder: tracetest.NewSpanRecorder(), attrs: make(map[string][]attribute.KeyValue)}
-		rec := crsteltest.NewRecorder(t, crsteltest.WithSpanProcessor(p))
+		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithSpanProcessor(p))
 		ctx := crstel.WithTask(context.Background(), task)
 		ctx, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
 		_, child := otel.Tracer("llm").Start(ctx, "chat")
@@ -73,7 +73,7 @@ func TestWithSpanProcessor(t *testing.T) {
 		}
 	})
 	t.Run("nil", func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t, crsteltest.WithSpanProcessor(nil))
+		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithSpanProcessor(nil))
 		_, span := otel.Tracer("t").Start(context.Background(), "work")
 		span.End()
 		if got := len(rec.Ended()); got != 1 {

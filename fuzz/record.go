@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/internal/actionref"
 	"github.com/crstel/crstel/internal/violation"
 )
 
@@ -101,8 +102,9 @@ func WithMaxAdditions(n int) Option {
 }
 
 // WithTracerProvider sets the tracer provider of the spans. The default is
-// the global one (otel.GetTracerProvider), which crstel.Setup installs; a
-// nil tp is ignored.
+// the provider of the enclosing crstel action, else the global one
+// (otel.GetTracerProvider), which crstel.Setup installs; a nil tp is
+// ignored.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c *config) {
 		if tp != nil {
@@ -172,8 +174,8 @@ func record(ctx context.Context, u CorpusUpdate, omitted int, cfg *config) {
 		problems = append(problems, fmt.Errorf("%w: %s %d is negative",
 			crs.ErrInvalidAttribute, crs.FuzzCorpusSizeKey, u.Size))
 	}
-	if len(problems) > 0 && violation.Strict() {
-		violation.Report(problems[0])
+	if len(problems) > 0 && violation.Strict(ctx) {
+		violation.Report(ctx, problems[0])
 	}
 
 	t := u.Time
@@ -206,11 +208,14 @@ func record(ctx context.Context, u CorpusUpdate, omitted int, cfg *config) {
 
 	tp := cfg.tp
 	if tp == nil {
+		tp = actionref.TracerProvider(ctx) // the enclosing action's
+	}
+	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}
 	_, span := tp.Tracer(ScopeName).Start(ctx, SpanName, trace.WithAttributes(attrs...))
 	if len(problems) > 0 {
-		violation.Mark(span, problems...)
+		violation.Mark(ctx, span, problems...)
 	}
 	span.End()
 }

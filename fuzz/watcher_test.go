@@ -125,7 +125,7 @@ func checkSpans(t *testing.T, spans []sdktrace.ReadOnlySpan, action trace.Span, 
 // TestWatcherPolling drives a polling Watcher step by step in fake time.
 func TestWatcherPolling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t)
+		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 		ctx, action := fuzzing(t)
 		dir := t.TempDir()
 		touch(t, dir, "seed1", "seed2", ".cur_input")
@@ -202,7 +202,7 @@ func TestWatcherPolling(t *testing.T) {
 // temporary file, and remove old ones, while a polling Watcher watches.
 func TestWatcherFakeFuzzer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t)
+		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 		ctx, action := fuzzing(t)
 		dir := t.TempDir()
 		touch(t, dir, "seed")
@@ -299,7 +299,7 @@ func TestWatcherFakeFuzzer(t *testing.T) {
 // once, then watched.
 func TestWatcherMissingDir(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t)
+		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 		h := catchHandled(t)
 		ctx, action := fuzzing(t)
 		dir := filepath.Join(t.TempDir(), "out", "default", "queue")
@@ -337,7 +337,7 @@ func TestWatcherMissingDir(t *testing.T) {
 
 func TestWatcherRunTwice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		crsteltest.NewRecorder(t)
+		crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 		ctx, _ := fuzzing(t)
 		dir := t.TempDir()
 		var c collector
@@ -371,7 +371,7 @@ func TestWatcherRunTwice(t *testing.T) {
 
 func TestWatcherCapsSnapshot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t)
+		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 		ctx, action := fuzzing(t)
 		dir := t.TempDir()
 		touch(t, dir, names(25)...)
@@ -415,7 +415,7 @@ func TestWatcherOnChange(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("inotify is Linux-only; elsewhere WithOnChange polls")
 	}
-	rec := crsteltest.NewRecorder(t)
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 	ctx, action := fuzzing(t)
 	dir := t.TempDir()
 	touch(t, dir, "seed")
@@ -475,7 +475,7 @@ func TestWatcherOnChangeDirRecreated(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("inotify is Linux-only")
 	}
-	crsteltest.NewRecorder(t)
+	crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 	catchHandled(t)
 	ctx, _ := fuzzing(t)
 	dir := filepath.Join(t.TempDir(), "corpus")

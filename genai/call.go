@@ -140,8 +140,9 @@ func WithRedact(redact func(string) string) Option {
 	})
 }
 
-// WithTracerProvider sets the tracer provider; the default is the global
-// one. A nil provider is ignored.
+// WithTracerProvider sets the tracer provider. The default is the provider
+// of the enclosing crstel action, else the global one. A nil provider is
+// ignored.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(cfg *config) {
 		if tp != nil {
@@ -237,6 +238,9 @@ func Start(ctx context.Context, req Request, opts ...Option) (context.Context, *
 		req.Operation = OperationChat
 	}
 	tp := cfg.tp
+	if tp == nil {
+		tp = actionref.TracerProvider(ctx) // the enclosing action's
+	}
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}

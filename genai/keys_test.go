@@ -266,7 +266,7 @@ func (e statusErr) ErrorType() string { return strconv.Itoa(int(e)) }
 // TestStartOutsideAction: a call outside any action is still traced; one
 // with a nil context too.
 func TestStartOutsideAction(t *testing.T) {
-	rec := crsteltest.NewRecorder(t)
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 	_, call := genai.Start(context.Background(), genai.Request{Model: "m"})
 	call.End(genai.Response{ID: "r1"}, nil)
 	var nilCtx context.Context

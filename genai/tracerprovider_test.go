@@ -57,7 +57,7 @@ func TestWithTracerProvider(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			global := crsteltest.NewRecorder(t)
+			global := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 			sr := tracetest.NewSpanRecorder()
 			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 			t.Cleanup(func() {

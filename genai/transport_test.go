@@ -211,7 +211,7 @@ func serve(t testing.TB, c canned) (*httptest.Server, *received) {
 // task metadata.
 func inAction(t *testing.T) (*crsteltest.Recorder, context.Context, trace.Span) {
 	t.Helper()
-	rec := crsteltest.NewRecorder(t)
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 	ctx := crstel.WithTask(context.Background(), task)
 	ctx, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
 	return rec, ctx, span

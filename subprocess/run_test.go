@@ -76,7 +76,7 @@ func only(t *testing.T, spans []sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan {
 }
 
 func TestSuccess(t *testing.T) {
-	rec := crsteltest.NewRecorder(t)
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 	ctx := crstel.WithTask(context.Background(), task1)
 	cmd := childCmd(t, "echo", "--password=hunter2", "-v")
 	var stdout, stderr bytes.Buffer
@@ -125,7 +125,7 @@ func TestSuccess(t *testing.T) {
 // recorded; that of a small one, which Linux reports as its parent's, is
 // not.
 func TestMaxRSS(t *testing.T) {
-	rec := crsteltest.NewRecorder(t)
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 	var self syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &self); err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestFailure(t *testing.T) {
 		{name: "signal", cmd: func(*testing.T) *exec.Cmd { return exec.Command("sh", "-c", "kill -SEGV $$") }, signal: "SIGSEGV"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := crsteltest.NewRecorder(t)
+			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 			ctx := crstel.WithTask(context.Background(), task1)
 			err := subprocess.Run(ctx, crs.Testing, "run_tests", tt.cmd(t))
 			var exitErr *exec.ExitError
@@ -206,7 +206,7 @@ func TestFailure(t *testing.T) {
 }
 
 func TestNotStarted(t *testing.T) {
-	rec := crsteltest.NewRecorder(t)
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, tt := range []struct {
@@ -338,7 +338,7 @@ func TestOverdueThenKilled(t *testing.T) {
 
 // TestContextKills: a child is killed when its context is done.
 func TestContextKills(t *testing.T) {
-	rec := crsteltest.NewRecorder(t)
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -366,7 +366,7 @@ func TestGracePeriod(t *testing.T) {
 		{"exit0-on-term", 30 * time.Second, "", "ready\nterminating\n"},
 	} {
 		t.Run(tt.mode, func(t *testing.T) {
-			rec := crsteltest.NewRecorder(t)
+			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 			cmd := childCmd(t, tt.mode)
 			ready := make(chan struct{})
 			var out syncBuffer
@@ -404,7 +404,7 @@ func TestGracePeriod(t *testing.T) {
 
 // TestProcessGroup: the child's own children are killed with it.
 func TestProcessGroup(t *testing.T) {
-	crsteltest.NewRecorder(t)
+	crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 	cmd := childCmd(t, "spawn")
 	var out syncBuffer
 	ready := make(chan struct{})
@@ -489,7 +489,7 @@ func (b *syncBuffer) String() string {
 // TestOutputLog: the output is logged line by line in the action, up to
 // the limit, and still reaches the caller's writer, whole.
 func TestOutputLog(t *testing.T) {
-	rec := crsteltest.NewRecorder(t)
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 	var logBuf syncBuffer
 	logger := slog.New(logs.NewHandler(slog.NewJSONHandler(&logBuf, nil)))
 	ctx := crstel.WithTask(context.Background(), task1)
@@ -568,7 +568,7 @@ func TestOutputLog(t *testing.T) {
 // trace, its action a child of the subprocess action, with the same task
 // metadata; its logs too.
 func TestContinueTrace(t *testing.T) {
-	rec := crsteltest.NewRecorder(t)
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
 	srv := otlptest.NewServer(t)
 	ctx := crstel.WithTask(context.Background(), task1)
 	cmd := childCmd(t, "continue")

@@ -1,24 +1,72 @@
 // Package actionref lets packages below crstel find the action a context
-// is inside of, and have crstel's watchdog watch their operations, without
-// importing crstel: the action's context answers ctx.Value(Key{}) with the
-// action's span, and crstel.Setup installs a Watch.
+// is inside of, and the tracer provider its spans come from, and have
+// crstel's watchdog watch their operations, without importing crstel: the
+// action's context answers ctx.Value(Key{}) with the action, and
+// crstel.Setup installs a Watch.
 package actionref
 
 import (
 	"context"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Key is the context key of the enclosing action's span.
+// Key is the context key of the enclosing action.
 type Key struct{}
+
+// Action is the innermost action of a context, as packages below crstel
+// see it: its span, as crstel.Action returned it, and what it is.
+type Action interface {
+	trace.Span
+	// Describe returns the action's category and name, and its task
+	// metadata as attributes, sorted by key; the caller must not change
+	// them.
+	Describe() (category, name string, metadata []attribute.KeyValue)
+}
+
+// From returns the innermost action of ctx, or nil if ctx is not inside
+// an action.
+func From(ctx context.Context) Action {
+	a, _ := ctx.Value(Key{}).(Action)
+	return a
+}
 
 // Span returns the span of the innermost action of ctx, or nil if ctx is
 // not inside an action.
 func Span(ctx context.Context) trace.Span {
-	s, _ := ctx.Value(Key{}).(trace.Span)
-	return s
+	if a := From(ctx); a != nil {
+		return a
+	}
+	return nil
+}
+
+type providerKey struct{}
+
+// WithTracerProvider returns a copy of ctx whose actions, and the spans
+// packages below crstel start in it, come from tp rather than the global
+// provider (unless an option of theirs names another): the context of an
+// isolated test recorder.
+func WithTracerProvider(ctx context.Context, tp trace.TracerProvider) context.Context {
+	return context.WithValue(ctx, providerKey{}, tp)
+}
+
+// TracerProvider returns the provider spans started in ctx come from: the
+// one of ctx's innermost action, else the one WithTracerProvider put in
+// ctx, else nil (the global one).
+func TracerProvider(ctx context.Context) trace.TracerProvider {
+	if a := From(ctx); a != nil {
+		return a.TracerProvider()
+	}
+	return ScopedTracerProvider(ctx)
+}
+
+// ScopedTracerProvider returns the provider WithTracerProvider put in ctx,
+// or nil.
+func ScopedTracerProvider(ctx context.Context) trace.TracerProvider {
+	tp, _ := ctx.Value(providerKey{}).(trace.TracerProvider)
+	return tp
 }
 
 // Watch starts watching an operation inside an action, such as an LLM call,

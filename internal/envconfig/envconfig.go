@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/propagation"
 )
 
 // Lookup is the signature of os.LookupEnv; tests pass their own.
@@ -50,13 +49,13 @@ type Config struct {
 	// then service.name from OTEL_SERVICE_NAME: what the SDK's environment
 	// resource detector would find. Nil if neither is set.
 	Resource []attribute.KeyValue
-	// Propagator is the propagator OTEL_PROPAGATORS names
-	// ("tracecontext,baggage,b3"; "none" for none), built by
-	// go.opentelemetry.io/contrib/propagators/autoprop; nil if unset.
-	// NoBaggage tells that it is set and leaves out baggage, so that task
-	// metadata does not cross process boundaries.
-	Propagator propagation.TextMapPropagator
-	NoBaggage  bool
+	// Propagators are the propagators OTEL_PROPAGATORS names, lower-case
+	// ("tracecontext", "baggage", "b3"; "none" for none), each one of
+	// PropagatorNames; nil if unset. NoBaggage tells that it is set and
+	// leaves out baggage, so that task metadata does not cross process
+	// boundaries.
+	Propagators []string
+	NoBaggage   bool
 	// TracesExporter is OTEL_TRACES_EXPORTER: "otlp", "console", "none", or "".
 	TracesExporter string
 	// MetricsExporter is OTEL_METRICS_EXPORTER, and LogsExporter is
@@ -123,13 +122,24 @@ type Batch struct {
 // variable, and the Config with the valid parts. An empty value is unset,
 // and so is a blank one, except for the variables the SDK reads without
 // trimming spaces ([Var.Raw]).
-func Read(lookup Lookup) (Config, error) {
+func Read(lookup Lookup) (Config, error) { return read(lookup, nil) }
+
+// ReadVars reads only the variables named, as Read does, for a package
+// that needs one setting (strict mode, the journal folder) and not the
+// checks of the exporters' files and endpoints.
+func ReadVars(lookup Lookup, names ...string) (Config, error) { return read(lookup, names) }
+
+// read reads the variables named, or all of them if names is nil.
+func read(lookup Lookup, names []string) (Config, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
 	r := &reader{set: make(map[string]bool)}
 	var errs []string
 	for _, v := range Vars {
+		if names != nil && !slices.Contains(names, v.Name) {
+			continue
+		}
 		raw, ok := lookup(v.Name)
 		if !ok || raw == "" {
 			continue
@@ -148,7 +158,11 @@ func Read(lookup Lookup) (Config, error) {
 		}
 	}
 	// A contradiction may concern traces, metrics and logs alike: once.
-	for _, e := range r.resolve() {
+	var resolved []string
+	if names == nil {
+		resolved = r.resolve()
+	}
+	for _, e := range resolved {
 		if !slices.Contains(errs, e) {
 			errs = append(errs, e)
 		}

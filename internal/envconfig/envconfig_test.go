@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/contrib/propagators/autoprop"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/crstel/crstel/internal/envconfig"
@@ -258,9 +259,6 @@ func TestRead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := envconfig.Read(tt.env.lookup)
 			checkErr(t, err, tt.wantErr, tt.notInErr)
-			if got.Propagator != nil {
-				t.Errorf("Propagator = %v, want nil", got.Propagator)
-			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Read = %+v\nwant %+v", got, tt.want)
 			}
@@ -270,17 +268,17 @@ func TestRead(t *testing.T) {
 
 func TestReadPropagators(t *testing.T) {
 	for _, tt := range []struct {
-		value      string
-		wantFields []string // the propagator's carrier keys, sorted
-		noBaggage  bool
-		wantErr    string
+		value     string
+		want      []string
+		noBaggage bool
+		wantErr   string
 	}{
-		{value: "tracecontext,baggage", wantFields: []string{"baggage", "traceparent", "tracestate"}},
-		{value: " TraceContext , baggage ,", wantFields: []string{"baggage", "traceparent", "tracestate"}},
-		{value: "b3,baggage", wantFields: []string{"b3", "baggage"}},
-		{value: "tracecontext", wantFields: []string{"traceparent", "tracestate"}, noBaggage: true},
-		{value: "none", wantFields: nil, noBaggage: true},
-		{value: "baggage,none", wantFields: nil, noBaggage: true},
+		{value: "tracecontext,baggage", want: []string{"tracecontext", "baggage"}},
+		{value: " TraceContext , baggage ,", want: []string{"tracecontext", "baggage"}},
+		{value: "b3,baggage", want: []string{"b3", "baggage"}},
+		{value: "tracecontext", want: []string{"tracecontext"}, noBaggage: true},
+		{value: "none", want: []string{"none"}, noBaggage: true},
+		{value: "baggage,none", want: []string{"baggage", "none"}, noBaggage: true},
 		{value: "tracecontext,zipkin", wantErr: `OTEL_PROPAGATORS="tracecontext,zipkin": unknown propagator: zipkin`},
 	} {
 		t.Run(tt.value, func(t *testing.T) {
@@ -289,23 +287,31 @@ func TestReadPropagators(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Read: %v, want an error containing %q", err, tt.wantErr)
 				}
-				if got.Propagator != nil {
-					t.Errorf("Propagator = %v after an error, want nil", got.Propagator)
+				if got.Propagators != nil {
+					t.Errorf("Propagators = %q after an error, want nil", got.Propagators)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatalf("Read: %v", err)
 			}
-			if got.Propagator == nil {
-				t.Fatal("Propagator = nil")
-			}
-			fields := got.Propagator.Fields()
-			slices.Sort(fields)
-			if !slices.Equal(fields, tt.wantFields) || got.NoBaggage != tt.noBaggage {
-				t.Errorf("Fields() = %q, NoBaggage = %t; want %q, %t", fields, got.NoBaggage, tt.wantFields, tt.noBaggage)
+			if !slices.Equal(got.Propagators, tt.want) || got.NoBaggage != tt.noBaggage {
+				t.Errorf("Propagators = %q, NoBaggage = %t; want %q, %t", got.Propagators, got.NoBaggage, tt.want, tt.noBaggage)
 			}
 		})
+	}
+}
+
+// TestPropagatorNames: the names envconfig accepts are those autoprop
+// builds, and no other.
+func TestPropagatorNames(t *testing.T) {
+	for _, n := range envconfig.PropagatorNames {
+		if _, err := autoprop.TextMapPropagator(n); err != nil {
+			t.Errorf("autoprop does not build %q: %v", n, err)
+		}
+	}
+	if _, err := autoprop.TextMapPropagator("zipkin"); err == nil {
+		t.Error("autoprop builds zipkin, which envconfig refuses")
 	}
 }
 

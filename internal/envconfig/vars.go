@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"go.opentelemetry.io/contrib/propagators/autoprop"
 )
 
 // Names of crstel's own variables.
@@ -182,11 +181,15 @@ var Vars = func() []Var {
 					names = append(names, n)
 				}
 			}
-			p, err := autoprop.TextMapPropagator(names...)
-			if err != nil {
-				return fmt.Errorf("%v; want a list of tracecontext, baggage, b3, b3multi, jaeger, xray, ottrace, or \"none\"", err)
+			for _, n := range names {
+				if !slices.Contains(PropagatorNames, n) {
+					return fmt.Errorf("unknown propagator: %s; want a list of tracecontext, baggage, b3, b3multi, jaeger, xray, ottrace, or \"none\"", n)
+				}
 			}
-			r.c.Propagator, r.c.NoBaggage = p, !slices.Contains(names, "baggage") || slices.Contains(names, "none")
+			if names == nil {
+				names = []string{} // set, and naming none
+			}
+			r.c.Propagators, r.c.NoBaggage = names, !slices.Contains(names, "baggage") || slices.Contains(names, "none")
 			return nil
 		}},
 		{Name: TracesExporter, Want: "otlp, console or none", parse: func(r *reader, v string) error {
@@ -348,3 +351,7 @@ func featureVar(name string) Var {
 		return nil
 	}}
 }
+
+// PropagatorNames are the names OTEL_PROPAGATORS may list: those of the
+// OpenTelemetry contrib autoprop package, which builds them.
+var PropagatorNames = []string{"tracecontext", "baggage", "b3", "b3multi", "jaeger", "xray", "ottrace", "none"}

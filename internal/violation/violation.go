@@ -7,6 +7,7 @@
 package violation
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 
@@ -24,7 +25,7 @@ const Key = attribute.Key("crstel.invalid")
 var (
 	strictSet atomic.Int32 // 0: not set, 1: off, 2: on
 	envStrict = sync.OnceValue(func() bool {
-		c, _ := envconfig.Read(nil)
+		c, _ := envconfig.ReadVars(nil, envconfig.Strict)
 		return c.Strict
 	})
 )
@@ -39,9 +40,25 @@ func SetStrict(on bool) {
 	}
 }
 
-// Strict reports whether strict mode is on: set by [SetStrict], else by
-// CRSTEL_STRICT.
-func Strict() bool {
+type strictKey struct{}
+
+// WithStrict returns a copy of ctx in which strict mode is on, whatever the
+// process's setting: the context of a test recorder made with
+// crsteltest.WithStrict, so that tests that want it and tests that do not
+// can run in parallel.
+func WithStrict(ctx context.Context) context.Context {
+	return context.WithValue(ctx, strictKey{}, true)
+}
+
+// Strict reports whether strict mode is on in ctx: set there by
+// [WithStrict], else for the process by [SetStrict], else by CRSTEL_STRICT.
+// A nil ctx is the process's setting.
+func Strict(ctx context.Context) bool {
+	if ctx != nil {
+		if on, _ := ctx.Value(strictKey{}).(bool); on {
+			return true
+		}
+	}
 	switch strictSet.Load() {
 	case 1:
 		return false
@@ -58,14 +75,14 @@ type Error struct{ Err error }
 func (e *Error) Error() string { return "crstel: " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-// Report hands err to otel.Handle, or panics with it in strict mode. A nil
-// err does nothing.
-func Report(err error) {
+// Report hands err to otel.Handle, or panics with it in strict mode (see
+// [Strict]). A nil err does nothing.
+func Report(ctx context.Context, err error) {
 	if err == nil {
 		return
 	}
 	e := &Error{Err: err}
-	if Strict() {
+	if Strict(ctx) {
 		panic(e)
 	}
 	otel.Handle(e)
@@ -74,7 +91,7 @@ func Report(err error) {
 // Mark records problems on span under [Key], after those it records
 // already, and reports them (see [Report]). The span keeps the rest of its
 // data, so it is still exported.
-func Mark(span trace.Span, problems ...error) {
+func Mark(ctx context.Context, span trace.Span, problems ...error) {
 	if len(problems) == 0 {
 		return
 	}
@@ -97,6 +114,6 @@ func Mark(span trace.Span, problems ...error) {
 	}
 	span.SetAttributes(Key.StringSlice(msgs))
 	for _, p := range problems {
-		Report(p)
+		Report(ctx, p)
 	}
 }

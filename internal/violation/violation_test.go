@@ -25,8 +25,8 @@ func TestMarkAndReport(t *testing.T) {
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 	_, span := tp.Tracer("t").Start(t.Context(), "s")
-	violation.Mark(span, errBad, nil)
-	violation.Mark(span) // nothing
+	violation.Mark(t.Context(), span, errBad, nil)
+	violation.Mark(t.Context(), span) // nothing
 	span.End()
 
 	got := sr.Ended()[0].Attributes()
@@ -36,7 +36,7 @@ func TestMarkAndReport(t *testing.T) {
 	if len(handled) != 1 || !errors.Is(handled[0], errBad) || handled[0].Error() != "crstel: bad value" {
 		t.Errorf("handled = %v, want one error wrapping errBad", handled)
 	}
-	violation.Report(nil) // nothing
+	violation.Report(t.Context(), nil) // nothing
 	if len(handled) != 1 {
 		t.Errorf("Report(nil) reached otel.Handle")
 	}
@@ -51,9 +51,9 @@ func TestMarkKeepsEarlierMarks(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 	_, span := tp.Tracer("t").Start(t.Context(), "s",
 		trace.WithAttributes(attribute.String("other", "kept")))
-	violation.Mark(span, errors.New("first"))
-	violation.Mark(span, errors.New("second"), errors.New("third"))
-	violation.Mark(span, nil)
+	violation.Mark(t.Context(), span, errors.New("first"))
+	violation.Mark(t.Context(), span, errors.New("second"), errors.New("third"))
+	violation.Mark(t.Context(), span, nil)
 	span.End()
 	var got []string
 	for _, kv := range sr.Ended()[0].Attributes() {
@@ -69,7 +69,7 @@ func TestMarkKeepsEarlierMarks(t *testing.T) {
 func TestStrict(t *testing.T) {
 	violation.SetStrict(true)
 	t.Cleanup(func() { violation.SetStrict(false) })
-	if !violation.Strict() {
+	if !violation.Strict(nil) {
 		t.Fatal("Strict() = false after SetStrict(true)")
 	}
 	defer func() {
@@ -78,5 +78,5 @@ func TestStrict(t *testing.T) {
 			t.Errorf("recovered %v, want an error wrapping errBad", r)
 		}
 	}()
-	violation.Report(errBad)
+	violation.Report(t.Context(), errBad)
 }
