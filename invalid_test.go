@@ -67,7 +67,7 @@ func TestInvalidInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			errs := captureErrors(t) // global: not in parallel
+			errs := captureErrors(t)                                  // global: not in parallel
 			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal()) // a nil ctx takes the global provider
 			ctx := crstel.WithTask(context.Background(), task1)
 			if tt.nilCtx {
