@@ -14,14 +14,12 @@ import (
 	"go.opentelemetry.io/otel/baggage"
 
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/internal/actionref"
 	"github.com/crstel/crstel/internal/violation"
 )
 
-// taskProperty marks the W3C baggage members that hold task metadata, so
-// that a remote Action takes them and leaves other baggage alone:
-//
-//	baggage: round.id=round-1;crstel.task,task.id=task-1;crstel.task
-const taskProperty = "crstel.task"
+// taskProperty marks the W3C baggage members that hold task metadata.
+const taskProperty = actionref.TaskProperty
 
 // task is the task metadata in a context: the map, and the same entries as
 // span attributes, computed once by WithTask.
@@ -30,7 +28,8 @@ type task struct {
 	attrs []attribute.KeyValue
 }
 
-type taskKey struct{}
+// taskKey is the context key of the task.
+type taskKey = actionref.TaskKey
 
 func newTask(meta crs.Metadata) *task {
 	return &task{meta: meta, attrs: meta.Attributes()}
@@ -111,23 +110,16 @@ func taskFrom(ctx context.Context) *task {
 }
 
 func taskFromBaggage(b baggage.Baggage) *task {
-	if b.Len() == 0 {
-		return nil
-	}
-	var meta crs.Metadata
-	for _, m := range b.Members() {
-		if isTaskMember(m) {
-			if meta == nil {
-				meta = make(crs.Metadata)
-			}
-			meta[m.Key()] = m.Value()
-		}
-	}
+	meta := actionref.BaggageTask(b)
 	if meta == nil {
 		return nil
 	}
 	return newTask(meta)
 }
+
+// Attributes returns the task's entries as attributes, sorted by key; for
+// the packages that find it through actionref.
+func (t *task) Attributes() []attribute.KeyValue { return t.attrs }
 
 // Limits of a W3C baggage header that receivers enforce: the W3C
 // specification's 8192 bytes and 64 members (a Go receiver drops the whole
@@ -232,7 +224,7 @@ func fitBaggage(task []baggage.Member, b baggage.Baggage) (kept []baggage.Member
 	var fit baggageFit
 	fit.add(ids)
 	for _, m := range b.Members() {
-		if !isTask[m.Key()] && !isTaskMember(m) {
+		if !isTask[m.Key()] && !actionref.IsTaskMember(m) {
 			fit.add([]sizedMember{sized(m)})
 		}
 	}
@@ -247,16 +239,6 @@ type sizedMember struct {
 }
 
 func sized(m baggage.Member) sizedMember { return sizedMember{m, len(m.String())} }
-
-// isTaskMember reports whether m carries task metadata.
-func isTaskMember(m baggage.Member) bool {
-	for _, p := range m.Properties() {
-		if p.Key() == taskProperty {
-			return true
-		}
-	}
-	return false
-}
 
 // baggageFit collects the members that fit in one baggage header, in the
 // order they are offered, and those that do not.

@@ -10,7 +10,10 @@ import (
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/crstel/crstel/crs"
 )
 
 // Key is the context key of the enclosing action.
@@ -40,6 +43,62 @@ func Span(ctx context.Context) trace.Span {
 		return a
 	}
 	return nil
+}
+
+// TaskKey is the context key of the task metadata crstel.WithTask, or an
+// action, puts in a context; its value is a [Task].
+type TaskKey struct{}
+
+// Task is task metadata in a context.
+type Task interface {
+	// Attributes returns the entries as attributes, sorted by key,
+	// computed once; the caller must not change them.
+	Attributes() []attribute.KeyValue
+}
+
+// TaskProperty marks the W3C baggage members that hold task metadata, so
+// that a receiver takes them and leaves other baggage alone:
+//
+//	baggage: round.id=round-1;crstel.task,task.id=task-1;crstel.task
+const TaskProperty = "crstel.task"
+
+// TaskAttributes returns the task metadata of ctx as attributes, sorted by
+// key: the metadata crstel.WithTask or an action put in ctx, else that of
+// the task members of ctx's baggage (from another process); nil if none.
+// The caller must not change them.
+func TaskAttributes(ctx context.Context) []attribute.KeyValue {
+	if t, ok := ctx.Value(TaskKey{}).(Task); ok {
+		return t.Attributes()
+	}
+	return BaggageTask(baggage.FromContext(ctx)).Attributes()
+}
+
+// BaggageTask returns the task metadata among the members of b (those
+// marked with TaskProperty); nil if none.
+func BaggageTask(b baggage.Baggage) crs.Metadata {
+	if b.Len() == 0 {
+		return nil
+	}
+	var meta crs.Metadata
+	for _, m := range b.Members() {
+		if IsTaskMember(m) {
+			if meta == nil {
+				meta = make(crs.Metadata)
+			}
+			meta[m.Key()] = m.Value()
+		}
+	}
+	return meta
+}
+
+// IsTaskMember reports whether m carries task metadata.
+func IsTaskMember(m baggage.Member) bool {
+	for _, p := range m.Properties() {
+		if p.Key() == TaskProperty {
+			return true
+		}
+	}
+	return false
 }
 
 type providerKey struct{}
