@@ -16,6 +16,7 @@ import (
 
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/actionref"
+	"github.com/crstel/crstel/internal/pipeline"
 	"github.com/crstel/crstel/internal/provider"
 	"github.com/crstel/crstel/internal/violation"
 	"github.com/crstel/crstel/internal/watchdog"
@@ -46,7 +47,7 @@ type actionCtx struct {
 	started bool
 	// p is the pipeline tracking the action (watchdog, journal, goroutine
 	// label), nil if none: End tells it the action ended.
-	p *pipeline
+	p *pipeline.Pipeline
 	// tc is the tracer the action's span came from, which the actions
 	// inside it use too.
 	tc *tracerCache
@@ -143,7 +144,7 @@ func WithTracerProvider(tp trace.TracerProvider) ActionOption {
 type tracerCache struct {
 	provider trace.TracerProvider
 	tracer   trace.Tracer
-	pipeline *pipeline
+	pipeline *pipeline.Pipeline
 }
 
 // cachedTracer is the cache of the provider used last outside any action:
@@ -167,12 +168,7 @@ func tracerFor(ctx context.Context, enclosing *actionCtx, explicit trace.TracerP
 	if c := cachedTracer.Load(); c != nil && provider.Same(c.provider, p) {
 		return c
 	}
-	c := &tracerCache{provider: p, tracer: p.Tracer(ScopeName)}
-	if tp, ok := p.(*sdktrace.TracerProvider); ok {
-		if pl, ok := pipelines.Load(tp); ok {
-			c.pipeline = pl.(*pipeline)
-		}
-	}
+	c := &tracerCache{provider: p, tracer: p.Tracer(ScopeName), pipeline: pipeline.Lookup(p)}
 	cachedTracer.Store(c)
 	return c
 }
@@ -274,8 +270,18 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	a.Span, a.started = span, true
 	violation.Mark(ctx, span, problems...)
 	violation.Report(ctx, leftOut)
-	if a.tc.pipeline != nil && span.SpanContext().IsSampled() { // sampled spans record; IsRecording would lock
-		a.tc.pipeline.track(a, cfg)
+	if p := a.tc.pipeline; p != nil && span.SpanContext().IsSampled() { // sampled spans record; IsRecording would lock
+		a.Owner, a.Heartbeat, a.Budget = a, cfg.heartbeat, cfg.budget
+		if !cfg.budgetSet {
+			a.Budget = p.Budget(a.Category)
+		}
+		var enclosing *watchdog.Action
+		if e := actionFrom(ctx); e != nil && e.p != nil {
+			enclosing = &e.Action
+		}
+		if p.Track(ctx, &a.Action, span.SpanContext().SpanID(), enclosing) {
+			a.p = p
+		}
 	}
 	return sctx, a
 }
@@ -327,7 +333,7 @@ func (a *actionCtx) end(opts []trace.SpanEndOption) {
 	a.undoReplaced()
 	a.Span.End(opts...)
 	if a.p != nil {
-		a.p.ended(a)
+		a.p.Ended(&a.Action)
 	}
 }
 
@@ -365,6 +371,13 @@ func (a *actionCtx) EndAbandoned(reason string) {
 
 // Ended reports whether the action's span has ended; for the watchdog.
 func (a *actionCtx) Ended() bool { return !a.Span.IsRecording() }
+
+// ReadOnly returns the action's span as the SDK records it; for the
+// journal.
+func (a *actionCtx) ReadOnly() sdktrace.ReadOnlySpan {
+	s, _ := a.Span.(sdktrace.ReadOnlySpan)
+	return s
+}
 
 // Describe returns the action's category, name and task metadata; for
 // the packages that find the action through actionref.

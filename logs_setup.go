@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/envconfig"
+	"github.com/crstel/crstel/internal/export"
+	"github.com/crstel/crstel/internal/otlp"
 )
 
 // ActionOf returns the category and name of the innermost [Action] ctx is
@@ -64,7 +65,7 @@ func WithLogExporter(exp sdklog.Exporter) Option {
 // logPipeline is Setup's LoggerProvider and the account of its records.
 type logPipeline struct {
 	provider *sdklog.LoggerProvider
-	acc      *account // nil if records are not exported
+	acc      *export.Account // nil if records are not exported
 }
 
 // newLogExporter returns the exporter of Setup's LoggerProvider, and where
@@ -76,7 +77,9 @@ func newLogExporter(ctx context.Context, cfg config, env envconfig.Config) (sdkl
 	case cfg.logs.exporter != nil:
 		return cfg.logs.exporter, fmt.Sprintf("the exporter %T", cfg.logs.exporter), nil
 	case mode == "otlp" || mode == "" && cfg.otlp(env):
-		return newOTLPLogExporter(ctx, cfg, env)
+		t := otlp.NewTarget(cfg.otlpOptions(), env.Logs)
+		exp, err := otlp.NewLogExporter(ctx, t)
+		return exp, t.Display(), err
 	}
 	return nil, "", nil
 }
@@ -94,51 +97,20 @@ func newLogPipeline(cfg config, env envconfig.Config, res *resource.Resource, ex
 		// The batch processor has the same bound as the account's queue,
 		// so that it never drops a record itself: every drop is decided,
 		// and counted, by the account.
-		lp.acc = &account{what: "log records", endpoint: endpoint, secrets: secrets(cfg, env),
-			queue: newAdmission(queue, queueBytes(cfg, env), queueBlocks(cfg, env))}
+		lp.acc = export.NewAccount("log records", endpoint, secrets(cfg, env),
+			export.NewQueue(queue, queueBytes(cfg, env), queueBlocks(cfg, env)))
 		bopts := []sdklog.BatchProcessorOption{
 			sdklog.WithMaxQueueSize(queue),
 			sdklog.WithExportMaxBatchSize(min(cmp.Or(env.BLRP.BatchSize, logBatchSize), queue)),
 			sdklog.WithExportInterval(cmp.Or(env.BLRP.ScheduleDelay, logExportInterval)),
 			// Room for the exporter's retries through an outage, and more.
-			sdklog.WithExportTimeout(cmp.Or(env.BLRP.ExportTimeout, cmp.Or(env.Logs.Timeout, exportTimeout)+20*time.Second)),
+			sdklog.WithExportTimeout(cmp.Or(env.BLRP.ExportTimeout, otlp.NewTarget(cfg.otlpOptions(), env.Logs).Timeout()+20*time.Second)),
 		}
-		bp := sdklog.NewBatchProcessor(countingLogExporter{Exporter: exp, acc: lp.acc}, bopts...)
-		opts = append(opts, sdklog.WithProcessor(countingLogProcessor{Processor: bp, acc: lp.acc}))
+		bp := sdklog.NewBatchProcessor(export.NewLogExporter(exp, lp.acc), bopts...)
+		opts = append(opts, sdklog.WithProcessor(export.NewLogProcessor(bp, lp.acc)))
 	}
 	lp.provider = sdklog.NewLoggerProvider(opts...)
 	return lp
-}
-
-// newOTLPLogExporter makes the OTLP gRPC log exporter, with the settings
-// of the OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_LOGS_* variables as
-// envconfig read them, overridden by the options; logs whose endpoint is
-// not configured go where the spans go. Every setting is passed as an
-// option: unlike the span and metric exporters, the log exporter reads the
-// variables as they are, without trimming spaces, and prints a bad one.
-func newOTLPLogExporter(ctx context.Context, cfg config, env envconfig.Config) (sdklog.Exporter, string, error) {
-	t := newOTLPTarget(cfg, env.Logs)
-	headers := t.headers
-	if headers == nil {
-		headers = map[string]string{}
-	}
-	// Retry through an outage of the collector as the span exporter does
-	// (see newExporter), so that records wait in the queue meanwhile.
-	opts := []otlploggrpc.Option{
-		otlploggrpc.WithRetry(otlploggrpc.RetryConfig(t.retry())),
-		otlploggrpc.WithDialOption(outageReconnect),
-		otlploggrpc.WithEndpointURL(t.url()),
-		otlploggrpc.WithTLSCredentials(t.creds),
-		otlploggrpc.WithHeaders(headers),
-		otlploggrpc.WithCompressor(cmp.Or(t.compression, "none")),
-		// The exporter's timeout bounds its retries too.
-		otlploggrpc.WithTimeout(cmp.Or(t.timeout, exportTimeout)),
-	}
-	exp, err := otlploggrpc.New(ctx, opts...)
-	if err != nil {
-		return nil, "", fmt.Errorf("crstel: creating the OTLP gRPC log exporter for %s: %w", t.display, err)
-	}
-	return exp, t.display, nil
 }
 
 // forceFlush exports every log record emitted so far. It is safe on a nil
@@ -157,12 +129,12 @@ func (p *logPipeline) shutdown(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
-	err := shutdownWithin(ctx, p.provider.Shutdown)
+	err := export.ShutdownWithin(ctx, p.provider.Shutdown)
 	if p.acc == nil {
 		return err
 	}
-	p.acc.seal()
-	if lost := p.acc.lossError(); lost != nil {
+	p.acc.Seal()
+	if lost := p.acc.LossError(); lost != nil {
 		otel.Handle(lost)
 		err = errors.Join(err, lost)
 	}

@@ -2,16 +2,14 @@ package crstel
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/crstel/crstel/internal/envconfig"
+	"github.com/crstel/crstel/internal/otlp"
 	"github.com/crstel/crstel/internal/watchdog"
 )
 
@@ -51,15 +49,9 @@ func newMetricReader(ctx context.Context, cfg config, env envconfig.Config) (sdk
 		// with the options, and the traces-specific ones when the metrics
 		// endpoint falls back to the spans', so that metrics go where the
 		// spans go.
-		mt := newOTLPTarget(cfg, env.Metrics)
-		eopts := append(options(mt, otlpmetricgrpc.WithEndpointURL, otlpmetricgrpc.WithHeaders, otlpmetricgrpc.WithCompressor),
-			otlpmetricgrpc.WithTLSCredentials(mt.creds))
-		if mt.timeout != 0 {
-			eopts = append(eopts, otlpmetricgrpc.WithTimeout(mt.timeout))
-		}
-		exp, err := otlpmetricgrpc.New(ctx, eopts...)
+		exp, err := otlp.NewMetricExporter(ctx, otlp.NewTarget(cfg.otlpOptions(), env.Metrics))
 		if err != nil {
-			return nil, fmt.Errorf("crstel: creating the OTLP gRPC metric exporter for %s: %w", mt.display, err)
+			return nil, err
 		}
 		return sdkmetric.NewPeriodicReader(exp), nil
 	}
@@ -114,24 +106,15 @@ func registerMetrics(m metric.Meter, t *Telemetry) error {
 		o.ObserveInt64(c, st.Unsent, shutdown)
 	}
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		wd := t.pipeline.wd
-		o.ObserveInt64(open, wd.Open())
+		o.ObserveInt64(open, t.pipeline.Open())
 		for i, s := range states {
-			o.ObserveInt64(reports, wd.Reports(s), stateSets[i])
+			o.ObserveInt64(reports, t.pipeline.Reports(s), stateSets[i])
 		}
-		observeLost(o, lost, t.acc.stats())
+		observeLost(o, lost, statsOf(t.acc.Counts()))
 		if t.logs != nil && t.logs.acc != nil {
-			observeLost(o, lostRecords, t.logs.acc.stats())
+			observeLost(o, lostRecords, statsOf(t.logs.acc.Counts()))
 		}
 		return nil
 	}, open, reports, lost, lostRecords)
 	return err
-}
-
-// endpointURL returns endpoint as a URL: "host:port" means TLS.
-func endpointURL(endpoint string) string {
-	if strings.Contains(endpoint, "://") {
-		return endpoint
-	}
-	return "https://" + endpoint
 }

@@ -17,19 +17,19 @@ import (
 
 	"go.opentelemetry.io/contrib/propagators/autoprop"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/actionref"
 	"github.com/crstel/crstel/internal/console"
 	"github.com/crstel/crstel/internal/envconfig"
+	"github.com/crstel/crstel/internal/export"
 	"github.com/crstel/crstel/internal/journal"
+	"github.com/crstel/crstel/internal/otlp"
+	"github.com/crstel/crstel/internal/pipeline"
 	"github.com/crstel/crstel/internal/violation"
 	"github.com/crstel/crstel/internal/watchdog"
 )
@@ -40,8 +40,8 @@ import (
 type Telemetry struct {
 	tp       *sdktrace.TracerProvider
 	mp       *sdkmetric.MeterProvider
-	acc      *account // of the spans
-	pipeline *pipeline
+	acc      *export.Account // of the spans
+	pipeline *pipeline.Pipeline
 	logs     *logPipeline // the LoggerProvider; see logs_setup.go
 
 	shutdownOnce sync.Once
@@ -98,7 +98,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
-	budgets, budgetErr := mergeBudgets(env.Overdue, cfg.budgets)
+	budgets, budgetErr := pipeline.MergeBudgets(defaultBudgets, budgetKeys(), env.Overdue, cfg.budgets)
 	err := errors.Join(envErr, cfg.validate(), budgetErr)
 	var res *resource.Resource
 	if err == nil {
@@ -109,8 +109,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	}
 
 	// Then the exporters, the only parts that can fail to be made.
-	acc := &account{what: "spans", endpoint: "(none)"}
-	exp, spanErr := newExporter(ctx, cfg, env, acc)
+	exp, spanEndpoint, spanErr := newExporter(ctx, cfg, env)
 	reader, metricErr := newMetricReader(ctx, cfg, env)
 	logExp, logEndpoint, logErr := newLogExporter(ctx, cfg, env)
 	if err := errors.Join(spanErr, metricErr, logErr); err != nil {
@@ -119,7 +118,6 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	}
 
 	// Then the rest, which cannot fail.
-	p := &pipeline{budgets: budgets}
 	tpOpts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
 		sdktrace.WithSpanProcessor(NewSpanProcessor()),
@@ -127,6 +125,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	for _, p := range cfg.processors {
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p))
 	}
+	acc := export.NewAccount("spans", "(none)", nil, nil) // no exporter: nothing queued, nothing lost
 	if exp != nil {
 		queue := cmp.Or(env.BSP.QueueSize, DefaultQueueSize)
 		if cfg.queueSizeSet {
@@ -142,43 +141,38 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 			sdktrace.WithMaxQueueSize(queue),
 			sdktrace.WithMaxExportBatchSize(batch),
 			// Room for the exporter's retries through an outage, and more.
-			sdktrace.WithExportTimeout(cmp.Or(env.BSP.ExportTimeout, cmp.Or(env.Traces.Timeout, exportTimeout)+20*time.Second)),
+			sdktrace.WithExportTimeout(cmp.Or(env.BSP.ExportTimeout, otlp.NewTarget(cfg.otlpOptions(), env.Traces).Timeout()+20*time.Second)),
 		}
 		block := queueBlocks(cfg, env)
 		if block {
 			bspOpts = append(bspOpts, sdktrace.WithBlocking())
 		}
-		acc.queue = newAdmission(queue, queueBytes(cfg, env), block)
-		bsp := sdktrace.NewBatchSpanProcessor(countingExporter{SpanExporter: exp, acc: acc}, bspOpts...)
-		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{SpanProcessor: bsp, acc: acc}))
+		acc = export.NewAccount("spans", spanEndpoint, secrets(cfg, env), export.NewQueue(queue, queueBytes(cfg, env), block))
+		bsp := sdktrace.NewBatchSpanProcessor(export.NewSpanExporter(exp, acc), bspOpts...)
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(export.NewSpanProcessor(bsp, acc)))
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 
-	p.wd = watchdog.New(watchdog.Config{
-		Interval:  cmp.Or(cfg.watchdogInterval, DefaultWatchdogInterval),
-		Tracer:    tp.Tracer(ScopeName + "/watchdog"),
-		Logger:    cfg.logger,
-		Forgotten: p.forgotten,
-		OnReport: func(r watchdog.Report) {
-			p.reported(r)
-			if cfg.onReport != nil {
-				cfg.onReport(publicReport(r))
-			}
-		},
-	})
+	journalDir := ""
 	if dir := cmp.Or(cfg.traceDir, env.TraceDir); !cfg.noJournal && dir != "off" {
-		jw, err := journal.Open(journal.Options{
-			Dir:      cmp.Or(dir, journal.DefaultDir()),
-			Service:  serviceName(res),
-			Snapshot: p.snapshot,
-			Starts:   p.starts,
-		})
-		if err != nil {
-			// The journal is a diagnostic aid: without it, telemetry still works.
-			cfg.logger.Warn("crstel: no action journal: " + err.Error())
-		}
-		p.journal = jw
+		journalDir = cmp.Or(dir, journal.DefaultDir())
 	}
+	p := pipeline.New(pipeline.Config{
+		Budgets: budgets,
+		Watchdog: watchdog.Config{
+			Interval: cmp.Or(cfg.watchdogInterval, DefaultWatchdogInterval),
+			Tracer:   tp.Tracer(ScopeName + "/watchdog"),
+			Logger:   cfg.logger,
+			OnReport: func(r watchdog.Report) {
+				if cfg.onReport != nil {
+					cfg.onReport(publicReport(r))
+				}
+			},
+		},
+		JournalDir: journalDir,
+		Service:    serviceName(res),
+		Logger:     cfg.logger,
+	})
 	t := &Telemetry{tp: tp, acc: acc, pipeline: p, logs: newLogPipeline(cfg, env, res, logExp, logEndpoint)}
 	t.mp = newMeterProvider(res, reader)
 	if err := registerMetrics(t.mp.Meter(ScopeName), t); err != nil {
@@ -191,8 +185,8 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	} else if env.StrictSet {
 		violation.SetStrict(env.Strict)
 	}
-	pipelines.Store(tp, p)
-	installWatch.Do(func() { actionref.SetWatch(watchOp) })
+	pipeline.Register(tp, p)
+	installWatch.Do(func() { actionref.SetWatch(pipeline.Watch) })
 	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(t.mp)
 	otel.SetLoggerProvider(t.logs.provider)
@@ -324,7 +318,7 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("crstel: WithServiceName(%q): want a non-blank name", c.serviceName))
 	}
 	if c.endpoint != "" {
-		u := endpointURL(c.endpoint)
+		u := otlp.EndpointURL(c.endpoint)
 		if err := envconfig.CheckEndpoint(u); err != nil {
 			errs = append(errs, fmt.Errorf("crstel: WithEndpoint(%q): %w", envconfig.RedactEndpoint(c.endpoint), err))
 		} else if c.insecure && strings.Contains(strings.ToLower(c.endpoint), "https://") {
@@ -385,74 +379,34 @@ func (c *config) otlp(env envconfig.Config) bool {
 		(c.endpoint != "" || env.TracesExporter == "otlp" || env.Traces.Endpoint != "" && env.TracesExporter == "")
 }
 
-// newExporter returns the configured exporter, or nil for "none".
-func newExporter(ctx context.Context, cfg config, env envconfig.Config, acc *account) (sdktrace.SpanExporter, error) {
+// newExporter returns the configured exporter, or nil for "none", and
+// where it sends, for messages.
+func newExporter(ctx context.Context, cfg config, env envconfig.Config) (sdktrace.SpanExporter, string, error) {
 	switch {
 	case cfg.exporter != nil:
-		acc.endpoint = fmt.Sprintf("the exporter %T", cfg.exporter)
-		return cfg.exporter, nil
+		return cfg.exporter, fmt.Sprintf("the exporter %T", cfg.exporter), nil
 	case cfg.console != nil:
-		acc.endpoint = "the console"
-		return console.New(cfg.console), nil
+		return console.New(cfg.console), "the console", nil
 	case cfg.otlp(env):
-		// Below.
+		t := otlp.NewTarget(cfg.otlpOptions(), env.Traces)
+		exp, err := otlp.NewSpanExporter(ctx, t)
+		return exp, t.Display(), err
 	case env.TracesExporter == "none":
-		return nil, nil
+		return nil, "", nil
 	case env.TracesExporter == "console":
-		acc.endpoint = "the console"
-		return console.New(os.Stderr), nil
-	default:
-		cfg.logger.Warn("crstel: no OTLP endpoint configured, printing spans to stderr; " +
-			"set OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:4317 (and OTEL_EXPORTER_OTLP_HEADERS for credentials) " +
-			"to send them to a collector, or OTEL_TRACES_EXPORTER=none to discard them")
-		acc.endpoint = "the console"
-		return console.New(os.Stderr), nil
+		return console.New(os.Stderr), "the console", nil
 	}
-
-	t := newOTLPTarget(cfg, env.Traces)
-	opts := []otlptracegrpc.Option{
-		// Retry through an outage of the collector, trying at least every
-		// 5 s, and reconnect as fast, so that spans wait in the queue and
-		// arrive once it is back.
-		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig(t.retry())),
-		otlptracegrpc.WithDialOption(outageReconnect),
-		otlptracegrpc.WithTLSCredentials(t.creds),
-		// The exporter's timeout bounds its retries too.
-		otlptracegrpc.WithTimeout(cmp.Or(t.timeout, exportTimeout)),
-	}
-	opts = append(opts, options(t, otlptracegrpc.WithEndpointURL, otlptracegrpc.WithHeaders, otlptracegrpc.WithCompressor)...)
-	acc.secrets = secrets(cfg, env)
-	acc.endpoint = t.display
-	exp, err := otlptracegrpc.New(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("crstel: creating the OTLP gRPC exporter for %s: %w", acc.endpoint, err)
-	}
-	return exp, nil
+	cfg.logger.Warn("crstel: no OTLP endpoint configured, printing spans to stderr; " +
+		"set OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:4317 (and OTEL_EXPORTER_OTLP_HEADERS for credentials) " +
+		"to send them to a collector, or OTEL_TRACES_EXPORTER=none to discard them")
+	return console.New(os.Stderr), "the console", nil
 }
 
-// retryPolicy is the retry configuration of the three OTLP exporters, each
-// of which has its own named type for it.
-type retryPolicy = struct {
-	Enabled         bool
-	InitialInterval time.Duration
-	MaxInterval     time.Duration
-	MaxElapsedTime  time.Duration
+// otlpOptions returns the options that override the environment for the
+// OTLP exporters.
+func (c *config) otlpOptions() otlp.Options {
+	return otlp.Options{Endpoint: c.endpoint, Insecure: c.insecure, Headers: c.headers, Outage: DefaultOutage}
 }
-
-// How the OTLP exporters ride out an outage of the collector: an export is
-// retried for up to DefaultOutage (or the timeout the environment sets; see
-// otlpTarget.retry), at least every 5 s, and the connection is re-tried as
-// often. Their timeout, which bounds an export with its retries, leaves
-// room for that.
-var (
-	outageRetry     = retryPolicy{true, time.Second, 5 * time.Second, DefaultOutage}
-	outageReconnect = grpc.WithConnectParams(grpc.ConnectParams{
-		Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
-		MinConnectTimeout: 5 * time.Second,
-	})
-)
-
-const exportTimeout = DefaultOutage + 10*time.Second
 
 // TracerProvider returns the provider Setup installed.
 func (t *Telemetry) TracerProvider() *sdktrace.TracerProvider { return t.tp }
@@ -463,7 +417,7 @@ func (t *Telemetry) TracerProvider() *sdktrace.TracerProvider { return t.tp }
 func (t *Telemetry) MeterProvider() *sdkmetric.MeterProvider { return t.mp }
 
 // Stats returns what happened to the spans ended so far.
-func (t *Telemetry) Stats() Stats { return t.acc.stats() }
+func (t *Telemetry) Stats() Stats { return statsOf(t.acc.Counts()) }
 
 // ForceFlush exports every ended span now and waits until it is done or ctx
 // ends. It returns an error if spans were lost so far, with their number.
@@ -471,7 +425,7 @@ func (t *Telemetry) Stats() Stats { return t.acc.stats() }
 // there by Shutdown.)
 func (t *Telemetry) ForceFlush(ctx context.Context) error {
 	err := t.tp.ForceFlush(ctx)
-	return errors.Join(err, t.logs.forceFlush(ctx), t.acc.lossError())
+	return errors.Join(err, t.logs.forceFlush(ctx), t.acc.LossError())
 }
 
 // Shutdown ends the pipeline: it exports every ended span, waiting until it
@@ -485,41 +439,22 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		p := t.pipeline
 		// The watchdog first: it ends the actions still open as abandoned,
 		// so that the provider exports them.
-		errs := []error{p.wd.Shutdown(ctx), shutdownWithin(ctx, t.tp.Shutdown)}
-		t.acc.seal()
+		errs := []error{p.Shutdown(ctx), export.ShutdownWithin(ctx, t.tp.Shutdown)}
+		t.acc.Seal()
 		errs = append(errs, t.logs.shutdown(ctx))
-		pipelines.Delete(t.tp)
-		lost := t.acc.lossError()
+		pipeline.Unregister(t.tp)
+		lost := t.acc.LossError()
 		if lost != nil {
 			otel.Handle(lost)
 		}
 		errs = append(errs, lost)
-		if p.journal != nil {
-			errs = append(errs, p.journal.Close(ctx))
-		}
+		errs = append(errs, p.Close(ctx))
 		if t.mp != nil {
-			errs = append(errs, shutdownWithin(ctx, t.mp.Shutdown))
+			errs = append(errs, export.ShutdownWithin(ctx, t.mp.Shutdown))
 		}
 		t.shutdownErr = errors.Join(errs...)
 	})
 	return t.shutdownErr
-}
-
-// shutdownWithin shuts a provider down with shutdown, and returns its
-// error, or ctx's error if ctx ends first. Even then the shutdown goes on,
-// with ctx's values but not its end: the SDK's providers would otherwise
-// leave their goroutines running for good. Their exports then send nothing
-// (see account.seal), so the goroutines end as soon as the exports under
-// way return, within the exporters' timeouts.
-func shutdownWithin(ctx context.Context, shutdown func(context.Context) error) error {
-	done := make(chan error, 1)
-	go func() { done <- shutdown(context.WithoutCancel(ctx)) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // batchTimeout is the longest an ended span waits in the queue.
@@ -527,9 +462,4 @@ const batchTimeout = time.Second
 
 // JournalPath returns the path of this process's action journal, which
 // "crstel trace anomalies" reads, or "" if the journal is off.
-func (t *Telemetry) JournalPath() string {
-	if t.pipeline.journal == nil {
-		return ""
-	}
-	return t.pipeline.journal.Path()
-}
+func (t *Telemetry) JournalPath() string { return t.pipeline.JournalPath() }

@@ -1,4 +1,4 @@
-package crstel
+package export
 
 import (
 	"sync"
@@ -8,14 +8,14 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// admission bounds what waits for export, in items (spans or log records)
+// Queue bounds what waits for export, in items (spans or log records)
 // and in estimated bytes,
 // counting from the moment a span ends until the export of its batch
 // returns (with success or not). Spans beyond either bound are dropped, or
 // with [QueueBlock] wait for room. The batch span processor behind it has
 // the same span bound, so that it never drops a span itself: every drop is
 // decided, and counted, here.
-type admission struct {
+type Queue struct {
 	maxSpans, maxBytes int64
 	block              bool
 
@@ -27,15 +27,15 @@ type admission struct {
 	closed bool
 }
 
-func newAdmission(maxSpans int, maxBytes int64, block bool) *admission {
-	q := &admission{maxSpans: int64(maxSpans), maxBytes: maxBytes, block: block}
+func NewQueue(maxSpans int, maxBytes int64, block bool) *Queue {
+	q := &Queue{maxSpans: int64(maxSpans), maxBytes: maxBytes, block: block}
 	q.cond.L = &q.mu
 	return q
 }
 
 // admit takes room for a span of n bytes, and reports false if the span
 // must be dropped. An empty queue takes a span of any size.
-func (q *admission) admit(n int64) bool {
+func (q *Queue) admit(n int64) bool {
 	for {
 		s, b := q.spans.Add(1), q.bytes.Add(n)
 		if s == 1 || s <= q.maxSpans && b <= q.maxBytes {
@@ -51,7 +51,7 @@ func (q *admission) admit(n int64) bool {
 
 // wait waits until a span of n bytes would fit, and reports false if the
 // queue was closed meanwhile.
-func (q *admission) wait(n int64) bool {
+func (q *Queue) wait(n int64) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for !q.closed {
@@ -66,7 +66,7 @@ func (q *admission) wait(n int64) bool {
 
 // release frees the room of an exported (or failed) batch of n items of
 // bytes bytes in all.
-func (q *admission) release(n, bytes int64) {
+func (q *Queue) release(n, bytes int64) {
 	q.spans.Add(-n)
 	q.bytes.Add(-bytes)
 	if q.block {
@@ -78,7 +78,7 @@ func (q *admission) release(n, bytes int64) {
 
 // close makes spans waiting for room, and later ones, be dropped: after
 // Shutdown nothing frees room any more. It does nothing on a nil admission.
-func (q *admission) close() {
+func (q *Queue) close() {
 	if q == nil {
 		return
 	}

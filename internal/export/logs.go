@@ -1,4 +1,4 @@
-package crstel
+package export
 
 import (
 	"context"
@@ -7,15 +7,26 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 )
 
+// NewLogProcessor returns bp, a batch log processor, behind acc: an
+// emitted record reaches it if acc admits it.
+func NewLogProcessor(bp sdklog.Processor, acc *Account) sdklog.Processor {
+	return countingLogProcessor{Processor: bp, acc: acc}
+}
+
+// NewLogExporter returns exp, counted by acc (see Account.Export).
+func NewLogExporter(exp sdklog.Exporter, acc *Account) sdklog.Exporter {
+	return countingLogExporter{Exporter: exp, acc: acc}
+}
+
 // countingLogProcessor hands emitted log records to the batch processor
 // behind it if the account admits them.
 type countingLogProcessor struct {
 	sdklog.Processor // the batch processor
-	acc              *account
+	acc              *Account
 }
 
 func (p countingLogProcessor) OnEmit(ctx context.Context, r *sdklog.Record) error {
-	if !p.acc.admit(recordBytes(r)) {
+	if !p.acc.Admit(recordBytes(r)) {
 		return nil // dropped and counted
 	}
 	return p.Processor.OnEmit(ctx, r)
@@ -24,11 +35,11 @@ func (p countingLogProcessor) OnEmit(ctx context.Context, r *sdklog.Record) erro
 // countingLogExporter exports log records through the account.
 type countingLogExporter struct {
 	sdklog.Exporter // the real exporter
-	acc             *account
+	acc             *Account
 }
 
 // Export exports records and counts the outcome; it never returns an error
-// (see account.export): the batch processor would report every failed
+// (see Account.Export): the batch processor would report every failed
 // batch.
 func (e countingLogExporter) Export(ctx context.Context, records []sdklog.Record) error {
 	if len(records) == 0 {
@@ -38,7 +49,7 @@ func (e countingLogExporter) Export(ctx context.Context, records []sdklog.Record
 	for i := range records {
 		bytes += recordBytes(&records[i])
 	}
-	e.acc.export(len(records), bytes, func() error { return e.Exporter.Export(ctx, records) })
+	e.acc.Export(len(records), bytes, func() error { return e.Exporter.Export(ctx, records) })
 	return nil
 }
 

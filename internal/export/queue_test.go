@@ -1,4 +1,4 @@
-package crstel
+package export
 
 import (
 	"context"
@@ -53,7 +53,7 @@ func TestSpanBytes(t *testing.T) {
 
 func TestAdmission(t *testing.T) {
 	t.Run("spans", func(t *testing.T) {
-		q := newAdmission(2, 1<<20, false)
+		q := NewQueue(2, 1<<20, false)
 		for i, want := range []bool{true, true, false} {
 			if got := q.admit(100); got != want {
 				t.Errorf("admit of span %d into a queue of 2 = %v, want %v", i+1, got, want)
@@ -61,7 +61,7 @@ func TestAdmission(t *testing.T) {
 		}
 	})
 	t.Run("bytes", func(t *testing.T) {
-		q := newAdmission(100, 1000, false)
+		q := NewQueue(100, 1000, false)
 		for _, step := range []struct {
 			bytes int64
 			want  bool
@@ -75,13 +75,13 @@ func TestAdmission(t *testing.T) {
 		}
 	})
 	t.Run("an empty queue takes a span of any size", func(t *testing.T) {
-		q := newAdmission(100, 1000, false)
+		q := NewQueue(100, 1000, false)
 		if !q.admit(5000) || q.admit(1) {
 			t.Error("an empty queue refused a large span, or a full one took another")
 		}
 	})
 	t.Run("release", func(t *testing.T) {
-		q := newAdmission(100, 1<<20, false)
+		q := NewQueue(100, 1<<20, false)
 		big := endedSpan(t, attribute.String("p", strings.Repeat("x", 1000)))
 		n := spanBytes(big)
 		q.admit(n)
@@ -93,7 +93,7 @@ func TestAdmission(t *testing.T) {
 	})
 	t.Run("block waits for a release", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			q := newAdmission(1, 1<<20, true)
+			q := NewQueue(1, 1<<20, true)
 			s := endedSpan(t)
 			q.admit(spanBytes(s))
 			admitted := make(chan bool)
@@ -113,7 +113,7 @@ func TestAdmission(t *testing.T) {
 	})
 	t.Run("close drops the waiting spans", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			q := newAdmission(1, 1<<20, true)
+			q := NewQueue(1, 1<<20, true)
 			q.admit(10)
 			admitted := make(chan bool)
 			go func() { admitted <- q.admit(10) }()
