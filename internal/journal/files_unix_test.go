@@ -1,0 +1,221 @@
+//go:build unix
+
+package journal
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// bound is how long a call that must not block may take: far more than it
+// takes, far less than a hang.
+const bound = 20 * time.Second
+
+// within runs f, and fails the test if it takes longer than bound. Then it
+// calls release, which must make f return (by opening the FIFOs it waits
+// on, or truncating the files it reads), and waits for it, so that no
+// goroutine outlives the test.
+func within(t *testing.T, release func(), f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	timer := time.NewTimer(bound)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		t.Errorf("still running after %v: it blocks, or reads far too much", bound)
+		release()
+		<-done
+	}
+}
+
+// unblockFIFOs opens the FIFOs at paths for writing and closes them, which
+// ends a read blocked on one.
+func unblockFIFOs(paths ...string) func() {
+	return func() {
+		for _, p := range paths {
+			if fd, err := unix.Open(p, unix.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				unix.Close(fd)
+			}
+		}
+	}
+}
+
+// special is a file of a kind that is not a journal, named *.jsonl.
+type special struct {
+	name string
+	make func(t *testing.T, path string)
+	// want is the error ReadFile and Stat return, and listed tells whether
+	// List lists the file (as unreadable).
+	want   error
+	listed bool
+}
+
+func mkfifo(t *testing.T, path string) {
+	t.Helper()
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlink(target string) func(t *testing.T, path string) {
+	return func(t *testing.T, path string) {
+		t.Helper()
+		if !filepath.IsAbs(target) && target[0] != '.' {
+			mkfifo(t, filepath.Join(filepath.Dir(path), target))
+		}
+		if err := os.Symlink(target, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// specials are the files that are not journals: each defect of this class
+// is a row.
+var specials = []special{
+	{"FIFO", mkfifo, ErrNotRegular, false},
+	{"socket", func(t *testing.T, path string) {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd) // the file stays
+		if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+			t.Fatal(err)
+		}
+	}, ErrNotRegular, false},
+	{"directory", func(t *testing.T, path string) {
+		if err := os.Mkdir(path, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}, ErrNotRegular, false},
+	{"character device", symlink("/dev/null"), ErrNotRegular, false},
+	{"symlink to a FIFO", symlink("fifo-target"), ErrNotRegular, false},
+	{"symlink to a directory", symlink("/"), ErrNotRegular, false},
+	{"dangling symlink", symlink("./nothing-here"), fs.ErrNotExist, false},
+	{"symlink loop", func(t *testing.T, path string) {
+		if err := os.Symlink(filepath.Base(path), path); err != nil {
+			t.Fatal(err)
+		}
+	}, unix.ELOOP, false},
+	{"no read permission", func(t *testing.T, path string) {
+		if os.Geteuid() == 0 {
+			t.Skip("root reads any file")
+		}
+		if err := os.WriteFile(path, []byte(header+"\n"), 0o200); err != nil {
+			t.Fatal(err)
+		}
+	}, fs.ErrPermission, true},
+}
+
+// TestReadFileNotRegular: ReadFile and Stat refuse what is not a regular
+// file without blocking, and say what it is.
+func TestReadFileNotRegular(t *testing.T) {
+	for _, tt := range specials {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "x.jsonl")
+			tt.make(t, path)
+			release := unblockFIFOs(path, filepath.Join(dir, "fifo-target"))
+			within(t, release, func() {
+				recs, err := ReadFile(path)
+				if !errors.Is(err, tt.want) || len(recs) != 0 {
+					t.Errorf("ReadFile: %d records, %v; want none and %v", len(recs), err, tt.want)
+				}
+			})
+			within(t, release, func() {
+				if _, err := Stat(path); !errors.Is(err, tt.want) {
+					t.Errorf("Stat: %v, want %v", err, tt.want)
+				}
+			})
+		})
+	}
+}
+
+// TestListSkipsNonJournals: List skips what is not a regular file, even
+// named *.jsonl, without blocking, and lists an unreadable journal as
+// such.
+func TestListSkipsNonJournals(t *testing.T) {
+	dir := t.TempDir()
+	w := mustOpen(t, Options{Dir: dir, Service: "patcher", now: func() time.Time { return t0 }, pid: fakePID, host: "builder-1"})
+	mustClose(t, w)
+	var fifos []string
+	want := []string{filepath.Base(w.Path()) + " " + StateExited}
+	for i, s := range specials {
+		name := "special-" + string(rune('a'+i)) + ".jsonl"
+		path := filepath.Join(dir, name)
+		if s.name == "symlink to a FIFO" {
+			// A target of its own, not named *.jsonl.
+			target := filepath.Join(t.TempDir(), "fifo")
+			mkfifo(t, target)
+			fifos = append(fifos, target)
+			if err := os.Symlink(target, path); err != nil {
+				t.Fatal(err)
+			}
+		} else if s.name == "no read permission" && os.Geteuid() == 0 {
+			continue
+		} else {
+			s.make(t, path)
+		}
+		fifos = append(fifos, path)
+		if s.listed {
+			want = append(want, name+" "+StateUnreadable)
+		}
+	}
+	within(t, unblockFIFOs(fifos...), func() {
+		infos, err := List(dir)
+		if err != nil {
+			t.Errorf("List: %v", err)
+			return
+		}
+		var got []string
+		for _, i := range infos {
+			got = append(got, filepath.Base(i.Path)+" "+i.State())
+			if i.State() == StateUnreadable && !errors.Is(i.Err, fs.ErrPermission) {
+				t.Errorf("%s: error %v, want %v", i.Path, i.Err, fs.ErrPermission)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("List: got %q, want %q", got, want)
+		}
+	})
+}
+
+// TestStatHugeFile: Stat and List read a few KiB of a journal, whatever
+// its size and the length of its lines: here a sparse file of 1 TiB, one
+// line of NUL bytes.
+func TestStatHugeFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "20250301T120000-1073741824-huge.jsonl")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 1<<40); err != nil {
+		t.Skipf("no sparse file of 1 TiB here: %v", err)
+	}
+	release := func() { os.Truncate(path, 0) }
+	within(t, release, func() {
+		info, err := Stat(path)
+		if err != nil || info.Size != 1<<40 || info.Closed || info.PID != fakePID || !info.Started.Equal(t0) {
+			t.Errorf("Stat = %+v, %v; want 1 TiB, not closed, pid and start time from the name", info, err)
+		}
+	})
+	within(t, release, func() {
+		if infos, err := List(dir); err != nil || len(infos) != 1 {
+			t.Errorf("List = %+v, %v; want the huge journal", infos, err)
+		}
+	})
+}
