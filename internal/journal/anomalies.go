@@ -2,6 +2,7 @@ package journal
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -123,9 +124,9 @@ func Analyze(records []Record, asOf time.Time) Report {
 				rep.Service, rep.Host, rep.Exe, rep.PID, rep.Started = r.Service, r.Host, r.Exe, r.PID, r.Time
 			}
 		case RecordDropped:
-			rep.Dropped += max(r.Count, 0)
+			rep.Dropped = addCount(rep.Dropped, r.Count)
 		case RecordCorrupt:
-			rep.Corrupt += max(r.Count, 0)
+			rep.Corrupt = addCount(rep.Corrupt, r.Count)
 		case "start", "end", "overdue", "stalled", "abandoned":
 			if r.SpanID == "" {
 				continue
@@ -313,11 +314,30 @@ func (a *action) findDeepest(children map[string][]*action) {
 	a.visit = 2
 }
 
-// ms converts fractional milliseconds to a duration.
+// addCount returns n plus the count c of a record, ignoring a negative c,
+// and saturating instead of overflowing.
+func addCount(n, c int64) int64 {
+	if c <= 0 {
+		return n
+	}
+	if n > math.MaxInt64-c {
+		return math.MaxInt64
+	}
+	return n + c
+}
+
+// ms converts fractional milliseconds to a duration. Values beyond the
+// range of a duration saturate, so that a budget of math.MaxInt64, written
+// as 9223372036854.776 ms, reads back as itself; NaN is 0.
 func ms(v float64) time.Duration {
 	d := v * float64(time.Millisecond)
-	if d != d || d >= 1<<63 || d <= -(1<<63) {
-		return 0 // out of range or NaN: not a real duration
+	switch {
+	case d != d:
+		return 0
+	case d >= 1<<63:
+		return math.MaxInt64
+	case d <= -(1 << 63):
+		return math.MinInt64
 	}
 	return time.Duration(d)
 }

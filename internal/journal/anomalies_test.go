@@ -2,6 +2,7 @@ package journal
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -254,7 +255,10 @@ func TestMS(t *testing.T) {
 		in   float64
 		want time.Duration
 	}{
-		{0, 0}, {1.5, 1500 * time.Microsecond}, {-2, -2 * time.Millisecond}, {1e300, 0}, {-1e300, 0},
+		{0, 0}, {1.5, 1500 * time.Microsecond}, {-2, -2 * time.Millisecond}, {math.NaN(), 0},
+		{1e300, math.MaxInt64}, {-1e300, math.MinInt64}, {math.Inf(1), math.MaxInt64},
+		// A budget of math.MaxInt64, as the writer writes it, reads back as itself.
+		{9223372036854.776, math.MaxInt64},
 	} {
 		if got := ms(tt.in); got != tt.want {
 			t.Errorf("ms(%v) = %v, want %v", tt.in, got, tt.want)

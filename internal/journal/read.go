@@ -54,6 +54,24 @@ type Record struct {
 	Count int64 `json:"count,omitempty"`
 }
 
+// UnmarshalJSON decodes a journal's line into r. It accepts times with a
+// year outside 0–9999, which earlier versions wrote for deadlines far off,
+// as the nearest time RFC 3339 can represent (see [ClampTime]), so that
+// every Record read can be encoded again.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	type plain Record // without this method
+	aux := struct {
+		*plain
+		Time     wireTime `json:"time"`
+		Deadline wireTime `json:"deadline"`
+	}{plain: (*plain)(r), Time: wireTime{r.Time}, Deadline: wireTime{r.Deadline}}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	r.Time, r.Deadline = aux.Time.t, aux.Deadline.t
+	return nil
+}
+
 // Read reads a journal's records. It tolerates a torn last line, as a
 // crash mid-write leaves, by ignoring it. Lines that are not a JSON record
 // with a kind (binary garbage, NUL bytes), or are longer than [MaxLine],

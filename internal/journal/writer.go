@@ -409,7 +409,7 @@ func (w *Writer) rotate() {
 // fileName returns the name of a journal started at t by process pid of
 // service.
 func fileName(t time.Time, pid int, service string) string {
-	return t.UTC().Format("20060102T150405") + "-" + strconv.Itoa(pid) + "-" + sanitize(service) + ".jsonl"
+	return ClampTime(t).UTC().Format("20060102T150405") + "-" + strconv.Itoa(pid) + "-" + sanitize(service) + ".jsonl"
 }
 
 // sanitize returns service as a safe part of a file name: at most 64 bytes
