@@ -3,6 +3,7 @@
 package journal
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -218,4 +219,37 @@ func TestStatHugeFile(t *testing.T) {
 			t.Errorf("List = %+v, %v; want the huge journal", infos, err)
 		}
 	})
+}
+
+// TestRotateOntoFIFO: a FIFO put in the journal's place while it rotates
+// is not opened, which would block the writer until a reader came: the
+// journal ends with an error, and Close returns it at once.
+func TestRotateOntoFIFO(t *testing.T) {
+	opts := testOptions(t)
+	opts.MaxBytes = 1024
+	var fifo string
+	testHookRotated = func(path string) {
+		fifo = path
+		if err := unix.Mkfifo(path, 0o600); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { testHookRotated = nil }()
+	w := mustOpen(t, opts)
+	for i := range 50 {
+		w.Write(Event{Kind: KindStart, Time: t0, Span: spanCtx(byte(i)), Category: "testing", Name: "run_test"})
+	}
+	release := func() { // a reader, which the writer waits for
+		if fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK, 0); err == nil {
+			unix.Close(fd)
+		}
+	}
+	within(t, release, func() {
+		if err := w.Close(context.Background()); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("Close: %v, want %v", err, fs.ErrExist)
+		}
+	})
+	if recs := mustRead(t, w.Path()+".1"); len(recs) < 2 || recs[0].Kind != RecordHeader {
+		t.Errorf("the segment before the FIFO: %q, want a header and events", kinds(recs))
+	}
 }
