@@ -20,8 +20,8 @@ import (
 const bound = 20 * time.Second
 
 // within runs f, and fails the test if it takes longer than bound. Then it
-// calls release, which must make f return (by opening the FIFOs it waits
-// on, or truncating the files it reads), and waits for it, so that no
+// calls release until f returns: release must make f go on (by opening
+// the FIFOs it waits on, or truncating the files it reads), so that no
 // goroutine outlives the test.
 func within(t *testing.T, release func(), f func()) {
 	t.Helper()
@@ -34,10 +34,19 @@ func within(t *testing.T, release func(), f func()) {
 	defer timer.Stop()
 	select {
 	case <-done:
+		return
 	case <-timer.C:
 		t.Errorf("still running after %v: it blocks, or reads far too much", bound)
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
 		release()
-		<-done
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
 	}
 }
 
