@@ -128,6 +128,12 @@ func TestAnomaliesHostileJournal(t *testing.T) {
 	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	for _, args := range [][]string{{"trace", "anomalies", "--json", w.Path()}, {"trace", "read", w.Path()}, {"trace", "list", "--json"}} {
+		out := mustCmd(t, dir, args...)
+		if !json.Valid([]byte(out)) || hasRawControls(out) || args[1] != "list" && !strings.Contains(out, `\u202e`) {
+			t.Errorf("crstel %s: not JSON, or control characters not escaped:\n%s", strings.Join(args, " "), out)
+		}
+	}
 	for _, args := range [][]string{{"trace", "anomalies", w.Path()}, {"trace", "anomalies", "--stacks", "--all", w.Path()}, {"trace", "list"}} {
 		out := mustCmd(t, dir, args...)
 		t.Logf("crstel %s:\n%s", strings.Join(args, " "), out)
@@ -235,8 +241,8 @@ func FuzzAnomalies(f *testing.F) {
 				t.Fatalf("crstel %s: exit %d, stderr %q", strings.Join(args, " "), code, errOut)
 			}
 			if args[len(args)-2] == "--json" || args[len(args)-1] == "--json" || args[1] == "read" {
-				if !json.Valid([]byte(out)) {
-					t.Fatalf("crstel %s: not JSON:\n%s", strings.Join(args, " "), out)
+				if !json.Valid([]byte(out)) || hasRawControls(out) {
+					t.Fatalf("crstel %s: not JSON, or raw control characters:\n%q", strings.Join(args, " "), out)
 				}
 				continue
 			}
@@ -252,4 +258,17 @@ func mustReadFile(tb testing.TB, path string) []byte {
 		tb.Fatal(err)
 	}
 	return data
+}
+
+// TestEscapeJSON: the runes encoding/json writes raw that could drive a
+// terminal are escaped, and the JSON means the same.
+func TestEscapeJSON(t *testing.T) {
+	for _, in := range []string{"plain", "a\u202eb", "\u0085\u009b31m", "zero\u200bwidth", "tag \U000e0041", "漢字 🙂 é", "\u2028"} {
+		b, _ := json.Marshal(map[string]string{"k": in})
+		got := escapeJSON(b)
+		var back map[string]string
+		if err := json.Unmarshal(got, &back); err != nil || back["k"] != in || hasRawControls(string(got)) {
+			t.Errorf("escapeJSON(%s) = %s, which decodes to %q, %v; want %q, escaped", b, got, back["k"], err, in)
+		}
+	}
 }

@@ -234,6 +234,9 @@ func parse(flags *flag.FlagSet, args []string) ([]string, error) {
 // directory. It does not open it: the journal package checks that it is
 // a regular file when it does.
 func (c *cli) resolve(file string) (string, error) {
+	if file == "" {
+		return "", usageError{"empty FILE"}
+	}
 	_, err := os.Stat(file)
 	if err == nil {
 		return file, nil
@@ -381,7 +384,7 @@ func (c *cli) read(args []string) error {
 		if err := enc.Encode(r); err != nil {
 			return err
 		}
-		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		bw.Write(escapeJSON(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))))
 		if i < len(recs)-1 {
 			bw.WriteByte(',')
 		}
@@ -393,8 +396,13 @@ func (c *cli) read(args []string) error {
 
 // writeJSON writes v as indented JSON.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeJSON(buf.Bytes()))
+	return err
 }
