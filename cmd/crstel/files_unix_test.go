@@ -12,94 +12,57 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/crstel/crstel/internal/journal/journaltest"
 )
 
 // notJournal is a file named *.jsonl that is not a clean journal.
 type notJournal struct {
 	name string
-	make func(t *testing.T, path string)
+	// make makes it, and reports whether it did (see journaltest.Make).
+	make func(t *testing.T, path string) bool
 	// code is the exit code of "trace read" and "trace anomalies" naming
 	// it, and inStderr what their error says (one line, "crstel: ...").
 	code     int
 	inStderr string
-	// rootReads: root can read it anyway; the row is skipped as root.
-	rootReads bool
 }
 
-func mkfifo(t *testing.T, path string) {
-	t.Helper()
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
+func special(kind string) func(t *testing.T, path string) bool {
+	return func(t *testing.T, path string) bool { return journaltest.Make(t, kind, path) }
 }
 
-// symlinkTo makes a symbolic link to target; a FIFO is made for target if
-// it is "FIFO".
-func symlinkTo(target string) func(t *testing.T, path string) {
-	return func(t *testing.T, path string) {
-		t.Helper()
-		if target == "FIFO" {
-			target = filepath.Join(t.TempDir(), "fifo")
-			mkfifo(t, target)
-		}
-		if err := os.Symlink(target, path); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func content(s string) func(t *testing.T, path string) {
-	return func(t *testing.T, path string) {
+func content(s string) func(t *testing.T, path string) bool {
+	return func(t *testing.T, path string) bool {
 		t.Helper()
 		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		return true
 	}
 }
+
+func mkfifo(t *testing.T, path string) { journaltest.Make(t, journaltest.FIFO, path) }
 
 const header = `{"kind":"header","version":1,"time":"2025-03-01T12:00:00Z","pid":1073741824,"service":"patcher"}` + "\n"
 
 // notJournals are the files that are not clean journals: each defect of
 // this class is a row.
 var notJournals = []notJournal{
-	{name: "FIFO", make: mkfifo, code: 2, inStderr: "not a regular file: a named pipe (FIFO)"},
-	{name: "socket", make: func(t *testing.T, path string) {
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer unix.Close(fd) // the file stays
-		if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-			t.Fatal(err)
-		}
-	}, code: 2, inStderr: "not a regular file: a socket"},
-	{name: "directory", make: func(t *testing.T, path string) {
-		if err := os.Mkdir(path, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}, code: 2, inStderr: "not a regular file: a directory"},
-	{name: "link to /dev/null", make: symlinkTo("/dev/null"), code: 2, inStderr: "not a regular file: a character device"},
-	{name: "link to /dev/zero", make: symlinkTo("/dev/zero"), code: 2, inStderr: "not a regular file: a character device"},
-	{name: "link to a FIFO", make: symlinkTo("FIFO"), code: 2, inStderr: "not a regular file: a named pipe (FIFO)"},
-	{name: "link to a directory", make: symlinkTo("/"), code: 2, inStderr: "not a regular file: a directory"},
-	{name: "dangling link", make: symlinkTo("/nonexistent/journal.jsonl"), code: 2, inStderr: "no such file or directory"},
-	{name: "link loop", make: func(t *testing.T, path string) {
-		if err := os.Symlink(filepath.Base(path), path); err != nil {
-			t.Fatal(err)
-		}
-	}, code: 2, inStderr: "too many levels of symbolic links"},
-	{name: "no read permission", make: func(t *testing.T, path string) {
-		if err := os.WriteFile(path, []byte(header), 0o200); err != nil {
-			t.Fatal(err)
-		}
-	}, code: 2, inStderr: "permission denied", rootReads: true},
-	{name: "empty", make: content(""), code: 0},
-	{name: "header only", make: content(header), code: 0},
-	{name: "partial last line", make: content(header + `{"kind":"start","time":"2025-03-01T12:00:01Z","span_id":"a1`), code: 0},
-	{name: "binary garbage", make: content("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\n" + header), code: 0},
-	{name: "NUL bytes", make: content(header + strings.Repeat("\x00", 10000) + "\n"), code: 0},
-	{name: "invalid UTF-8 and escapes", make: content(header + "{\"kind\":\"start\",\"span_id\":\"a\xff\",\"name\":\"\xff\xfe\\u001b[2J\\u009b\"}\n"), code: 0},
+	{journaltest.FIFO, special(journaltest.FIFO), 2, "not a regular file: a named pipe (FIFO)"},
+	{journaltest.Socket, special(journaltest.Socket), 2, "not a regular file: a socket"},
+	{journaltest.Directory, special(journaltest.Directory), 2, "not a regular file: a directory"},
+	{journaltest.LinkToNull, special(journaltest.LinkToNull), 2, "not a regular file: a character device"},
+	{journaltest.LinkToZero, special(journaltest.LinkToZero), 2, "not a regular file: a character device"},
+	{journaltest.LinkToFIFO, special(journaltest.LinkToFIFO), 2, "not a regular file: a named pipe (FIFO)"},
+	{journaltest.LinkToDirectory, special(journaltest.LinkToDirectory), 2, "not a regular file: a directory"},
+	{journaltest.DanglingLink, special(journaltest.DanglingLink), 2, "no such file or directory"},
+	{journaltest.LinkLoop, special(journaltest.LinkLoop), 2, "too many levels of symbolic links"},
+	{journaltest.Unreadable, special(journaltest.Unreadable), 2, "permission denied"},
+	{"empty", content(""), 0, ""},
+	{"header only", content(header), 0, ""},
+	{"partial last line", content(header + `{"kind":"start","time":"2025-03-01T12:00:01Z","span_id":"a1`), 0, ""},
+	{"binary garbage", content("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\n" + header), 0, ""},
+	{"NUL bytes", content(header + strings.Repeat("\x00", 10000) + "\n"), 0, ""},
+	{"invalid UTF-8 and escapes", content(header + "{\"kind\":\"start\",\"span_id\":\"a\xff\",\"name\":\"\xff\xfe\\u001b[2J\\u009b\"}\n"), 0, ""},
 }
 
 // TestNotJournalFiles: "trace read" and "trace anomalies" refuse a FILE
@@ -111,12 +74,11 @@ var notJournals = []notJournal{
 func TestNotJournalFiles(t *testing.T) {
 	for _, tt := range notJournals {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.rootReads && os.Geteuid() == 0 {
-				t.Skip("root reads any file")
-			}
 			dir := t.TempDir()
 			path := filepath.Join(dir, "x.jsonl")
-			tt.make(t, path)
+			if !tt.make(t, path) {
+				t.Skip("root reads any file")
+			}
 			for _, args := range [][]string{{"trace", "read", path}, {"trace", "anomalies", path}, {"trace", "anomalies", "--json", "x"}} {
 				out, errOut, code := cmdChild(t, dir, args...)
 				if code != tt.code {
@@ -148,12 +110,11 @@ func TestFolderWithNotJournals(t *testing.T) {
 	// Not journals, named as if newer: anomalies must not pick them.
 	wantFiles := []string{filepath.Base(journal)}
 	for i, nj := range notJournals {
-		if nj.rootReads && os.Geteuid() == 0 {
+		name := "20991231T000000-" + strconv.Itoa(i+1) + "-" + strings.NewReplacer(" ", "_", "/", "_").Replace(nj.name) + ".jsonl"
+		if !nj.make(t, filepath.Join(dir, name)) {
 			continue
 		}
-		name := "20991231T000000-" + strconv.Itoa(i+1) + "-" + strings.NewReplacer(" ", "_", "/", "_").Replace(nj.name) + ".jsonl"
-		nj.make(t, filepath.Join(dir, name))
-		if nj.code == 0 || nj.rootReads {
+		if nj.code == 0 || nj.name == journaltest.Unreadable {
 			wantFiles = append(wantFiles, name) // regular files
 		}
 	}

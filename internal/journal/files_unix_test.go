@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crstel/crstel/internal/journal/journaltest"
 )
 
 // bound is how long a call that must not block may take: far more than it
@@ -62,82 +64,37 @@ func unblockFIFOs(paths ...string) func() {
 	}
 }
 
-// special is a file of a kind that is not a journal, named *.jsonl.
-type special struct {
-	name string
-	make func(t *testing.T, path string)
-	// want is the error ReadFile and Stat return, and listed tells whether
-	// List lists the file (as unreadable).
+// specials are the files that are not journals: each defect of this class
+// is a row, with the error ReadFile and Stat return, and whether List
+// lists it (as unreadable). (A link to /dev/zero, which nothing could
+// release if it were read, is tried in a child process, by cmd/crstel's
+// tests.)
+var specials = []struct {
+	kind   string
 	want   error
 	listed bool
-}
-
-func mkfifo(t *testing.T, path string) {
-	t.Helper()
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func symlink(target string) func(t *testing.T, path string) {
-	return func(t *testing.T, path string) {
-		t.Helper()
-		if !filepath.IsAbs(target) && target[0] != '.' {
-			mkfifo(t, filepath.Join(filepath.Dir(path), target))
-		}
-		if err := os.Symlink(target, path); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// specials are the files that are not journals: each defect of this class
-// is a row.
-var specials = []special{
-	{"FIFO", mkfifo, ErrNotRegular, false},
-	{"socket", func(t *testing.T, path string) {
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer unix.Close(fd) // the file stays
-		if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-			t.Fatal(err)
-		}
-	}, ErrNotRegular, false},
-	{"directory", func(t *testing.T, path string) {
-		if err := os.Mkdir(path, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}, ErrNotRegular, false},
-	{"character device", symlink("/dev/null"), ErrNotRegular, false},
-	{"symlink to a FIFO", symlink("fifo-target"), ErrNotRegular, false},
-	{"symlink to a directory", symlink("/"), ErrNotRegular, false},
-	{"dangling symlink", symlink("./nothing-here"), fs.ErrNotExist, false},
-	{"symlink loop", func(t *testing.T, path string) {
-		if err := os.Symlink(filepath.Base(path), path); err != nil {
-			t.Fatal(err)
-		}
-	}, unix.ELOOP, false},
-	{"no read permission", func(t *testing.T, path string) {
-		if os.Geteuid() == 0 {
-			t.Skip("root reads any file")
-		}
-		if err := os.WriteFile(path, []byte(header+"\n"), 0o200); err != nil {
-			t.Fatal(err)
-		}
-	}, fs.ErrPermission, true},
+}{
+	{journaltest.FIFO, ErrNotRegular, false},
+	{journaltest.Socket, ErrNotRegular, false},
+	{journaltest.Directory, ErrNotRegular, false},
+	{journaltest.LinkToNull, ErrNotRegular, false},
+	{journaltest.LinkToFIFO, ErrNotRegular, false},
+	{journaltest.LinkToDirectory, ErrNotRegular, false},
+	{journaltest.DanglingLink, fs.ErrNotExist, false},
+	{journaltest.LinkLoop, unix.ELOOP, false},
+	{journaltest.Unreadable, fs.ErrPermission, true},
 }
 
 // TestReadFileNotRegular: ReadFile and Stat refuse what is not a regular
 // file without blocking, and say what it is.
 func TestReadFileNotRegular(t *testing.T) {
 	for _, tt := range specials {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "x.jsonl")
-			tt.make(t, path)
-			release := unblockFIFOs(path, filepath.Join(dir, "fifo-target"))
+		t.Run(tt.kind, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "x.jsonl")
+			if !journaltest.Make(t, tt.kind, path) {
+				t.Skip("root reads any file")
+			}
+			release := unblockFIFOs(path)
 			within(t, release, func() {
 				recs, err := ReadFile(path)
 				if !errors.Is(err, tt.want) || len(recs) != 0 {
@@ -165,18 +122,8 @@ func TestListSkipsNonJournals(t *testing.T) {
 	for i, s := range specials {
 		name := "special-" + string(rune('a'+i)) + ".jsonl"
 		path := filepath.Join(dir, name)
-		if s.name == "symlink to a FIFO" {
-			// A target of its own, not named *.jsonl.
-			target := filepath.Join(t.TempDir(), "fifo")
-			mkfifo(t, target)
-			fifos = append(fifos, target)
-			if err := os.Symlink(target, path); err != nil {
-				t.Fatal(err)
-			}
-		} else if s.name == "no read permission" && os.Geteuid() == 0 {
+		if !journaltest.Make(t, s.kind, path) {
 			continue
-		} else {
-			s.make(t, path)
 		}
 		fifos = append(fifos, path)
 		if s.listed {
