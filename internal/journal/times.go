@@ -11,6 +11,10 @@ import (
 var (
 	minTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	// Between these Unix times, a time is in range in every location: no
+	// offset is a day.
+	minSafe = minTime.AddDate(0, 0, 1).Unix()
+	maxSafe = maxTime.AddDate(0, 0, -1).Unix()
 )
 
 // ClampTime returns t if RFC 3339 can represent it, which encoding/json
@@ -22,6 +26,8 @@ var (
 // this way, and the CLI prints them this way in JSON.
 func ClampTime(t time.Time) time.Time {
 	switch {
+	case t.Unix() > minSafe && t.Unix() < maxSafe:
+		return t // the common case, first and fast
 	case t.Before(minTime):
 		return minTime
 	case t.After(maxTime):
