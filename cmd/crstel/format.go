@@ -105,8 +105,8 @@ func needsCleaning(s string) bool {
 }
 
 // escapeJSON escapes, as \u escapes, the runes of JSON text b that
-// encoding/json writes raw and that could drive a terminal: C1 controls,
-// bidirectional and other format characters. They can only be in strings,
+// encoding/json writes raw and that could drive a terminal: DEL, C1
+// controls, bidirectional and other format characters. They can only be in strings,
 // where the escape means the same.
 func escapeJSON(b []byte) []byte {
 	if !needsCleaning(string(b)) {
@@ -115,7 +115,7 @@ func escapeJSON(b []byte) []byte {
 	out := make([]byte, 0, len(b)+64)
 	for i := 0; i < len(b); {
 		r, size := utf8.DecodeRune(b[i:])
-		if r >= 0x80 && r != utf8.RuneError && unsafeRune(r) {
+		if r == 0x7f || r >= 0x80 && r != utf8.RuneError && unsafeRune(r) {
 			if r > 0xffff { // a surrogate pair
 				r1, r2 := utf16.EncodeRune(r)
 				out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)

@@ -263,7 +263,7 @@ func mustReadFile(tb testing.TB, path string) []byte {
 // TestEscapeJSON: the runes encoding/json writes raw that could drive a
 // terminal are escaped, and the JSON means the same.
 func TestEscapeJSON(t *testing.T) {
-	for _, in := range []string{"plain", "a\u202eb", "\u0085\u009b31m", "zero\u200bwidth", "tag \U000e0041", "漢字 🙂 é", "\u2028"} {
+	for _, in := range []string{"plain", "del\x7f", "a\u202eb", "\u0085\u009b31m", "zero\u200bwidth", "tag \U000e0041", "漢字 🙂 é", "\u2028"} {
 		b, _ := json.Marshal(map[string]string{"k": in})
 		got := escapeJSON(b)
 		var back map[string]string
