@@ -58,25 +58,33 @@ func (c *cli) anomalies(args []string) error {
 		return usageError{fmt.Sprintf("trace anomalies: unexpected argument %q", pos[1])}
 	}
 
-	var path string
+	// Warnings say what could not be read.
+	var (
+		path     string
+		warnings []string
+	)
 	if len(pos) == 1 {
 		if path, err = c.resolve(pos[0]); err != nil {
 			return err
 		}
-	} else if path, err = c.newest(); err != nil {
-		return err
+	} else {
+		var skipped int
+		if path, skipped, err = c.newest(); err != nil {
+			return err
+		}
+		if skipped > 0 {
+			warnings = append(warnings, fmt.Sprintf("%d newer journals could not be read (trace list says why)", skipped))
+		}
 	}
 	info, err := journal.Stat(path)
 	if err != nil {
 		return inputError{err}
 	}
 	// A rotated segment holds the older history of the same process. If it
-	// cannot be read, the newer one still can: a warning says what is
-	// missing.
+	// cannot be read, the newer one still can.
 	var (
-		recs     []journal.Record
-		rotated  bool
-		warnings []string
+		recs    []journal.Record
+		rotated bool
 	)
 	if !strings.HasSuffix(path, ".1") {
 		if r, err := journal.ReadFile(path + ".1"); err == nil {

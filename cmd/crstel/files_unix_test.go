@@ -220,3 +220,27 @@ func TestRotatedSegmentNotJournal(t *testing.T) {
 		t.Errorf("--json: exit %d, %v, warnings %q", code, err, got.Warnings)
 	}
 }
+
+// TestNewerJournalUnreadable: "trace anomalies" without FILE passes over a
+// newer journal it cannot read, and says so; with none readable, it fails
+// with exit code 2.
+func TestNewerJournalUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	newer := filepath.Join(dir, "20991231T000000-7-other_user.jsonl")
+	if !journaltest.Make(t, journaltest.Unreadable, newer) {
+		t.Skip("root reads any file")
+	}
+	_, errOut, code := cmd(t, dir, "trace", "anomalies")
+	if code != 2 || !strings.HasPrefix(errOut, "crstel: no readable trace journal in "+dir+": open "+newer+": permission denied") {
+		t.Errorf("none readable: exit %d, stderr %q; want 2 and why", code, errOut)
+	}
+	crashedFixture(t, dir)
+	out := mustCmd(t, dir, "trace", "anomalies")
+	if !strings.Contains(out, "\nwarning  1 newer journals could not be read (trace list says why)\n") || !strings.Contains(out, "\nRunning (3)") {
+		t.Errorf("got\n%s\nwant the fixture, with a warning", out)
+	}
+	var got jsonOutput
+	if err := json.Unmarshal([]byte(mustCmd(t, dir, "trace", "anomalies", "--json")), &got); err != nil || len(got.Warnings) != 1 {
+		t.Errorf("--json: %v, warnings %q; want one", err, got.Warnings)
+	}
+}

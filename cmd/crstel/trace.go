@@ -156,26 +156,27 @@ func (c *cli) journals() (infos []journal.Info, exists bool, err error) {
 }
 
 // newest returns the path of the newest readable journal of the
-// directory.
-func (c *cli) newest() (string, error) {
+// directory, and how many newer ones could not be read.
+func (c *cli) newest() (path string, unreadable int, err error) {
 	infos, exists, err := c.journals()
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	var unreadable error
+	var first error
 	for _, i := range infos {
 		if i.Err == nil {
-			return i.Path, nil
+			return i.Path, unreadable, nil
 		}
-		unreadable = cmp.Or(unreadable, i.Err)
+		unreadable++
+		first = cmp.Or(first, i.Err)
 	}
 	switch {
-	case unreadable != nil:
-		return "", inputError{fmt.Errorf("no readable trace journal in %s: %w", c.dir, unreadable)}
+	case first != nil:
+		return "", 0, inputError{fmt.Errorf("no readable trace journal in %s: %w", c.dir, first)}
 	case !exists:
-		return "", fmt.Errorf("no trace journals in %s (%s): the folder does not exist", c.dir, c.dirFrom)
+		return "", 0, fmt.Errorf("no trace journals in %s (%s): the folder does not exist", c.dir, c.dirFrom)
 	}
-	return "", fmt.Errorf("no trace journals in %s (%s)", c.dir, c.dirFrom)
+	return "", 0, fmt.Errorf("no trace journals in %s (%s)", c.dir, c.dirFrom)
 }
 
 func (c *cli) run(args []string) error {
