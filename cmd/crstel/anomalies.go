@@ -7,12 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/crstel/crstel/internal/journal"
 )
@@ -60,38 +58,44 @@ func (c *cli) anomalies(args []string) error {
 		return usageError{fmt.Sprintf("trace anomalies: unexpected argument %q", pos[1])}
 	}
 
-	var path string
+	// Warnings say what could not be read.
+	var (
+		path     string
+		warnings []string
+	)
 	if len(pos) == 1 {
 		if path, err = c.resolve(pos[0]); err != nil {
 			return err
 		}
 	} else {
-		infos, err := journal.List(c.dir)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		var skipped int
+		if path, skipped, err = c.newest(); err != nil {
 			return err
 		}
-		if len(infos) == 0 {
-			return fmt.Errorf("no trace journals in %s", c.dir)
+		if skipped > 0 {
+			warnings = append(warnings, fmt.Sprintf("%d newer journals could not be read (trace list says why)", skipped))
 		}
-		path = infos[0].Path
 	}
 	info, err := journal.Stat(path)
 	if err != nil {
-		return err
+		return inputError{err}
 	}
-	// A rotated segment holds the older history of the same process.
-	var recs []journal.Record
-	rotated := false
+	// A rotated segment holds the older history of the same process. If it
+	// cannot be read, the newer one still can.
+	var (
+		recs    []journal.Record
+		rotated bool
+	)
 	if !strings.HasSuffix(path, ".1") {
 		if r, err := journal.ReadFile(path + ".1"); err == nil {
 			recs, rotated = r, true
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return err
+			warnings = append(warnings, "older segment not read: "+err.Error())
 		}
 	}
 	r, err := journal.ReadFile(path)
 	if err != nil {
-		return err
+		return inputError{err}
 	}
 	recs = append(recs, r...)
 
@@ -107,11 +111,11 @@ func (c *cli) anomalies(args []string) error {
 		}
 	}
 	if *asJSON {
-		return writeJSON(c.stdout, jsonReport(path, info, rep))
+		return writeJSON(c.stdout, jsonReport(path, info, rep, warnings))
 	}
 
 	bw := bufio.NewWriter(c.stdout)
-	c.printHeader(bw, path, rotated, info, rep)
+	c.printHeader(bw, path, rotated, info, rep, warnings)
 	for _, b := range buckets(rep) {
 		bw.WriteByte('\n')
 		c.printBucket(bw, b, *all, *stacks)
@@ -133,12 +137,12 @@ func matches(e journal.Entry, text string) bool {
 	return false
 }
 
-func (c *cli) printHeader(bw *bufio.Writer, path string, rotated bool, info journal.Info, rep journal.Report) {
-	fmt.Fprintf(bw, "journal  %s\n", path)
+func (c *cli) printHeader(bw *bufio.Writer, path string, rotated bool, info journal.Info, rep journal.Report, warnings []string) {
+	fmt.Fprintf(bw, "journal  %s\n", clean(path))
 	if rotated {
-		fmt.Fprintf(bw, "         and its older segment %s.1\n", clean(fileBase(path)))
+		fmt.Fprintf(bw, "         and its older segment %s\n", truncate(clean(fileBase(path))+".1", width-9-len("and its older segment ")))
 	}
-	fmt.Fprintf(bw, "process  %s, pid %d", truncate(clean(cmp.Or(rep.Service, "?")), 24), cmp.Or(rep.PID, info.PID))
+	fmt.Fprintf(bw, "process  %s, pid %s", truncate(clean(cmp.Or(rep.Service, "?")), 24), itoa(cmp.Or(rep.PID, info.PID)))
 	if rep.Host != "" {
 		fmt.Fprintf(bw, ", host %s", truncate(clean(rep.Host), 24))
 	}
@@ -156,10 +160,13 @@ func (c *cli) printHeader(bw *bufio.Writer, path string, rotated bool, info jour
 	}
 	fmt.Fprintf(bw, "actions  %d\n", rep.Actions)
 	if rep.Dropped > 0 {
-		fmt.Fprintf(bw, "warning  %d events were dropped: some actions may look open, or be missing\n", rep.Dropped)
+		fmt.Fprintf(bw, "warning  %d events dropped: actions may look open or be missing\n", rep.Dropped)
 	}
 	if rep.Corrupt > 0 {
 		fmt.Fprintf(bw, "warning  %d corrupt lines were skipped\n", rep.Corrupt)
+	}
+	for _, w := range warnings {
+		bw.WriteString(truncate("warning  "+clean(w), width) + "\n")
 	}
 }
 
@@ -189,25 +196,21 @@ func (c *cli) printBucket(bw *bufio.Writer, b bucket, all, stacks bool) {
 	for i, e := range entries {
 		bw.WriteString(lines[i+1])
 		detail := func(s string) { bw.WriteString(truncate(indent+s, width) + "\n") }
-		if len(e.Metadata) > 0 {
-			var kvs []string
-			for _, k := range slices.Sorted(maps.Keys(e.Metadata)) {
-				kvs = append(kvs, clean(k)+"="+clean(e.Metadata[k]))
-			}
-			detail(strings.Join(kvs, " "))
+		for _, l := range metadataLines(e.Metadata, width-len(indent)) {
+			detail(l)
 		}
 		if d := e.Deepest; d != nil {
 			// The name gets what room the rest leaves.
-			rest := fmt.Sprintf(" (%s) %s, %s", clean(d.Category), clean(d.SpanID), duration(d.Duration))
+			rest := " (" + truncate(clean(d.Category), 18) + ") " + truncate(clean(d.SpanID), 16) + ", " + duration(d.Duration)
 			const label = "deepest open: "
-			room := max(width-len(indent)-len(label)-utf8.RuneCountInString(rest), 12)
+			room := max(width-len(indent)-len(label)-textWidth(rest), 12)
 			detail(label + truncate(clean(d.Name), room) + rest)
 		}
 		if e.Error != "" && b.reason != "" {
 			detail(b.reason + ": " + clean(e.Error))
 		}
 		if !b.ended && !e.End.IsZero() {
-			detail("ended " + cmp.Or(clean(e.Status), "unset") + " at " + e.End.In(c.loc).Format(time.TimeOnly))
+			detail("ended " + truncate(cmp.Or(clean(e.Status), "unset"), 16) + " at " + e.End.In(c.loc).Format(time.TimeOnly))
 		}
 		if stacks && e.Stack != "" {
 			bw.WriteString("    stack:\n")
@@ -243,6 +246,8 @@ type (
 		Abandoned []jsonEntry `json:"abandoned"`
 		Cancelled []jsonEntry `json:"cancelled"`
 		Errors    []jsonEntry `json:"errors"`
+		// Warnings tell what could not be read, such as the older segment.
+		Warnings []string `json:"warnings,omitempty"`
 	}
 	jsonEntry struct {
 		TraceID    string            `json:"trace_id,omitempty"`
@@ -271,17 +276,22 @@ type (
 	}
 )
 
-func jsonReport(path string, info journal.Info, rep journal.Report) jsonOutput {
+// jsonReport returns the JSON form of rep. Its times are clamped to the
+// years 0 to 9999, which JSON's RFC 3339 times can represent (see
+// journal.ClampTime): an action that a corrupt journal or a skewed clock
+// dates out of them still prints.
+func jsonReport(path string, info journal.Info, rep journal.Report, warnings []string) jsonOutput {
+	clamp := journal.ClampTime
 	entries := func(es []journal.Entry) []jsonEntry {
 		out := make([]jsonEntry, 0, len(es))
 		for _, e := range es {
 			je := jsonEntry{
 				TraceID: e.TraceID, SpanID: e.SpanID, ParentID: e.ParentID, Category: e.Category, Name: e.Name,
-				Metadata: e.Metadata, Start: e.Start, End: e.End, DurationMS: ms(e.Duration), BudgetMS: ms(e.Budget),
+				Metadata: e.Metadata, Start: clamp(e.Start), End: clamp(e.End), DurationMS: ms(e.Duration), BudgetMS: ms(e.Budget),
 				Status: e.Status, Error: e.Error, Cancelled: e.Cancelled, Stack: e.Stack,
 			}
 			if d := e.Deepest; d != nil {
-				je.Deepest = &jsonDescendant{d.SpanID, d.Category, d.Name, d.Depth, d.Start, ms(d.Duration)}
+				je.Deepest = &jsonDescendant{d.SpanID, d.Category, d.Name, d.Depth, clamp(d.Start), ms(d.Duration)}
 			}
 			out = append(out, je)
 		}
@@ -289,10 +299,11 @@ func jsonReport(path string, info journal.Info, rep journal.Report) jsonOutput {
 	}
 	return jsonOutput{
 		File: path, Service: rep.Service, PID: cmp.Or(rep.PID, info.PID), Host: rep.Host,
-		State: info.State(), Live: info.State() == journal.StateLive, AsOf: rep.AsOf,
+		State: info.State(), Live: info.State() == journal.StateLive, AsOf: clamp(rep.AsOf),
 		Actions: rep.Actions, Dropped: rep.Dropped, Corrupt: rep.Corrupt,
 		Running: entries(rep.Running), Overdue: entries(rep.Overdue), Stalled: entries(rep.Stalled),
 		Abandoned: entries(rep.Abandoned), Cancelled: entries(rep.Cancelled), Errors: entries(rep.Errors),
+		Warnings: warnings,
 	}
 }
 

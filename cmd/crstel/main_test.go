@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -28,7 +31,45 @@ func TestMain(m *testing.M) {
 		hangingComponent()
 		return
 	}
+	if args := os.Getenv("CRSTEL_TEST_CLI"); args != "" {
+		// The command itself, for tests that must survive its hanging.
+		var a []string
+		if err := json.Unmarshal([]byte(args), &a); err != nil {
+			panic(err)
+		}
+		os.Exit(run(a, os.Stdout, os.Stderr, os.Getenv))
+	}
 	goleak.VerifyTestMain(m)
+}
+
+// childBound is how long the command may take in a child process: far
+// more than it takes, far less than a hang.
+const childBound = 30 * time.Second
+
+// cmdChild runs the command in a child process with CRSTEL_TRACE_DIR=dir
+// and TZ=UTC, and kills it if it takes longer than childBound, so that a
+// command that hangs fails the test instead of hanging it.
+func cmdChild(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), childBound)
+	defer cancel()
+	a, _ := json.Marshal(args)
+	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	// With -race, a child that exits with 0 waits a second for the race
+	// detector, unless told not to.
+	child.Env = append(os.Environ(), "CRSTEL_TEST_CLI="+string(a), "CRSTEL_TRACE_DIR="+dir, "TZ=UTC", "GORACE=atexit_sleep_ms=0")
+	child.WaitDelay = time.Second
+	var out, errOut bytes.Buffer
+	child.Stdout, child.Stderr = &out, &errOut
+	err := child.Run()
+	if ctx.Err() != nil {
+		t.Errorf("crstel %s: still running after %v, killed: it hangs", strings.Join(args, " "), childBound)
+	}
+	code = child.ProcessState.ExitCode()
+	if err != nil && code < 0 {
+		t.Errorf("crstel %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), errOut.String(), code
 }
 
 // t0 is the start of the crashed fixture.
@@ -77,7 +118,7 @@ func task(id string) []attribute.KeyValue {
 // hung: one task's patching is deep in a build, a fuzzer stalled, LLM calls
 // were cancelled, submissions failed. Event times are base plus offsets.
 // It returns the Writer, still open.
-func writeFixture(t *testing.T, dir string, base time.Time) *journal.Writer {
+func writeFixture(t testing.TB, dir string, base time.Time) *journal.Writer {
 	t.Helper()
 	w, err := journal.Open(journal.Options{Dir: dir, Service: "patcher"})
 	if err != nil {
@@ -132,7 +173,7 @@ func writeFixture(t *testing.T, dir string, base time.Time) *journal.Writer {
 // crashedFixture writes the fixture journal of a process killed at
 // t0+10m: it is closed, then its close record removed, and its pid, start
 // time and name made those of a dead process of 2025.
-func crashedFixture(t *testing.T, dir string) string {
+func crashedFixture(t testing.TB, dir string) string {
 	t.Helper()
 	w := writeFixture(t, dir, t0)
 	if err := w.Close(context.Background()); err != nil {
@@ -292,14 +333,24 @@ func TestAnomaliesText(t *testing.T) {
 }
 
 // checkWidth checks that every line but the first (the path) fits in 80
-// columns.
+// columns of a terminal, and that none holds a control or format
+// character that could drive it.
 func checkWidth(t *testing.T, out string) {
 	t.Helper()
-	for i, l := range strings.Split(out, "\n")[1:] {
-		if n := utf8.RuneCountInString(l); n > width {
-			t.Errorf("line %d is %d columns wide, want at most %d: %q", i+2, n, width, l)
+	for i, l := range strings.Split(out, "\n") {
+		if n := textWidth(l); n > width && i > 0 {
+			t.Errorf("line %d is %d columns wide, want at most %d: %q", i+1, n, width, l)
+		}
+		if hasRawControls(l) {
+			t.Errorf("line %d holds raw control characters or invalid UTF-8: %q", i+1, l)
 		}
 	}
+}
+
+// hasRawControls tells whether s holds a control or format character,
+// but for line feeds, or invalid UTF-8.
+func hasRawControls(s string) bool {
+	return !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && (unicode.IsControl(r) || unsafeRune(r)) })
 }
 
 func TestAnomaliesAll(t *testing.T) {
@@ -489,7 +540,7 @@ func TestAnomaliesRotated(t *testing.T) {
 
 func TestList(t *testing.T) {
 	dir := t.TempDir()
-	if got, want := mustCmd(t, dir, "trace", "list"), "No trace journals in "+dir+".\n"; got != want {
+	if got, want := mustCmd(t, dir, "trace", "list"), "No trace journals in "+dir+" (CRSTEL_TRACE_DIR).\n"; got != want {
 		t.Errorf("empty directory: got %q, want %q", got, want)
 	}
 	if got, want := mustCmd(t, filepath.Join(dir, "missing"), "trace", "list", "--json"), "[]\n"; got != want {
@@ -578,6 +629,7 @@ func TestRead(t *testing.T) {
 func TestUsage(t *testing.T) {
 	dir := t.TempDir()
 	crashedFixture(t, dir)
+	const input = 3 // exit code 2 for unreadable input: one line, no usage
 	for _, tt := range []struct {
 		args     []string
 		code     int
@@ -592,24 +644,29 @@ func TestUsage(t *testing.T) {
 		{[]string{"trace", "list", "--all"}, 2, "flag provided but not defined: -all", ""},
 		{[]string{"trace", "read"}, 2, "no FILE", ""},
 		{[]string{"trace", "read", "a", "b"}, 2, `unexpected argument "b"`, ""},
+		{[]string{"trace", "read", ""}, 2, "empty FILE", ""},
+		{[]string{"trace", "anomalies", ""}, 2, "empty FILE", ""},
+		{[]string{"trace", "read", "a\x00b"}, input, "invalid argument", ""},
 		{[]string{"trace", "anomalies", "a", "b"}, 2, `unexpected argument "b"`, ""},
 		{[]string{"trace", "anomalies", "--nope"}, 2, "flag provided but not defined: -nope", ""},
 		{[]string{"trace", "anomalies", "--filter"}, 2, "flag needs an argument: -filter", ""},
 		{[]string{"trace", "anomalies", crashedName, "--json=maybe"}, 2, "invalid boolean value", ""},
-		{[]string{"trace", "read", "missing.jsonl"}, 1, "no such file", ""},
-		{[]string{"trace", "anomalies", "missing.jsonl"}, 1, "no such file", ""},
+		{[]string{"trace", "read", "missing.jsonl"}, input, "missing.jsonl: no such file, here or in the journal folder " + dir, ""},
+		{[]string{"trace", "anomalies", "missing.jsonl"}, input, "missing.jsonl: no such file, here or in the journal folder " + dir, ""},
+		{[]string{"trace", "read", dir + "/missing.jsonl"}, input, "no such file", ""},
+		{[]string{"trace", "read", "\x1b[2Jmissing"}, input, `\x1b[2Jmissing: no such file`, ""},
 		{[]string{"-h"}, 0, "", "usage: crstel trace list"},
 		{[]string{"help"}, 0, "", "usage: crstel trace list"},
 		{[]string{"trace", "--help"}, 0, "", "usage: crstel trace list"},
-		{[]string{"trace", "anomalies", "-h"}, 0, "", "usage: crstel trace list"},
+		{[]string{"trace", "anomalies", "-h"}, 0, "", "Journals are in " + dir + " (CRSTEL_TRACE_DIR).\n"},
 		{[]string{"trace", "anomalies", "--", crashedName}, 0, "", "\nRunning (3)"},
 		{[]string{"trace", "anomalies", "--json", crashedName, "--all", "--filter", "index"}, 0, "", `"running": [],`},
 		{[]string{"trace", "anomalies", "--filter=index", crashedName, "-json"}, 0, "", `"name": "index_repository"`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			out, errOut, code := cmd(t, dir, tt.args...)
-			if code != tt.code {
-				t.Errorf("exit %d, want %d; stderr %q", code, tt.code, errOut)
+			if want := min(tt.code, 2); code != want {
+				t.Errorf("exit %d, want %d; stderr %q", code, want, errOut)
 			}
 			if !strings.Contains(errOut, tt.inStderr) {
 				t.Errorf("stderr %q, want it to contain %q", errOut, tt.inStderr)
@@ -619,14 +676,15 @@ func TestUsage(t *testing.T) {
 				if !strings.Contains(errOut, "usage: crstel trace list") || out != "" {
 					t.Errorf("stdout %q, stderr %q; want the usage on stderr", out, errOut)
 				}
-			case 1:
-				if strings.Contains(errOut, "usage:") || !strings.HasPrefix(errOut, "crstel: ") {
-					t.Errorf("stderr %q, want one error line", errOut)
+			case 1, input:
+				if strings.Contains(errOut, "usage:") || !strings.HasPrefix(errOut, "crstel: ") || strings.Count(errOut, "\n") != 1 || out != "" {
+					t.Errorf("stdout %q, stderr %q; want one error line", out, errOut)
 				}
 			}
 			if !strings.Contains(out, tt.inStdout) {
 				t.Errorf("stdout %q, want it to contain %q", out, tt.inStdout)
 			}
+			checkWidth(t, errOut)
 		})
 	}
 
@@ -642,34 +700,72 @@ func TestDuration(t *testing.T) {
 		d    time.Duration
 		want string
 	}{
-		{0, "0s"}, {-time.Second, "0s"}, {850 * time.Microsecond, "850µs"}, {120 * time.Millisecond, "120ms"},
+		{0, "0s"}, {-time.Second, "0s"}, {math.MinInt64, "0s"}, {850 * time.Microsecond, "850µs"}, {120 * time.Millisecond, "120ms"},
 		{12345 * time.Millisecond, "12.3s"}, {59999 * time.Millisecond, "59.9s"}, {12*time.Minute + 5*time.Second, "12m05s"},
 		{time.Hour + 2*time.Minute + 3*time.Second, "1h02m03s"}, {76*time.Hour + 5*time.Minute, "3d04h05m"},
-		{123*24*time.Hour + 4*time.Hour, "123d04h"},
+		{123*24*time.Hour + 4*time.Hour, "123d04h"}, {999*24*time.Hour + 23*time.Hour, "999d23h"},
+		{1000 * 24 * time.Hour, "1000d"}, {math.MaxInt64, "106751d"},
 	} {
 		if got := duration(tt.d); got != tt.want {
 			t.Errorf("duration(%v) = %q, want %q", tt.d, got, tt.want)
 		}
-		if n := utf8.RuneCountInString(duration(tt.d)); n > 8 {
+		if n := textWidth(duration(tt.d)); n > 8 {
 			t.Errorf("duration(%v) is %d wide, want at most 8", tt.d, n)
+		}
+	}
+	for _, tt := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 B"}, {-1, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {1<<20 - 1, "1024.0 KiB"}, {5 << 30, "5.0 GiB"},
+		{1 << 40, "1.0 TiB"}, {math.MaxInt64, "8.0 EiB"},
+	} {
+		if got := size(tt.n); got != tt.want || len(got) > 10 {
+			t.Errorf("size(%d) = %q, want %q, at most 10 wide", tt.n, got, tt.want)
 		}
 	}
 }
 
-func TestTruncateAndClean(t *testing.T) {
+func TestTruncate(t *testing.T) {
 	for _, tt := range []struct {
 		in   string
 		n    int
 		want string
 	}{
 		{"short", 10, "short"}, {"exactly10!", 10, "exactly10!"}, {"a bit too long", 10, "a bit too…"},
-		{"ééééééé", 4, "ééé…"}, {"x", 1, "x"}, {"xy", 1, "…"},
+		{"ééééééé", 4, "ééé…"}, {"x", 1, "x"}, {"xy", 1, "…"}, {"xy", 0, ""}, {"xy", -3, ""},
+		{"漢字漢字", 8, "漢字漢字"}, {"漢字漢字", 7, "漢字漢…"}, {"漢字漢字", 6, "漢字…"},
+		{"ééé", 3, "ééé"}, {"🙂🙂🙂", 4, "🙂…"},
 	} {
-		if got := truncate(tt.in, tt.n); got != tt.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		got := truncate(tt.in, tt.n)
+		if got != tt.want || textWidth(got) > max(tt.n, 0) {
+			t.Errorf("truncate(%q, %d) = %q (%d columns), want %q", tt.in, tt.n, got, textWidth(got), tt.want)
 		}
 	}
-	if got, want := clean("a\tb\nc\x1b[31md\xff"), "a b c [31md\uFFFD"; got != want {
-		t.Errorf("clean = %q, want %q", got, want)
+}
+
+// TestClean: nothing of a journal reaches the terminal raw.
+func TestClean(t *testing.T) {
+	for _, tt := range []struct {
+		in, want string
+	}{
+		{"plain text", "plain text"},
+		{"a\tb\nc\rd", "a b c d"},
+		{"\x1b[31mred\x1b[0m", `\x1b[31mred\x1b[0m`},
+		{"\x1b]0;title\x07", `\x1b]0;title\x07`},
+		{"\x00\x7f\u0085\u009b", `\x00\x7f\x85\x9b`},
+		{"bad \xff\xfe UTF-8", `bad \xff\xfe UTF-8`},
+		{"right-to-left \u202eevil", `right-to-left \u202eevil`},
+		{"zero\u200bwidth\ufeff", `zero\u200bwidth\ufeff`},
+		{"line\u2028paragraph\u2029", `line\u2028paragraph\u2029`},
+		{"tag \U000e0041", `tag \U000e0041`},
+		{"héllo 漢字 🙂 e\u0301", "héllo 漢字 🙂 e\u0301"},
+	} {
+		if got := clean(tt.in); got != tt.want {
+			t.Errorf("clean(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if got := clean(clean(tt.in)); got != tt.want {
+			t.Errorf("clean(clean(%q)) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +29,8 @@ const usage = `usage: crstel trace list [--json]
 const (
 	exitOK    = 0
 	exitError = 1
-	exitUsage = 2
+	exitUsage = 2 // a usage error
+	exitInput = 2 // input that cannot be read
 )
 
 // usageError is a command line error: exit code 2 and the usage.
@@ -36,10 +38,24 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// inputError is input that cannot be read: a FILE that does not exist, is
+// not a regular file or is not readable, or a journal folder that cannot
+// be read or is turned off. Exit code 2, without the usage.
+type inputError struct{ err error }
+
+func (e inputError) Error() string { return e.err.Error() }
+func (e inputError) Unwrap() error { return e.err }
+
+// traceDirOff is the value of CRSTEL_TRACE_DIR that turns the journal off,
+// as crstel.Setup reads it.
+const traceDirOff = "off"
+
 // cli is one run of the command.
 type cli struct {
 	stdout, stderr io.Writer
-	dir            string         // the journals' directory
+	dir            string         // the journals' directory, absolute if possible
+	dirFrom        string         // where dir comes from, for messages
+	off            bool           // CRSTEL_TRACE_DIR=off: dir is where journals would be
 	now            time.Time      // for live processes
 	loc            *time.Location // for printed times
 }
@@ -58,10 +74,7 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 		v := env(name)
 		return v, v != ""
 	})
-	c.dir = cfg.TraceDir
-	if c.dir == "" {
-		c.dir = journal.DefaultDir()
-	}
+	c.setDir(cfg.TraceDir)
 	if tz := env("TZ"); tz != "" {
 		if loc, err := time.LoadLocation(tz); err == nil {
 			c.loc = loc
@@ -70,19 +83,100 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 
 	err := c.run(args)
 	var uerr usageError
+	var ierr inputError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(stdout, usage)
-		fmt.Fprintf(stdout, "\nJournals are in %s (CRSTEL_TRACE_DIR).\n", c.dir)
+		if c.off {
+			fmt.Fprintf(stdout, "\nThe journal is turned off (CRSTEL_TRACE_DIR=off); without that, journals are in %s.\n", clean(c.dir))
+		} else {
+			fmt.Fprintf(stdout, "\nJournals are in %s (%s).\n", clean(c.dir), c.dirFrom)
+		}
+		fmt.Fprint(stdout, "Exit status: 0 on success, 2 for a usage error or input that cannot be read, 1 otherwise.\n")
 		return exitOK
 	case errors.As(err, &uerr):
-		fmt.Fprintf(stderr, "crstel: %v\n%s", err, usage)
+		fmt.Fprintf(stderr, "crstel: %s\n%s", clean(err.Error()), usage)
 		return exitUsage
+	case errors.As(err, &ierr):
+		fmt.Fprintf(stderr, "crstel: %s\n", clean(err.Error()))
+		return exitInput
 	}
-	fmt.Fprintf(stderr, "crstel: %v\n", err)
+	fmt.Fprintf(stderr, "crstel: %s\n", clean(err.Error()))
 	return exitError
+}
+
+// setDir sets the journals' directory from CRSTEL_TRACE_DIR's value: the
+// default if it is empty or "off".
+func (c *cli) setDir(env string) {
+	switch env {
+	case "":
+		c.dir, c.dirFrom = journal.DefaultDir(), "the default; CRSTEL_TRACE_DIR sets another"
+	case traceDirOff:
+		c.dir, c.dirFrom, c.off = journal.DefaultDir(), "the default", true
+	default:
+		c.dir, c.dirFrom = env, "CRSTEL_TRACE_DIR"
+		if !filepath.IsAbs(env) {
+			c.dirFrom = "CRSTEL_TRACE_DIR=" + clean(env) + ", relative to the current folder"
+		}
+	}
+	if abs, err := filepath.Abs(c.dir); err == nil {
+		c.dir = abs
+	}
+}
+
+// errOff is the error of commands that need the journal folder when the
+// journal is turned off.
+func (c *cli) errOff() error {
+	return inputError{fmt.Errorf("the journal is turned off (CRSTEL_TRACE_DIR=off), so no process writes one; "+
+		"unset CRSTEL_TRACE_DIR to read the default folder %s, set it to the folder to read, or name a journal FILE by its path", c.dir)}
+}
+
+// journals lists the journals of the directory. A directory that does not
+// exist holds none: exists tells which.
+func (c *cli) journals() (infos []journal.Info, exists bool, err error) {
+	if c.off {
+		return nil, false, c.errOff()
+	}
+	fi, err := os.Stat(c.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, inputError{fmt.Errorf("cannot read the journal folder (%s): %w", c.dirFrom, err)}
+	case !fi.IsDir():
+		return nil, false, inputError{fmt.Errorf("the journal folder %s (%s) is not a folder", c.dir, c.dirFrom)}
+	}
+	infos, err = journal.List(c.dir)
+	if err != nil {
+		return nil, true, inputError{fmt.Errorf("cannot read the journal folder (%s): %w", c.dirFrom, err)}
+	}
+	return infos, true, nil
+}
+
+// newest returns the path of the newest readable journal of the
+// directory, and how many newer ones could not be read.
+func (c *cli) newest() (path string, unreadable int, err error) {
+	infos, exists, err := c.journals()
+	if err != nil {
+		return "", 0, err
+	}
+	var first error
+	for _, i := range infos {
+		if i.Err == nil {
+			return i.Path, unreadable, nil
+		}
+		unreadable++
+		first = cmp.Or(first, i.Err)
+	}
+	switch {
+	case first != nil:
+		return "", 0, inputError{fmt.Errorf("no readable trace journal in %s: %w", c.dir, first)}
+	case !exists:
+		return "", 0, fmt.Errorf("no trace journals in %s (%s): the folder does not exist", c.dir, c.dirFrom)
+	}
+	return "", 0, fmt.Errorf("no trace journals in %s (%s)", c.dir, c.dirFrom)
 }
 
 func (c *cli) run(args []string) error {
@@ -137,19 +231,30 @@ func parse(flags *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // resolve returns the path of the journal file: file itself if it exists,
-// else the journal of that name in the directory.
+// else the journal of that name, with or without its .jsonl, in the
+// directory. It does not open it: the journal package checks that it is
+// a regular file when it does.
 func (c *cli) resolve(file string) (string, error) {
+	if file == "" {
+		return "", usageError{"empty FILE"}
+	}
 	_, err := os.Stat(file)
-	if err == nil || !errors.Is(err, fs.ErrNotExist) || strings.ContainsRune(file, filepath.Separator) {
-		return file, err
+	if err == nil {
+		return file, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) || strings.ContainsRune(file, filepath.Separator) {
+		return file, inputError{err}
+	}
+	if c.off {
+		return file, inputError{fmt.Errorf("%s: no such file; the journal is turned off (CRSTEL_TRACE_DIR=off), so names are not looked up in a journal folder", file)}
 	}
 	for _, name := range []string{file, file + ".jsonl"} {
 		p := filepath.Join(c.dir, name)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
+		if _, err := os.Lstat(p); err == nil {
+			return p, nil // even a dangling link: reading it says so
 		}
 	}
-	return file, err
+	return file, inputError{fmt.Errorf("%s: no such file, here or in the journal folder %s", file, c.dir)}
 }
 
 // list is "crstel trace list".
@@ -163,8 +268,8 @@ func (c *cli) list(args []string) error {
 	if len(pos) > 0 {
 		return usageError{fmt.Sprintf("trace list: unexpected argument %q", pos[0])}
 	}
-	infos, err := journal.List(c.dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	infos, exists, err := c.journals()
+	if err != nil {
 		return err
 	}
 	if *asJSON {
@@ -178,35 +283,70 @@ func (c *cli) list(args []string) error {
 			LastWrite time.Time `json:"last_write"`
 			Size      int64     `json:"size"`
 			State     string    `json:"state"`
+			Error     string    `json:"error,omitempty"`
 		}
 		out := make([]jsonInfo, 0, len(infos))
 		for _, i := range infos {
-			out = append(out, jsonInfo{i.Path, filepath.Base(i.Path), i.Service, i.PID, i.Host, i.Started, i.Modified, i.Size, i.State()})
+			ji := jsonInfo{
+				i.Path, filepath.Base(i.Path), i.Service, i.PID, i.Host,
+				journal.ClampTime(i.Started), journal.ClampTime(i.Modified), i.Size, i.State(), "",
+			}
+			if i.Err != nil {
+				ji.Error = i.Err.Error()
+			}
+			out = append(out, ji)
 		}
 		return writeJSON(c.stdout, out)
 	}
 	if len(infos) == 0 {
-		_, err := fmt.Fprintf(c.stdout, "No trace journals in %s.\n", c.dir)
+		why := ""
+		if !exists {
+			why = ": the folder does not exist"
+		}
+		_, err := fmt.Fprintf(c.stdout, "No trace journals in %s (%s)%s.\n", clean(c.dir), c.dirFrom, why)
 		return err
 	}
 	bw := bufio.NewWriter(c.stdout)
-	fmt.Fprintf(bw, "Trace journals in %s, newest first:\n\n", c.dir)
+	fmt.Fprintf(bw, "Trace journals in %s, newest first:\n\n", clean(c.dir))
 	// Each journal's file name goes on a line of its own, so that the
-	// table fits in 80 columns.
+	// table fits in 80 columns; the service gets the room the other
+	// columns leave.
 	rows := [][]string{{"STATE", "SERVICE", "PID", "STARTED", "LAST WRITE", "SIZE"}}
 	for _, i := range infos {
 		rows = append(rows, []string{
-			i.State(), truncate(clean(cmp.Or(i.Service, "?")), 20), itoa(i.PID),
+			i.State(), clean(cmp.Or(i.Service, "?")), itoa(i.PID),
 			c.shortTime(i.Started), c.shortTime(i.Modified), size(i.Size),
 		})
+	}
+	others := 2 * (len(rows[0]) - 1)
+	for col := range rows[0] {
+		if col != 1 {
+			others += textWidth(slices.MaxFunc(rows, func(a, b []string) int { return cmp.Compare(textWidth(a[col]), textWidth(b[col])) })[col])
+		}
+	}
+	for _, row := range rows[1:] {
+		row[1] = truncate(row[1], min(max(width-others, 8), 32))
 	}
 	lines := strings.SplitAfter(tableString(rows), "\n")
 	bw.WriteString(lines[0])
 	for n, i := range infos {
 		bw.WriteString(lines[n+1])
-		bw.WriteString(truncate(indent+clean(filepath.Base(i.Path)), width) + "\n")
+		name := clean(filepath.Base(i.Path))
+		if i.Err != nil {
+			name += ": " + clean(reason(i.Err))
+		}
+		bw.WriteString(truncate(indent+name, width) + "\n")
 	}
 	return bw.Flush()
+}
+
+// reason returns the reason of err without the operation and path that
+// an *fs.PathError adds.
+func reason(err error) string {
+	if perr, ok := err.(*fs.PathError); ok {
+		return perr.Err.Error()
+	}
+	return err.Error()
 }
 
 // read is "crstel trace read".
@@ -229,7 +369,7 @@ func (c *cli) read(args []string) error {
 	}
 	recs, err := journal.ReadFile(path)
 	if err != nil {
-		return err
+		return inputError{err}
 	}
 	bw := bufio.NewWriter(c.stdout)
 	if len(recs) == 0 {
@@ -245,7 +385,7 @@ func (c *cli) read(args []string) error {
 		if err := enc.Encode(r); err != nil {
 			return err
 		}
-		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		bw.Write(escapeJSON(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))))
 		if i < len(recs)-1 {
 			bw.WriteByte(',')
 		}
@@ -257,8 +397,13 @@ func (c *cli) read(args []string) error {
 
 // writeJSON writes v as indented JSON.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeJSON(buf.Bytes()))
+	return err
 }

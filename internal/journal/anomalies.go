@@ -2,6 +2,7 @@ package journal
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -123,9 +124,9 @@ func Analyze(records []Record, asOf time.Time) Report {
 				rep.Service, rep.Host, rep.Exe, rep.PID, rep.Started = r.Service, r.Host, r.Exe, r.PID, r.Time
 			}
 		case RecordDropped:
-			rep.Dropped += max(r.Count, 0)
+			rep.Dropped = addCount(rep.Dropped, r.Count)
 		case RecordCorrupt:
-			rep.Corrupt += max(r.Count, 0)
+			rep.Corrupt = addCount(rep.Corrupt, r.Count)
 		case "start", "end", "overdue", "stalled", "abandoned":
 			if r.SpanID == "" {
 				continue
@@ -288,36 +289,78 @@ func (a *action) newEntry(asOf time.Time) Entry {
 }
 
 // findDeepest sets a.deepest to the deepest open action under a, and
-// a.depth to its depth. Among equally deep ones it takes the longest
-// running. Cycles, which only a corrupt journal has, are cut.
+// a.depth to its depth, and does the same for every open action under a.
+// Among equally deep ones it takes the longest running. Cycles, which only
+// a corrupt journal has, are cut. It walks the tree without recursion, so
+// that a corrupt journal's chain of a million actions cannot exhaust the
+// stack.
 func (a *action) findDeepest(children map[string][]*action) {
 	if a.visit != 0 {
 		return
 	}
-	a.visit = 1
-	for _, c := range children[a.entry.SpanID] {
-		c.findDeepest(children)
-		if c.visit == 1 {
-			continue // a cycle
-		}
-		d, depth := c, 1
-		if c.deepest != nil {
-			d, depth = c.deepest, c.depth+1
-		}
-		if a.deepest == nil || depth > a.depth ||
-			depth == a.depth && cmp.Or(cmp.Compare(d.entry.Duration, a.deepest.entry.Duration),
-				strings.Compare(a.deepest.entry.SpanID, d.entry.SpanID)) > 0 {
-			a.deepest, a.depth = d, depth
-		}
+	type frame struct {
+		a    *action
+		next int // the index of the next child to visit
 	}
-	a.visit = 2
+	a.visit = 1
+	stack := []frame{{a: a}}
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		kids := children[top.a.entry.SpanID]
+		if top.next < len(kids) {
+			c := kids[top.next]
+			top.next++
+			if c.visit == 0 {
+				c.visit = 1
+				stack = append(stack, frame{a: c})
+			}
+			continue
+		}
+		// Every child is done, or in progress (a cycle): settle top.
+		p := top.a
+		for _, c := range kids {
+			if c.visit != 2 {
+				continue // a cycle
+			}
+			d, depth := c, 1
+			if c.deepest != nil {
+				d, depth = c.deepest, c.depth+1
+			}
+			if p.deepest == nil || depth > p.depth ||
+				depth == p.depth && cmp.Or(cmp.Compare(d.entry.Duration, p.deepest.entry.Duration),
+					strings.Compare(p.deepest.entry.SpanID, d.entry.SpanID)) > 0 {
+				p.deepest, p.depth = d, depth
+			}
+		}
+		p.visit = 2
+		stack = stack[:len(stack)-1]
+	}
 }
 
-// ms converts fractional milliseconds to a duration.
+// addCount returns n plus the count c of a record, ignoring a negative c,
+// and saturating instead of overflowing.
+func addCount(n, c int64) int64 {
+	if c <= 0 {
+		return n
+	}
+	if n > math.MaxInt64-c {
+		return math.MaxInt64
+	}
+	return n + c
+}
+
+// ms converts fractional milliseconds to a duration. Values beyond the
+// range of a duration saturate, so that a budget of math.MaxInt64, written
+// as 9223372036854.776 ms, reads back as itself; NaN is 0.
 func ms(v float64) time.Duration {
 	d := v * float64(time.Millisecond)
-	if d != d || d >= 1<<63 || d <= -(1<<63) {
-		return 0 // out of range or NaN: not a real duration
+	switch {
+	case d != d:
+		return 0
+	case d >= 1<<63:
+		return math.MaxInt64
+	case d <= -(1 << 63):
+		return math.MinInt64
 	}
 	return time.Duration(d)
 }

@@ -1,9 +1,14 @@
 package journal
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -254,7 +259,10 @@ func TestMS(t *testing.T) {
 		in   float64
 		want time.Duration
 	}{
-		{0, 0}, {1.5, 1500 * time.Microsecond}, {-2, -2 * time.Millisecond}, {1e300, 0}, {-1e300, 0},
+		{0, 0}, {1.5, 1500 * time.Microsecond}, {-2, -2 * time.Millisecond}, {math.NaN(), 0},
+		{1e300, math.MaxInt64}, {-1e300, math.MinInt64}, {math.Inf(1), math.MaxInt64},
+		// A budget of math.MaxInt64, as the writer writes it, reads back as itself.
+		{9223372036854.776, math.MaxInt64},
 	} {
 		if got := ms(tt.in); got != tt.want {
 			t.Errorf("ms(%v) = %v, want %v", tt.in, got, tt.want)
@@ -280,4 +288,82 @@ func TestAnalyzeReportedThenEnded(t *testing.T) {
 	if len(rep.Running) != 0 || rep.Actions != 3 {
 		t.Errorf("running = %v, actions = %d; want none running of 3", rep.Running, rep.Actions)
 	}
+}
+
+// TestAnalyzeDeepChain: a chain of 50,000 nested open actions, which only
+// a corrupt or hostile journal holds, is analysed within a stack of 2 MiB:
+// a journal of 64 MiB can hold a chain of 500,000, and the runtime ends
+// the process, beyond recovery, when a goroutine passes its maximum stack.
+func TestAnalyzeDeepChain(t *testing.T) {
+	const n = 50_000
+	recs := make([]Record, n)
+	for i := range recs {
+		recs[i] = Record{Kind: "start", Time: t0, SpanID: strconv.Itoa(i)}
+		if i > 0 {
+			recs[i].ParentID = strconv.Itoa(i - 1)
+		}
+	}
+	// And a cycle of two.
+	recs = append(recs, Record{Kind: "start", Time: t0, SpanID: "x", ParentID: "y"}, Record{Kind: "start", Time: t0, SpanID: "y", ParentID: "x"})
+	defer debug.SetMaxStack(debug.SetMaxStack(2 << 20))
+	rep := Analyze(recs, t0.Add(time.Minute))
+	if len(rep.Running) != n+2 {
+		t.Fatalf("%d running, want %d", len(rep.Running), n+2)
+	}
+	for _, e := range rep.Running {
+		want := n - 1 - len(e.SpanID) // the chain's, by span id
+		if i, err := strconv.Atoi(e.SpanID); err == nil {
+			want = n - 1 - i
+		} else {
+			want = 1 // one of the cycle: the other is under it
+			if e.SpanID == "y" {
+				want = 0 // the walk started at x, and cut the cycle at y
+			}
+		}
+		if got := 0; e.Deepest != nil {
+			got = e.Deepest.Depth
+			if got != want || want > 0 && e.Deepest.SpanID != map[bool]string{true: strconv.Itoa(n - 1), false: "y"}[want > 1 || e.SpanID != "x"] {
+				t.Fatalf("%s: deepest %+v, want depth %d", e.SpanID, e.Deepest, want)
+			}
+		} else if want != 0 {
+			t.Fatalf("%s: no deepest, want depth %d", e.SpanID, want)
+		}
+	}
+}
+
+// FuzzAnalyze: any file content, read and analysed, gives a report
+// without panic: every action in at most one bucket, no negative
+// duration, and records that encode as JSON again.
+func FuzzAnalyze(f *testing.F) {
+	f.Add(sampleJournal(f, f.TempDir()), int64(0))
+	f.Add([]byte(header+"\n"+start+"\n"+end+"\n"), int64(60e9))
+	f.Add([]byte(`{"kind":"start","time":"10000-01-01T00:00:00Z","span_id":"a","parent_id":"a"}`+"\n"+
+		`{"kind":"end","time":"0000-01-01T00:00:00Z","span_id":"b","duration_ms":1e300,"status":"error"}`+"\n"), int64(math.MaxInt64))
+	f.Add([]byte(`{"kind":"dropped","count":9223372036854775807}`+"\n"+`{"kind":"stalled","span_id":"c","elapsed_ms":-1}`+"\n\x00\xff\n"), int64(math.MinInt64))
+	f.Fuzz(func(t *testing.T, data []byte, asOfNS int64) {
+		recs, err := Read(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		for _, r := range recs {
+			if _, err := json.Marshal(r); err != nil {
+				t.Fatalf("record %+v cannot be encoded: %v", r, err)
+			}
+		}
+		for _, asOf := range []time.Time{{}, time.Unix(0, asOfNS)} {
+			rep := Analyze(recs, asOf)
+			n := 0
+			for _, b := range [][]Entry{rep.Running, rep.Overdue, rep.Stalled, rep.Abandoned, rep.Cancelled, rep.Errors} {
+				for _, e := range b {
+					n++
+					if e.Duration < 0 || e.Budget < 0 || e.Deepest != nil && e.Deepest.Duration < 0 {
+						t.Fatalf("entry %+v has a negative duration", e)
+					}
+				}
+			}
+			if n > rep.Actions || rep.Dropped < 0 || rep.Corrupt < 0 {
+				t.Fatalf("%d entries of %d actions, dropped %d, corrupt %d", n, rep.Actions, rep.Dropped, rep.Corrupt)
+			}
+		}
+	})
 }

@@ -33,4 +33,12 @@
 // processes, and [Analyze] sorts the actions into the buckets that
 // "crstel trace anomalies" prints: running, overdue, stalled, abandoned,
 // cancelled and errors, with the deepest open action under each open one.
+//
+// A journal is outside input, and the reader is hardened against it: it
+// opens only regular files, never a FIFO, socket or device put in a
+// journal's place ([ErrNotRegular]); memory stays bounded whatever the
+// length of a line; [Stat] and [List] read a few KiB of each file; times
+// outside the years 0 to 9999, which RFC 3339 cannot represent, are written
+// and read as the nearest ones it can ([ClampTime]); durations saturate
+// instead of overflowing.
 package journal

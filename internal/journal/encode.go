@@ -31,9 +31,7 @@ const ellipsis = "…"
 func appendHead(b []byte, kind string, t time.Time, pid []byte) []byte {
 	b = append(b, `{"kind":`...)
 	b = appendString(b, kind, maxShort)
-	b = append(b, `,"time":"`...)
-	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, '"')
+	b = appendTime(b, "time", t)
 	return append(b, pid...)
 }
 
@@ -41,9 +39,8 @@ func appendHead(b []byte, kind string, t time.Time, pid []byte) []byte {
 func appendHeader(b []byte, t time.Time, pid int, service, host, exe string) []byte {
 	b = append(b, `{"kind":"header","version":`...)
 	b = strconv.AppendInt(b, Version, 10)
-	b = append(b, `,"time":"`...)
-	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","pid":`...)
+	b = appendTime(b, "time", t)
+	b = append(b, `,"pid":`...)
 	b = strconv.AppendInt(b, int64(pid), 10)
 	b = appendField(b, "service", service, maxShort)
 	b = appendField(b, "host", host, maxShort)
@@ -82,9 +79,7 @@ func appendEvent(b []byte, e *Event, now time.Time, pid []byte) []byte {
 	case KindStart:
 		b = appendMS(b, "budget_ms", e.Budget, false)
 		if !e.Deadline.IsZero() {
-			b = append(b, `,"deadline":"`...)
-			b = e.Deadline.UTC().AppendFormat(b, time.RFC3339Nano)
-			b = append(b, '"')
+			b = appendTime(b, "deadline", e.Deadline)
 		}
 		b = appendMS(b, "heartbeat_ms", e.Heartbeat, false)
 	case KindEnd:
@@ -101,6 +96,17 @@ func appendEvent(b []byte, e *Event, now time.Time, pid []byte) []byte {
 		b = appendField(b, "stack", e.Stack, maxStack)
 	}
 	return append(b, "}\n"...)
+}
+
+// appendTime appends `,"key":"t"`, t in UTC, RFC 3339. A time whose year
+// is outside 0–9999, which RFC 3339 cannot represent, is written as the
+// nearest one it can (see [ClampTime]).
+func appendTime(b []byte, key string, t time.Time) []byte {
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, `":"`...)
+	b = ClampTime(t).UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }
 
 // appendSimple appends a record with nothing but kind, time and pid, and

@@ -100,3 +100,16 @@ func ExampleAnalyze() {
 	// overdue compile for 1m0s: past its budget
 	// cancelled run_fuzzer after 1s
 }
+
+func ExampleClampTime() {
+	// A deadline far off: after the year 9999, which RFC 3339, and so JSON,
+	// cannot represent.
+	deadline := time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC)
+	fmt.Println(journal.ClampTime(deadline).Format(time.RFC3339Nano))
+	fmt.Println(journal.ClampTime(time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)).Format(time.RFC3339Nano))
+	fmt.Println(journal.ClampTime(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)).Format(time.RFC3339Nano))
+	// Output:
+	// 9999-12-31T23:59:59.999999999Z
+	// 0000-01-01T00:00:00Z
+	// 2025-03-01T12:00:00Z
+}

@@ -54,12 +54,32 @@ type Record struct {
 	Count int64 `json:"count,omitempty"`
 }
 
+// UnmarshalJSON decodes a journal's line into r. It accepts times with a
+// year outside 0–9999, which earlier versions wrote for deadlines far off,
+// as the nearest time RFC 3339 can represent (see [ClampTime]), so that
+// every Record read can be encoded again.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	type plain Record // without this method
+	aux := struct {
+		*plain
+		Time     wireTime `json:"time"`
+		Deadline wireTime `json:"deadline"`
+	}{plain: (*plain)(r), Time: wireTime{r.Time}, Deadline: wireTime{r.Deadline}}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	r.Time, r.Deadline = aux.Time.t, aux.Deadline.t
+	return nil
+}
+
 // Read reads a journal's records. It tolerates a torn last line, as a
 // crash mid-write leaves, by ignoring it. Lines that are not a JSON record
-// with a kind, or are longer than [MaxLine], are skipped; a [RecordCorrupt]
-// record stands where they were, with their number and the first problem.
-// Read returns an error only when reading fails, with the records read
-// until then.
+// with a kind (binary garbage, NUL bytes), or are longer than [MaxLine],
+// are skipped; a [RecordCorrupt] record stands where they were, with their
+// number and the first problem. A line longer than MaxLine is read through
+// but not kept, so that memory stays bounded whatever the input. Invalid
+// UTF-8 in strings becomes U+FFFD. Read returns an error only when reading
+// fails, with the records read until then.
 func Read(r io.Reader) ([]Record, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
@@ -110,15 +130,28 @@ func Read(r io.Reader) ([]Record, error) {
 	}
 }
 
-// ReadFile reads the journal at path; see [Read].
+// ReadFile reads the journal at path; see [Read]. It reads what the file
+// holds when it is opened: records written meanwhile are left out, and a
+// file that shrinks meanwhile ends early. Anything but a regular file, or
+// a symbolic link to one, is refused with an error wrapping
+// [ErrNotRegular], without blocking on a FIFO.
 func ReadFile(path string) ([]Record, error) {
-	f, err := os.Open(path)
+	f, fi, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return Read(f)
+	if testHookOpened != nil {
+		testHookOpened(f)
+	}
+	// Bounded by the size: a file that grows as fast as it is read would
+	// otherwise be read forever.
+	return Read(io.LimitReader(f, fi.Size()))
 }
+
+// testHookOpened, set by tests, is called when ReadFile and Stat have
+// opened a file, before they read it.
+var testHookOpened func(*os.File)
 
 // readLine reads one line into buf, newline included. A line longer than
 // limit is consumed but not kept: tooLong is set and line is empty. err is

@@ -46,6 +46,13 @@ func TestRead(t *testing.T) {
 		{"unknown kind kept", `{"kind":"future","pid":7,"extra":[1,2]}` + "\n", []string{"future"}},
 		{"line too long", header + "\n" + long + "\n" + end + "\n", []string{"header", "corrupt 1: line 2: longer than 1048576 bytes", "end"}},
 		{"torn long last line", header + "\n" + long, []string{"header"}},
+		// Files that are not clean journals.
+		{"header only", header + "\n", []string{"header"}},
+		{"NUL bytes", header + "\n\x00\x00\x00\n" + start + "\n", []string{"header", "corrupt 1: line 2: ", "start"}},
+		{"NUL-filled tail of a crash", header + "\n" + start + "\n\x00\x00\x00\x00", []string{"header", "start"}},
+		{"binary garbage", "\x89PNG\r\n\x1a\n\xff\xfe\x00\x01\n" + header + "\n", []string{"corrupt 3: line 1: ", "header"}},
+		{"invalid UTF-8 in a string", "{\"kind\":\"start\",\"name\":\"a\xffb\"}\n", []string{"start"}},
+		{"invalid UTF-8 as a kind", "{\"kind\":\"\xff\"}\n", []string{"\ufffd"}},
 		{"line of MaxLine bytes", start[:len(start)-1] + `,"error":"` + strings.Repeat("y", MaxLine-len(start)-12) + `"}` + "\n", []string{"start"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

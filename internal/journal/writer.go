@@ -378,13 +378,18 @@ func (w *Writer) rotate() {
 		w.baseline = w.size // retry after another MaxBytes/2
 		return
 	}
+	if testHookRotated != nil {
+		testHookRotated(w.path)
+	}
 	old := w.f
 	w.f, w.bw = nil, nil
 	if err := old.Close(); err != nil {
 		w.err = err
 		return
 	}
-	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// The name is free now. Whatever takes it meanwhile (a FIFO would block
+	// the open until a reader comes) is not opened: the journal ends.
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		w.err = err
 		return
@@ -406,10 +411,14 @@ func (w *Writer) rotate() {
 	w.baseline = w.size
 }
 
+// testHookRotated, set by tests, is called when rotate has renamed the
+// journal, before it creates the new segment.
+var testHookRotated func(path string)
+
 // fileName returns the name of a journal started at t by process pid of
 // service.
 func fileName(t time.Time, pid int, service string) string {
-	return t.UTC().Format("20060102T150405") + "-" + strconv.Itoa(pid) + "-" + sanitize(service) + ".jsonl"
+	return ClampTime(t).UTC().Format("20060102T150405") + "-" + strconv.Itoa(pid) + "-" + sanitize(service) + ".jsonl"
 }
 
 // sanitize returns service as a safe part of a file name: at most 64 bytes
