@@ -406,7 +406,9 @@ func TestCollectorSlow(t *testing.T) {
 	if got != n {
 		t.Errorf("collector received %d of %d spans", got, n)
 	}
-	if slowest > 100*time.Millisecond {
-		t.Errorf("the slowest span.End took %v: the caller waited for the slow collector", slowest)
+	// A span.End that waited for the collector would take its 2 s; a busy
+	// shared machine can stall any call for a tenth of that.
+	if slowest >= time.Second {
+		t.Errorf("the slowest span.End took %v: the caller waited for the slow collector (2 s)", slowest)
 	}
 }
