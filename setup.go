@@ -154,7 +154,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 
 	journalDir := ""
-	if dir := cmp.Or(cfg.traceDir, env.TraceDir); !cfg.noJournal && dir != "off" {
+	if dir := cmp.Or(cfg.traceDir, env.TraceDir); !cfg.noJournal && dir != envconfig.TraceDirOff {
 		journalDir = cmp.Or(dir, journal.DefaultDir())
 	}
 	p := pipeline.New(pipeline.Config{

@@ -46,10 +46,6 @@ type inputError struct{ err error }
 func (e inputError) Error() string { return e.err.Error() }
 func (e inputError) Unwrap() error { return e.err }
 
-// traceDirOff is the value of CRSTEL_TRACE_DIR that turns the journal off,
-// as crstel.Setup reads it.
-const traceDirOff = "off"
-
 // cli is one run of the command.
 type cli struct {
 	stdout, stderr io.Writer
@@ -70,10 +66,10 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	}
 	// Only CRSTEL_TRACE_DIR matters here: problems with other variables are
 	// for the library to report.
-	cfg, _ := envconfig.Read(func(name string) (string, bool) {
+	cfg, _ := envconfig.ReadVars(func(name string) (string, bool) {
 		v := env(name)
 		return v, v != ""
-	})
+	}, envconfig.TraceDir)
 	c.setDir(cfg.TraceDir)
 	if tz := env("TZ"); tz != "" {
 		if loc, err := time.LoadLocation(tz); err == nil {
@@ -113,7 +109,7 @@ func (c *cli) setDir(env string) {
 	switch env {
 	case "":
 		c.dir, c.dirFrom = journal.DefaultDir(), "the default; CRSTEL_TRACE_DIR sets another"
-	case traceDirOff:
+	case envconfig.TraceDirOff:
 		c.dir, c.dirFrom, c.off = journal.DefaultDir(), "the default", true
 	default:
 		c.dir, c.dirFrom = env, "CRSTEL_TRACE_DIR"

@@ -13,7 +13,10 @@ const (
 	QueueFull  = "CRSTEL_QUEUE_FULL"
 	QueueBytes = "CRSTEL_QUEUE_BYTES"
 	TraceDir   = "CRSTEL_TRACE_DIR"
-	Overdue    = "CRSTEL_OVERDUE"
+	// TraceDirOff is the value of CRSTEL_TRACE_DIR that turns the journal
+	// off.
+	TraceDirOff = "off"
+	Overdue     = "CRSTEL_OVERDUE"
 )
 
 // Names of the general OpenTelemetry variables.
