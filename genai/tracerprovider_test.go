@@ -29,7 +29,7 @@ func TestWithTracerProvider(t *testing.T) {
 	}
 	transport := func(t *testing.T, opts ...genai.Option) {
 		srv, _ := serve(t, jsonResponse(openAIResponse))
-		resp := post(t, context.Background(), newClient(t, opts...), srv.URL+"/v1/chat/completions", openAIRequest)
+		resp := post(t, context.Background(), newClient(t, transportOptions(opts)...), srv.URL+"/v1/chat/completions", openAIRequest)
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
