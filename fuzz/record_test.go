@@ -47,7 +47,7 @@ func TestRecord(t *testing.T) {
 	tests := []struct {
 		key      attribute.Key
 		wantType attribute.Type
-		want     string // Emit()
+		want     string // Value.String()
 	}{
 		{crs.ActionCategoryKey, attribute.STRING, "fuzzing"},
 		{crs.ActionNameKey, attribute.STRING, "fuzz_test_network_inputs"},
