@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -56,29 +57,61 @@ func ExampleRun() {
 	// exit code 1
 }
 
-// A hung child killed at its time limit, with what its span records.
-func ExampleWithKillAfter() {
+// A hung child killed at its time limit, its context's deadline, with its
+// process group, and what its span records.
+func ExampleRun_deadline() {
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()), sdktrace.WithSpanProcessor(sr))
 	defer tp.Shutdown(context.Background())
 	otel.SetTracerProvider(tp)
 
-	err := subprocess.Run(context.Background(), crs.Fuzzing, "fuzz", exec.Command("sleep", "60"),
-		subprocess.WithKillAfter(100*time.Millisecond))
-	fmt.Println("time limit:", errors.Is(err, subprocess.ErrTimeLimit))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := subprocess.Run(ctx, crs.Fuzzing, "fuzz", exec.Command("sleep", "60"), subprocess.WithProcessGroup())
+	fmt.Println("deadline:", errors.Is(err, context.DeadlineExceeded))
 	fmt.Println(err)
-	for _, kv := range sr.Ended()[0].Attributes() {
-		switch kv.Key {
-		case subprocess.CommandArgsKey, subprocess.SignalKey, subprocess.KilledKey:
-			fmt.Printf("%s: %s\n", kv.Key, kv.Value.Emit())
-		}
-	}
+	printAttributes(sr.Ended()[0])
 	// Output:
-	// time limit: true
-	// subprocess: killed at its time limit of 100ms: signal: killed
+	// deadline: true
+	// subprocess: stopped: context deadline exceeded: signal: killed
 	// process.command_args: ["sleep","60"]
 	// crstel.process.signal: SIGKILL
-	// crstel.process.killed: subprocess: killed at its time limit of 100ms
+	// crstel.process.killed: subprocess: stopped: context deadline exceeded
+}
+
+// A child asked to end with SIGTERM at its deadline, as the Cancel of
+// exec.CommandContext says, and killed only if it still runs WaitDelay
+// later.
+func ExampleRun_cancel() {
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()), sdktrace.WithSpanProcessor(sr))
+	defer tp.Shutdown(context.Background())
+	otel.SetTracerProvider(tp)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sleep", "60")
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	err := subprocess.Run(ctx, crs.Fuzzing, "fuzz", cmd)
+	fmt.Println(err)
+	printAttributes(sr.Ended()[0])
+	// Output:
+	// subprocess: stopped: context deadline exceeded: signal: terminated
+	// process.command_args: ["sleep","60"]
+	// crstel.process.signal: SIGTERM
+	// crstel.process.killed: subprocess: stopped: context deadline exceeded
+}
+
+// printAttributes prints the attributes of s that tell how its child
+// ended.
+func printAttributes(s sdktrace.ReadOnlySpan) {
+	for _, kv := range s.Attributes() {
+		switch kv.Key {
+		case subprocess.CommandArgsKey, subprocess.SignalKey, subprocess.KilledKey:
+			fmt.Printf("%s: %s\n", kv.Key, kv.Value.String())
+		}
+	}
 }
 
 // The default redaction of a command line.
