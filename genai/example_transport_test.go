@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -22,11 +21,8 @@ import (
 // completion made with net/http inside a CRS action.
 func ExampleNewTransport() {
 	// A provider as crstel.Setup builds one, recording instead of exporting.
-	sr := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()), sdktrace.WithSpanProcessor(sr))
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(tp)
-	defer otel.SetTracerProvider(prev)
+	sr, restore := recording()
+	defer restore()
 
 	// A stand-in for the OpenAI API.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

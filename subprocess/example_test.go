@@ -60,10 +60,8 @@ func ExampleRun() {
 // A hung child killed at its time limit, its context's deadline, with its
 // process group, and what its span records.
 func ExampleRun_deadline() {
-	sr := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()), sdktrace.WithSpanProcessor(sr))
-	defer tp.Shutdown(context.Background())
-	otel.SetTracerProvider(tp)
+	sr, restore := recording()
+	defer restore()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -83,10 +81,8 @@ func ExampleRun_deadline() {
 // exec.CommandContext says, and killed only if it still runs WaitDelay
 // later.
 func ExampleRun_cancel() {
-	sr := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()), sdktrace.WithSpanProcessor(sr))
-	defer tp.Shutdown(context.Background())
-	otel.SetTracerProvider(tp)
+	sr, restore := recording()
+	defer restore()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -101,6 +97,20 @@ func ExampleRun_cancel() {
 	// process.command_args: ["sleep","60"]
 	// crstel.process.signal: SIGTERM
 	// crstel.process.killed: subprocess: stopped: context deadline exceeded
+}
+
+// recording installs a global tracer provider with crstel's span processor,
+// as crstel.Setup would, that records spans in memory; restore puts the
+// previous provider back.
+func recording() (sr *tracetest.SpanRecorder, restore func()) {
+	sr = tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()), sdktrace.WithSpanProcessor(sr))
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	return sr, func() {
+		otel.SetTracerProvider(prev)
+		tp.Shutdown(context.Background())
+	}
 }
 
 // printAttributes prints the attributes of s that tell how its child
