@@ -197,8 +197,8 @@ func (l *lineLog) finish() {
 	if l.unloggedBytes > 0 {
 		l.log(slog.LevelWarn, "output not logged: over the limit",
 			slog.String(iostreamKey, l.stream),
-			slog.Int64("unlogged_bytes", l.unloggedBytes),
-			slog.Int64("unlogged_lines", l.unloggedLines),
-			slog.Int("limit_bytes", l.limit))
+			slog.Int64("unlogged_size", l.unloggedBytes),
+			slog.Int64("unlogged_line_count", l.unloggedLines),
+			slog.Int("size_limit", l.limit))
 	}
 }

@@ -152,7 +152,8 @@ func WithProcessGroup() Option {
 // At most limit bytes of each stream are logged ([DefaultOutputLimit] if
 // limit is 0 or less): a line that would pass the limit is logged in part,
 // with the attribute truncated=true, and the rest is counted, not logged;
-// a last record at level Warn, and attributes of the span
+// a last record at level Warn (with unlogged_size and size_limit, in
+// bytes, and unlogged_line_count), and attributes of the span
 // ([StdoutUnloggedSizeKey], ...), say how much was left out. Carriage
 // returns at the ends of lines are dropped; empty lines are not logged.
 // A nil logger is ignored. The default is not to log the output.

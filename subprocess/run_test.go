@@ -661,6 +661,15 @@ func TestOutputLog(t *testing.T) {
 		l := line{Msg: m["msg"].(string), Level: m["level"].(string)}
 		l.Stream, _ = m["log.iostream"].(string)
 		l.Truncated, _ = m["truncated"].(bool)
+		if l.Level == "WARN" {
+			// JSON numbers: float64.
+			want := map[string]any{"unlogged_size": float64(17 + len("after the limit")), "unlogged_line_count": float64(2), "size_limit": float64(30)}
+			for k, v := range want {
+				if m[k] != v {
+					t.Errorf("last record: %s = %v, want %v", k, m[k], v)
+				}
+			}
+		}
 		if l.Stream == "stderr" {
 			stderr = append(stderr, l)
 		} else {
