@@ -81,7 +81,7 @@ func BenchmarkScan100k(b *testing.B) {
 			os.Remove(name)
 		}
 	})
-	b.Run("on_change-added-100", func(b *testing.B) { // what WithOnChange does instead of a listing
+	b.Run("on_change-added-100", func(b *testing.B) { // what MethodOnChange does instead of a listing
 		w := NewWatcher(dir, WithFullSnapshotEvery(0))
 		w.scan(ctx, MethodOnChange, true)
 		names := make([]string, 100)

@@ -45,7 +45,7 @@ func BenchmarkRecord(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_, span := tr.Start(ctx, fuzz.SpanName, trace.WithAttributes(
-				attribute.String("fuzz.corpus.update.method", u.Method),
+				attribute.String("fuzz.corpus.update.method", string(u.Method)),
 				attribute.String("fuzz.corpus.update.time", u.Time.UTC().Format(time.RFC3339Nano)),
 				attribute.Int("fuzz.corpus.size", u.Size),
 				attribute.StringSlice("fuzz.corpus.additions", u.Additions),

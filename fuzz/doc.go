@@ -18,7 +18,7 @@
 //	// or let a Watcher follow a libFuzzer corpus directory, or an AFL++
 //	// queue (<output dir>/default/queue), while the fuzzer runs:
 //	wctx, stop := context.WithCancel(ctx)
-//	w := fuzz.NewWatcher("corpus/", fuzz.WithOnChange())
+//	w := fuzz.NewWatcher("corpus/", fuzz.WithMethod(fuzz.MethodOnChange))
 //	done := make(chan error, 1)
 //	go func() { done <- w.Run(wctx) }()
 //	runFuzzer(ctx)
@@ -36,7 +36,6 @@
 // directory: the number of files, the names of those added, and every
 // [DefaultFullSnapshotEvery] updates a full snapshot naming them all. It
 // polls every [DefaultInterval] ([MethodPeriodic]) or, with
-// [WithOnChange] on Linux, is told of changes by inotify
-// ([MethodOnChange]). It reads names only, and only when the directory
+// [WithMethod]([MethodOnChange]) on Linux, is told of changes by inotify. It reads names only, and only when the directory
 // changed, so that a corpus of 100,000 files costs little.
 package fuzz

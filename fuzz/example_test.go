@@ -141,9 +141,9 @@ func ExampleWatcher() {
 	// spans: 2
 }
 
-// On Linux, a Watcher with WithOnChange is told of new inputs by inotify;
-// elsewhere it polls, here every 10 ms.
-func ExampleWithOnChange() {
+// On Linux, a Watcher with WithMethod(MethodOnChange) is told of new
+// inputs by inotify; elsewhere it polls, here every 10 ms.
+func ExampleWithMethod() {
 	dir, err := os.MkdirTemp("", "corpus")
 	if err != nil {
 		fmt.Println(err)
@@ -152,7 +152,7 @@ func ExampleWithOnChange() {
 	defer os.RemoveAll(dir)
 
 	updates := make(chan fuzz.CorpusUpdate, 10)
-	w := fuzz.NewWatcher(dir, fuzz.WithOnChange(), fuzz.WithCoalesce(10*time.Millisecond),
+	w := fuzz.NewWatcher(dir, fuzz.WithMethod(fuzz.MethodOnChange), fuzz.WithCoalesce(10*time.Millisecond),
 		fuzz.WithInterval(10*time.Millisecond), fuzz.WithOnUpdate(func(u fuzz.CorpusUpdate) { updates <- u }))
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)

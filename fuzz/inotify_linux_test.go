@@ -36,7 +36,7 @@ func TestOnChangeFallsBackToPolling(t *testing.T) {
 		dir := t.TempDir()
 		touchAll(t, dir, "a")
 		var got []CorpusUpdate
-		w := NewWatcher(dir, WithOnChange(), WithInterval(time.Second), WithOnUpdate(func(u CorpusUpdate) { got = append(got, u) }))
+		w := NewWatcher(dir, WithMethod(MethodOnChange), WithInterval(time.Second), WithOnUpdate(func(u CorpusUpdate) { got = append(got, u) }))
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- w.Run(ctx) }()

@@ -23,15 +23,21 @@ const ScopeName = "github.com/crstel/crstel/fuzz"
 // SpanName is the name of the span [Record] starts for each corpus update.
 const SpanName = "fuzz.corpus.update"
 
+// Method is how a corpus update was found: the value of
+// fuzz.corpus.update.method. The specification has two, [MethodPeriodic]
+// and [MethodOnChange].
+type Method string
+
 // Update methods of the specification: the values of
-// fuzz.corpus.update.method that [Record] accepts.
+// fuzz.corpus.update.method that [Record] accepts, and that [WithMethod]
+// gives a [Watcher].
 const (
 	// MethodPeriodic is an update found by looking at the corpus at a fixed
 	// interval, as a polling [Watcher] does.
-	MethodPeriodic = "periodic"
+	MethodPeriodic Method = "periodic"
 	// MethodOnChange is an update recorded because the corpus changed, as
-	// a [Watcher] with [WithOnChange] reports on Linux.
-	MethodOnChange = "on_change"
+	// a [Watcher] with WithMethod(MethodOnChange) reports on Linux.
+	MethodOnChange Method = "on_change"
 )
 
 // DefaultMaxAdditions is how many names of CorpusUpdate.Additions a span
@@ -51,7 +57,7 @@ type CorpusUpdate struct {
 	// MethodOnChange (fuzz.corpus.update.method). Another value is
 	// recorded, but marks the span invalid; an empty one is not recorded
 	// and marks the span invalid too.
-	Method string
+	Method Method
 	// Time is when the corpus was updated (fuzz.corpus.update.time, an RFC
 	// 3339 string in UTC). The zero Time means now.
 	Time time.Time
@@ -168,7 +174,7 @@ func record(ctx context.Context, u CorpusUpdate, omitted int, cfg *config) {
 			crs.ErrInvalidAttribute, crs.FuzzCorpusUpdateMethodKey, MethodPeriodic, MethodOnChange))
 	default:
 		problems = append(problems, fmt.Errorf("%w: %s %s is unknown, want %q or %q",
-			crs.ErrInvalidAttribute, crs.FuzzCorpusUpdateMethodKey, crs.Quote(u.Method), MethodPeriodic, MethodOnChange))
+			crs.ErrInvalidAttribute, crs.FuzzCorpusUpdateMethodKey, crs.Quote(string(u.Method)), MethodPeriodic, MethodOnChange))
 	}
 	if u.Size < 0 {
 		problems = append(problems, fmt.Errorf("%w: %s %d is negative",
@@ -194,7 +200,7 @@ func record(ctx context.Context, u CorpusUpdate, omitted int, cfg *config) {
 
 	attrs := make([]attribute.KeyValue, 0, 6)
 	if u.Method != "" {
-		attrs = append(attrs, crs.FuzzCorpusUpdateMethod(validUTF8(u.Method)))
+		attrs = append(attrs, crs.FuzzCorpusUpdateMethod(validUTF8(string(u.Method))))
 	}
 	attrs = append(attrs,
 		crs.FuzzCorpusUpdateTime(t),

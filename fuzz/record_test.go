@@ -21,7 +21,7 @@ import (
 )
 
 func TestRecord(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	ctx, action := fuzzing(t)
 	when := time.Date(2025, 3, 1, 12, 30, 0, 500, time.FixedZone("CET", 3600))
 	fuzz.Record(ctx, fuzz.CorpusUpdate{
@@ -47,7 +47,7 @@ func TestRecord(t *testing.T) {
 	tests := []struct {
 		key      attribute.Key
 		wantType attribute.Type
-		want     string // Emit()
+		want     string // Value.String()
 	}{
 		{crs.ActionCategoryKey, attribute.STRING, "fuzzing"},
 		{crs.ActionNameKey, attribute.STRING, "fuzz_test_network_inputs"},
@@ -80,7 +80,7 @@ func TestRecord(t *testing.T) {
 }
 
 func TestRecordZeroTimeIsNow(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	ctx, _ := fuzzing(t)
 	before := time.Now()
 	fuzz.Record(ctx, fuzz.CorpusUpdate{Method: fuzz.MethodOnChange, FullSnapshot: true})
@@ -126,7 +126,7 @@ func TestRecordCapsAdditions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 			ctx, _ := fuzzing(t)
 			in := names(tt.n)
 			fuzz.Record(ctx, fuzz.CorpusUpdate{Method: fuzz.MethodPeriodic, Size: tt.n, Additions: in}, tt.opts...)
@@ -149,7 +149,7 @@ func TestRecordCapsAdditions(t *testing.T) {
 }
 
 func TestRecordRepairsInvalidUTF8(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	ctx, _ := fuzzing(t)
 	in := []string{"ok", "crash-\xff\xfe", "caf\xc3\xa9", "half-\xe2\x82"}
 	orig := slices.Clone(in)
@@ -186,7 +186,7 @@ func TestRecordInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 			h := catchHandled(t)
 			ctx, _ := fuzzing(t)
 			fuzz.Record(ctx, tt.u)
@@ -239,7 +239,7 @@ func TestRecordStrictPanics(t *testing.T) {
 }
 
 func TestRecordNilContext(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	h := catchHandled(t)
 	var ctx context.Context
 	fuzz.Record(ctx, fuzz.CorpusUpdate{Method: fuzz.MethodPeriodic})
@@ -259,7 +259,7 @@ func TestRecordNilContext(t *testing.T) {
 // action; outside any, it has no crs.action.* and does not conform.
 func TestRecordOutsideFuzzing(t *testing.T) {
 	t.Run("other action", func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 		ctx := crstel.WithTask(t.Context(), task)
 		ctx, span := crstel.Action(ctx, crs.InputGeneration, "generate_seeds", nil)
 		fuzz.Record(ctx, fuzz.CorpusUpdate{Method: fuzz.MethodOnChange, Size: 1})
@@ -271,7 +271,7 @@ func TestRecordOutsideFuzzing(t *testing.T) {
 		crsteltest.AssertConforms(t, rec.Ended(), crsteltest.WantMetadata(task))
 	})
 	t.Run("no action", func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 		h := catchHandled(t)
 		fuzz.Record(t.Context(), fuzz.CorpusUpdate{Method: fuzz.MethodOnChange, Size: 1})
 		spans := updates(rec.Ended())
@@ -295,7 +295,7 @@ func TestRecordOutsideFuzzing(t *testing.T) {
 }
 
 func TestRecordWithTracerProvider(t *testing.T) {
-	global := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	global := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+
+	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/internal/violation"
 )
 
 // Defaults of a [Watcher].
@@ -19,7 +22,7 @@ const (
 	// DefaultFullSnapshotEvery is how many updates apart a Watcher records
 	// full snapshots; see WithFullSnapshotEvery.
 	DefaultFullSnapshotEvery = 10
-	// DefaultCoalesce is how long a Watcher with WithOnChange gathers
+	// DefaultCoalesce is how long a Watcher with MethodOnChange gathers
 	// changes into one update; see WithCoalesce.
 	DefaultCoalesce = time.Second
 )
@@ -44,8 +47,8 @@ const racyWindow = 2 * time.Second
 //
 // A Watcher looks at the directory every [DefaultInterval] (see
 // [WithInterval]) and records updates with method [MethodPeriodic]; with
-// [WithOnChange], it is told of changes by the kernel on Linux (inotify)
-// and records them with method [MethodOnChange]. It reads only the names of
+// WithMethod([MethodOnChange]), it is told of changes by the kernel on
+// Linux (inotify) and records them with method MethodOnChange. It reads only the names of
 // the files, never their content or their metadata, and only when the
 // directory changed, so that a corpus of 100,000 inputs costs one stat(2)
 // per interval while the fuzzer finds nothing new.
@@ -73,7 +76,7 @@ type watcherConfig struct {
 	record    config
 	interval  time.Duration
 	fullEvery int
-	onChange  bool
+	method    Method
 	coalesce  time.Duration
 	onUpdate  func(CorpusUpdate)
 }
@@ -83,7 +86,8 @@ type watcherOptionFunc func(*watcherConfig)
 func (f watcherOptionFunc) applyWatcher(c *watcherConfig) { f(c) }
 
 // WithInterval sets how often the Watcher looks at its directory when it
-// polls: always, unless [WithOnChange] is given and inotify works. The
+// polls: always, unless WithMethod([MethodOnChange]) is given and inotify
+// works. The
 // default is [DefaultInterval]; d <= 0 is ignored.
 func WithInterval(d time.Duration) WatcherOption {
 	return watcherOptionFunc(func(c *watcherConfig) {
@@ -107,20 +111,31 @@ func WithFullSnapshotEvery(n int) WatcherOption {
 	})
 }
 
-// WithOnChange makes the Watcher record updates as the corpus changes,
-// with method [MethodOnChange], rather than poll it. Changes are gathered
-// for [WithCoalesce]'s duration into one update, so that a fuzzer finding
-// many inputs at once does not make a span for each. It works on Linux,
-// with inotify; elsewhere, or where inotify fails (such as when the
-// system's limit of watches is reached, reported through otel.Handle), the
-// Watcher polls, as without this option, and records updates with method
-// [MethodPeriodic], since that is how it found them. The default is to
-// poll.
-func WithOnChange() WatcherOption {
-	return watcherOptionFunc(func(c *watcherConfig) { c.onChange = true })
+// WithMethod sets how the Watcher finds the updates of the corpus, and so
+// the method it records them with. [MethodPeriodic], the default, looks at
+// the directory every interval ([WithInterval]). [MethodOnChange] records
+// updates as the corpus changes, gathering changes for [WithCoalesce]'s
+// duration into one update, so that a fuzzer finding many inputs at once
+// does not make a span for each. It works on Linux, with inotify;
+// elsewhere, or where inotify fails (such as when the system's limit of
+// watches is reached, reported through otel.Handle), the Watcher polls, as
+// with MethodPeriodic, and records updates with method MethodPeriodic,
+// since that is how it found them. Another method is ignored (the Watcher
+// polls) and reported through otel.Handle, or panics in strict mode
+// (crstel.WithStrict, CRSTEL_STRICT=1).
+func WithMethod(m Method) WatcherOption {
+	return watcherOptionFunc(func(c *watcherConfig) {
+		switch m {
+		case MethodPeriodic, MethodOnChange:
+			c.method = m
+		default:
+			violation.Report(nil, fmt.Errorf("fuzz.WithMethod: method %s is unknown, want %q or %q; the Watcher polls",
+				crs.Quote(string(m)), MethodPeriodic, MethodOnChange))
+		}
+	})
 }
 
-// WithCoalesce sets how long a Watcher with [WithOnChange] waits after a
+// WithCoalesce sets how long a Watcher with [MethodOnChange] waits after a
 // change before recording it, gathering the changes that follow into the
 // same update. The default is [DefaultCoalesce]; d <= 0 is ignored.
 func WithCoalesce(d time.Duration) WatcherOption {
@@ -147,6 +162,7 @@ func WithOnUpdate(f func(CorpusUpdate)) WatcherOption {
 func NewWatcher(dir string, opts ...WatcherOption) *Watcher {
 	cfg := watcherConfig{
 		record:    defaultConfig,
+		method:    MethodPeriodic,
 		interval:  DefaultInterval,
 		fullEvery: DefaultFullSnapshotEvery,
 		coalesce:  DefaultCoalesce,
@@ -198,7 +214,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return errRunning
 	}
 	defer w.running.Store(false)
-	if w.cfg.onChange {
+	if w.cfg.method == MethodOnChange {
 		err := w.watchChanges(ctx)
 		if ctx.Err() != nil {
 			w.stop(ctx, MethodOnChange)
@@ -225,7 +241,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 // stop lists the directory a last time as Run stops, and records what
 // changed, with ctx's values but not its cancellation.
-func (w *Watcher) stop(ctx context.Context, method string) {
+func (w *Watcher) stop(ctx context.Context, method Method) {
 	w.scan(context.WithoutCancel(ctx), method, true)
 }
 
@@ -250,7 +266,7 @@ func (w *Watcher) watchChanges(ctx context.Context) error {
 
 // scan lists the directory, unless it did not change since the last
 // listing, and records what changed. force lists it anyway.
-func (w *Watcher) scan(ctx context.Context, method string, force bool) {
+func (w *Watcher) scan(ctx context.Context, method Method, force bool) {
 	info, err := os.Stat(w.dir)
 	if err != nil {
 		w.report(fmt.Errorf("fuzz: corpus directory: %w", err))
@@ -286,7 +302,7 @@ func (w *Watcher) unchanged(info os.FileInfo) bool {
 
 // flush records an update if the corpus changed since the last one, or if
 // none was recorded yet.
-func (w *Watcher) flush(ctx context.Context, method string, now time.Time) {
+func (w *Watcher) flush(ctx context.Context, method Method, now time.Time) {
 	if w.updates > 0 && !w.c.changed() {
 		return
 	}

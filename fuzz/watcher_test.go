@@ -93,7 +93,7 @@ func same(a, b want) bool {
 
 // checkSpans checks that each update the watcher reported is a conforming
 // span, child of action, with the same values and method.
-func checkSpans(t *testing.T, spans []sdktrace.ReadOnlySpan, action trace.Span, got []fuzz.CorpusUpdate, method string) {
+func checkSpans(t *testing.T, spans []sdktrace.ReadOnlySpan, action trace.Span, got []fuzz.CorpusUpdate, method fuzz.Method) {
 	t.Helper()
 	us := updates(spans)
 	if len(us) != len(got) {
@@ -104,7 +104,7 @@ func checkSpans(t *testing.T, spans []sdktrace.ReadOnlySpan, action trace.Span, 
 		if p := s.Parent().SpanID(); p != action.SpanContext().SpanID() {
 			t.Errorf("span %d: parent %s, want the fuzzing action", i, p)
 		}
-		if m := a[crs.FuzzCorpusUpdateMethodKey].AsString(); m != method {
+		if m := a[crs.FuzzCorpusUpdateMethodKey].AsString(); m != string(method) {
 			t.Errorf("span %d: method %q, want %q", i, m, method)
 		}
 		sp := want{
@@ -125,7 +125,7 @@ func checkSpans(t *testing.T, spans []sdktrace.ReadOnlySpan, action trace.Span, 
 // TestWatcherPolling drives a polling Watcher step by step in fake time.
 func TestWatcherPolling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 		ctx, action := fuzzing(t)
 		dir := t.TempDir()
 		touch(t, dir, "seed1", "seed2", ".cur_input")
@@ -202,7 +202,7 @@ func TestWatcherPolling(t *testing.T) {
 // temporary file, and remove old ones, while a polling Watcher watches.
 func TestWatcherFakeFuzzer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 		ctx, action := fuzzing(t)
 		dir := t.TempDir()
 		touch(t, dir, "seed")
@@ -299,7 +299,7 @@ func TestWatcherFakeFuzzer(t *testing.T) {
 // once, then watched.
 func TestWatcherMissingDir(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 		h := catchHandled(t)
 		ctx, action := fuzzing(t)
 		dir := filepath.Join(t.TempDir(), "out", "default", "queue")
@@ -337,7 +337,7 @@ func TestWatcherMissingDir(t *testing.T) {
 
 func TestWatcherRunTwice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+		crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 		ctx, _ := fuzzing(t)
 		dir := t.TempDir()
 		var c collector
@@ -371,7 +371,7 @@ func TestWatcherRunTwice(t *testing.T) {
 
 func TestWatcherCapsSnapshot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 		ctx, action := fuzzing(t)
 		dir := t.TempDir()
 		touch(t, dir, names(25)...)
@@ -413,15 +413,15 @@ func next(t *testing.T, ch <-chan fuzz.CorpusUpdate) fuzz.CorpusUpdate {
 // Its hour-long interval makes sure no update comes from polling.
 func TestWatcherOnChange(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("inotify is Linux-only; elsewhere WithOnChange polls")
+		t.Skip("inotify is Linux-only; elsewhere MethodOnChange polls")
 	}
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	ctx, action := fuzzing(t)
 	dir := t.TempDir()
 	touch(t, dir, "seed")
 	ch := make(chan fuzz.CorpusUpdate, 100)
 	var c collector
-	w := fuzz.NewWatcher(dir, fuzz.WithOnChange(), fuzz.WithCoalesce(20*time.Millisecond),
+	w := fuzz.NewWatcher(dir, fuzz.WithMethod(fuzz.MethodOnChange), fuzz.WithCoalesce(20*time.Millisecond),
 		fuzz.WithInterval(time.Hour), fuzz.WithOnUpdate(func(u fuzz.CorpusUpdate) { c.add(u); ch <- u }))
 	stop := start(ctx, w)
 
@@ -475,7 +475,7 @@ func TestWatcherOnChangeDirRecreated(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("inotify is Linux-only")
 	}
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	catchHandled(t)
 	ctx, _ := fuzzing(t)
 	dir := filepath.Join(t.TempDir(), "corpus")
@@ -484,7 +484,7 @@ func TestWatcherOnChangeDirRecreated(t *testing.T) {
 	}
 	touch(t, dir, "a", "b")
 	ch := make(chan fuzz.CorpusUpdate, 100)
-	w := fuzz.NewWatcher(dir, fuzz.WithOnChange(), fuzz.WithCoalesce(10*time.Millisecond),
+	w := fuzz.NewWatcher(dir, fuzz.WithMethod(fuzz.MethodOnChange), fuzz.WithCoalesce(10*time.Millisecond),
 		fuzz.WithInterval(20*time.Millisecond), fuzz.WithOnUpdate(func(u fuzz.CorpusUpdate) { ch <- u }))
 	stop := start(ctx, w)
 	defer stop()
@@ -504,4 +504,64 @@ func TestWatcherOnChangeDirRecreated(t *testing.T) {
 	if !same(summary(u), want{1, []string{"c"}, false}) || u.Method != fuzz.MethodOnChange {
 		t.Errorf("after re-creation: %v (%s), want {1 [c] false} on_change", summary(u), u.Method)
 	}
+}
+
+// TestWithMethod: WithMethod(MethodPeriodic) polls, as the default does;
+// an unknown method is ignored, so the Watcher polls, and reported, or
+// panics in strict mode.
+func TestWithMethod(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		method  fuzz.Method
+		wantErr string // in the error otel.Handle gets; "" for none
+	}{
+		{name: "periodic", method: fuzz.MethodPeriodic},
+		{name: "unknown", method: "hourly", wantErr: `method "hourly" is unknown`},
+		{name: "empty", method: "", wantErr: `method "" is unknown`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+				h := catchHandled(t)
+				ctx, _ := fuzzing(t)
+				dir := t.TempDir()
+				touch(t, dir, "seed")
+				var c collector
+				w := fuzz.NewWatcher(dir, fuzz.WithMethod(tt.method), fuzz.WithInterval(time.Second), fuzz.WithOnUpdate(c.add))
+				stop := start(ctx, w)
+				synctest.Wait()
+				touch(t, dir, "a")
+				time.Sleep(time.Second)
+				synctest.Wait()
+				if err := stop(); err != nil {
+					t.Errorf("Run = %v, want nil", err)
+				}
+				got := c.all()
+				if len(got) != 2 || !slices.Equal(got[1].Additions, []string{"a"}) {
+					t.Fatalf("updates %v, want the first one, then a found by polling", got)
+				}
+				for i, u := range got {
+					if u.Method != fuzz.MethodPeriodic {
+						t.Errorf("update %d: method %q, want %q", i, u.Method, fuzz.MethodPeriodic)
+					}
+				}
+				errs := h.get()
+				switch {
+				case tt.wantErr == "" && len(errs) > 0:
+					t.Errorf("otel.Handle got %v, want nothing", errs)
+				case tt.wantErr != "" && (len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.wantErr)):
+					t.Errorf("otel.Handle got %v, want one error saying %s", errs, tt.wantErr)
+				}
+			})
+		})
+	}
+	t.Run("strict", func(t *testing.T) {
+		crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithStrict())
+		defer func() {
+			if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), `"hourly"`) {
+				t.Errorf("recovered %v, want a panic naming \"hourly\"", r)
+			}
+		}()
+		fuzz.NewWatcher(t.TempDir(), fuzz.WithMethod("hourly"))
+	})
 }

@@ -176,7 +176,7 @@ func BenchmarkTransportStream(b *testing.B) {
 	const chunks = 100
 	body := benchStream(chunks)
 	base := &fixedRT{header: http.Header{"Content-Type": {"text/event-stream"}}, body: body}
-	run := func(b *testing.B, opts ...Option) {
+	run := func(b *testing.B, opts ...TransportOption) {
 		ctx, mp := benchSetup(b)
 		var rt http.RoundTripper = base
 		if opts != nil {

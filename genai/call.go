@@ -91,13 +91,33 @@ type Part struct {
 	Response  any    `json:"response,omitempty"`
 }
 
-// Option configures Start and NewTransport.
-type Option interface{ apply(*config) }
+// Option configures [Start] and [NewTransport]: every Option is also a
+// [TransportOption].
+type Option interface {
+	TransportOption
+	apply(*config)
+}
 
+// TransportOption configures [NewTransport]. The options that only the
+// transport uses ([WithProviderName], [WithPropagation],
+// [WithMaxBodyBytes]) are TransportOptions but not Options, so that
+// [Start] cannot be given one.
+type TransportOption interface{ applyTransport(*config) }
+
+// optionFunc is an Option: it applies to Start and to NewTransport.
 type optionFunc func(*config)
 
-func (f optionFunc) apply(c *config) { f(c) }
+func (f optionFunc) apply(c *config)          { f(c) }
+func (f optionFunc) applyTransport(c *config) { f(c) }
 
+// transportOptionFunc is a TransportOption only.
+type transportOptionFunc func(*config)
+
+func (f transportOptionFunc) applyTransport(c *config) { f(c) }
+
+// config is the configuration of Start and of NewTransport. The fields of
+// the transport's options (provider, propagate, maxBody) are set only by
+// TransportOptions.
 type config struct {
 	capture    Capture
 	captureSet bool
@@ -110,16 +130,36 @@ type config struct {
 	maxContent int
 }
 
+func defaultConfig() config {
+	return config{maxBody: DefaultMaxBodyBytes, maxContent: DefaultMaxContentBytes}
+}
+
+// finish reads the environment for what the options left unset.
+func (c *config) finish() {
+	if !c.captureSet {
+		c.capture = captureFromEnv()
+	}
+}
+
 func newConfig(opts []Option) config {
-	c := config{maxBody: DefaultMaxBodyBytes, maxContent: DefaultMaxContentBytes}
+	c := defaultConfig()
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)
 		}
 	}
-	if !c.captureSet {
-		c.capture = captureFromEnv()
+	c.finish()
+	return c
+}
+
+func newTransportConfig(opts []TransportOption) config {
+	c := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.applyTransport(&c)
+		}
 	}
+	c.finish()
 	return c
 }
 
@@ -131,7 +171,8 @@ func WithCapture(c Capture) Option {
 }
 
 // WithRedact makes captured content go through redact first, such as a
-// function that masks secrets. A nil redact is ignored.
+// function that masks secrets. The default is no function; a nil redact is
+// ignored.
 func WithRedact(redact func(string) string) Option {
 	return optionFunc(func(cfg *config) {
 		if redact != nil {
@@ -152,7 +193,8 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // WithMeterProvider sets the meter provider of the GenAI metrics; the
-// default is the global one, which crstel.Setup exports over OTLP gRPC.
+// default is the global one, which crstel.Setup exports over OTLP gRPC. A
+// nil provider is ignored.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(cfg *config) {
 		if mp != nil {
@@ -162,7 +204,7 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 }
 
 // WithMaxContentBytes bounds each captured content attribute; the default
-// is DefaultMaxContentBytes.
+// is DefaultMaxContentBytes. n <= 0 is ignored.
 func WithMaxContentBytes(n int) Option {
 	return optionFunc(func(cfg *config) {
 		if n > 0 {
@@ -171,13 +213,14 @@ func WithMaxContentBytes(n int) Option {
 	})
 }
 
-// WithProvider sets gen_ai.provider.name of the calls NewTransport traces,
+// WithProviderName sets the name NewTransport records as
+// gen_ai.provider.name (the LLM vendor, not an OpenTelemetry provider),
 // such as ProviderAzureAIOpenAI for a proxy in front of Azure. The default
 // is inferred from the request's host, else from its wire format (see
-// NewTransport). Start ignores it: there, Request.Provider says. An empty
-// name is ignored.
-func WithProvider(name string) Option {
-	return optionFunc(func(cfg *config) {
+// NewTransport). For Start, set Request.Provider instead. An empty name is
+// ignored.
+func WithProviderName(name string) TransportOption {
+	return transportOptionFunc(func(cfg *config) {
 		if name != "" {
 			cfg.provider = name
 		}
@@ -190,8 +233,8 @@ func WithProvider(name string) Option {
 // also removes any traceparent, tracestate and baggage headers from
 // requests to known third-party providers' hosts, so that task metadata
 // carried in baggage does not leave the CRS.
-func WithPropagation() Option {
-	return optionFunc(func(cfg *config) { cfg.propagate = true })
+func WithPropagation() TransportOption {
+	return transportOptionFunc(func(cfg *config) { cfg.propagate = true })
 }
 
 // WithMaxBodyBytes bounds how many bytes of each request and response body
@@ -199,8 +242,8 @@ func WithPropagation() Option {
 // DefaultMaxBodyBytes. A longer body is still passed on whole, but not
 // parsed. A streamed response is parsed event by event instead, each event
 // bounded by the smaller of n and 1 MiB. n <= 0 is ignored.
-func WithMaxBodyBytes(n int) Option {
-	return optionFunc(func(cfg *config) {
+func WithMaxBodyBytes(n int) TransportOption {
+	return transportOptionFunc(func(cfg *config) {
 		if n > 0 {
 			cfg.maxBody = n
 		}
@@ -230,10 +273,15 @@ type Call struct {
 // "llm" budget (see crstel.DefaultBudgets) as overdue, and one open at
 // shutdown as abandoned, as it does actions.
 func Start(ctx context.Context, req Request, opts ...Option) (context.Context, *Call) {
+	return start(ctx, req, newConfig(opts))
+}
+
+// start is Start with its configuration resolved, as NewTransport resolves
+// it once for all its calls.
+func start(ctx context.Context, req Request, cfg config) (context.Context, *Call) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cfg := newConfig(opts)
 	if req.Operation == "" {
 		req.Operation = OperationChat
 	}

@@ -68,7 +68,7 @@ func fakeAPI(t *testing.T, failFirst int32) *httptest.Server {
 	return srv
 }
 
-func openAIClient(t *testing.T, srv *httptest.Server, opts ...genai.Option) openai.Client {
+func openAIClient(t *testing.T, srv *httptest.Server, opts ...genai.TransportOption) openai.Client {
 	return openai.NewClient(
 		option.WithBaseURL(srv.URL+"/v1"),
 		option.WithHTTPClient(newClient(t, opts...)),
@@ -76,7 +76,7 @@ func openAIClient(t *testing.T, srv *httptest.Server, opts ...genai.Option) open
 	)
 }
 
-func anthropicClient(t *testing.T, srv *httptest.Server, opts ...genai.Option) anthropic.Client {
+func anthropicClient(t *testing.T, srv *httptest.Server, opts ...genai.TransportOption) anthropic.Client {
 	return anthropic.NewClient(
 		anthropicoption.WithBaseURL(srv.URL),
 		anthropicoption.WithHTTPClient(newClient(t, opts...)),

@@ -11,7 +11,8 @@
 //	client := &http.Client{Transport: genai.NewTransport(http.DefaultTransport)}
 //
 // [Start] and [Call.End] trace a call by hand, for clients the transport
-// does not know.
+// does not know. An [Option] configures both; a [TransportOption], such as
+// [WithProviderName] or [WithPropagation], only the transport.
 //
 // Each call is a span of kind CLIENT named "{gen_ai.operation.name}
 // {gen_ai.request.model}", with the request's parameters, the response's

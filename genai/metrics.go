@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
 
 	"github.com/crstel/crstel/internal/provider"
 )
@@ -33,14 +34,16 @@ func instrumentsFor(mp metric.MeterProvider) *instruments {
 	m := mp.Meter(ScopeName)
 	in := &instruments{provider: mp}
 	var err error
-	in.duration, err = m.Float64Histogram(MetricOperationDuration,
-		metric.WithDescription("GenAI operation duration"), metric.WithUnit("s"),
+	// The names, units and descriptions of semconv v1.41.0.
+	duration, tokens := genaiconv.ClientOperationDuration{}, genaiconv.ClientTokenUsage{}
+	in.duration, err = m.Float64Histogram(duration.Name(),
+		metric.WithDescription(duration.Description()), metric.WithUnit(duration.Unit()),
 		metric.WithExplicitBucketBoundaries(DurationBuckets...))
 	if err != nil {
 		otel.Handle(err)
 	}
-	in.tokens, err = m.Int64Histogram(MetricTokenUsage,
-		metric.WithDescription("Number of input and output tokens used"), metric.WithUnit("{token}"),
+	in.tokens, err = m.Int64Histogram(tokens.Name(),
+		metric.WithDescription(tokens.Description()), metric.WithUnit(tokens.Unit()),
 		metric.WithExplicitBucketBoundaries(TokenUsageBuckets...))
 	if err != nil {
 		otel.Handle(err)

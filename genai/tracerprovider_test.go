@@ -29,7 +29,7 @@ func TestWithTracerProvider(t *testing.T) {
 	}
 	transport := func(t *testing.T, opts ...genai.Option) {
 		srv, _ := serve(t, jsonResponse(openAIResponse))
-		resp := post(t, context.Background(), newClient(t, opts...), srv.URL+"/v1/chat/completions", openAIRequest)
+		resp := post(t, context.Background(), newClient(t, transportOptions(opts)...), srv.URL+"/v1/chat/completions", openAIRequest)
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
@@ -57,7 +57,7 @@ func TestWithTracerProvider(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			global := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+			global := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 			sr := tracetest.NewSpanRecorder()
 			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 			t.Cleanup(func() {

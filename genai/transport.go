@@ -63,7 +63,7 @@ const maxErrorBodyBytes = 64 << 10
 // is, with no span (only trace headers are removed from those to the
 // providers' hosts, as below).
 //
-// gen_ai.provider.name is WithProvider's name if given; else the host's
+// gen_ai.provider.name is WithProviderName's name if given; else the host's
 // provider: api.openai.com is "openai", api.anthropic.com "anthropic",
 // *.openai.azure.com "azure.ai.openai", api.groq.com "groq",
 // api.deepseek.com "deepseek", api.mistral.ai "mistral_ai", api.x.ai
@@ -106,26 +106,21 @@ const maxErrorBodyBytes = 64 << 10
 // baggage does not leave the CRS. With WithPropagation it instead injects
 // the LLM call's trace context and baggage with the global propagator,
 // for a proxy of one's own that continues the trace.
-func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
+//
+// It takes every [Option] of Start, and the options only the transport
+// uses: [WithProviderName], [WithPropagation] and [WithMaxBodyBytes].
+func NewTransport(base http.RoundTripper, opts ...TransportOption) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	cfg := newConfig(opts)
-	if cfg.maxBody <= 0 {
-		cfg.maxBody = DefaultMaxBodyBytes
-	}
-	// Start gets the options as given, plus the capture mode found now,
-	// so that each call does what the transport was made to do.
-	startOpts := make([]Option, 0, len(opts)+1)
-	startOpts = append(startOpts, opts...)
-	startOpts = append(startOpts, WithCapture(cfg.capture))
-	return &transport{base: base, cfg: cfg, startOpts: startOpts}
+	// Resolved once, the capture mode included, so that each call does
+	// what the transport was made to do.
+	return &transport{base: base, cfg: newTransportConfig(opts)}
 }
 
 type transport struct {
-	base      http.RoundTripper
-	cfg       config
-	startOpts []Option
+	base http.RoundTripper
+	cfg  config
 }
 
 // CloseIdleConnections closes the idle connections of the base transport,
@@ -267,7 +262,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		gr.Model = azureDeployment(req.URL.Path)
 	}
 
-	ctx, call := Start(req.Context(), gr, t.startOpts...)
+	ctx, call := start(req.Context(), gr, t.cfg)
 	r2 := req.WithContext(ctx)
 	r2.Body = body
 	switch {

@@ -19,7 +19,7 @@ import (
 // with the correlation fields added by hand (raw): the cost of finding
 // them in the context and of redaction.
 func BenchmarkHandler(b *testing.B) {
-	crsteltest.NewRecorder(b, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	crsteltest.NewRecorder(b, crsteltest.WithGlobal())
 	ctx := crstel.WithTask(context.Background(), task1)
 	ctx, span := crstel.Action(ctx, crs.Building, "build", nil)
 	defer span.End()

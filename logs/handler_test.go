@@ -91,7 +91,7 @@ func wantFields(t *testing.T, rec map[string]any, want map[string]any, absent ..
 }
 
 func TestCorrelation(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	logger, out := newJSONLogger()
 
 	ctx := crstel.WithTask(context.Background(), task1)
@@ -136,7 +136,7 @@ func TestCorrelation(t *testing.T) {
 // TestFieldOrder: the correlation fields come first, in a fixed order,
 // before the record's own attributes.
 func TestFieldOrder(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	var buf bytes.Buffer
 	logger := slog.New(logs.NewHandler(slog.NewJSONHandler(&buf, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
@@ -158,7 +158,7 @@ func TestFieldOrder(t *testing.T) {
 }
 
 func TestOutsideAction(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	t.Run("no context", func(t *testing.T) {
 		logger, out := newJSONLogger()
 		logger.Info("plain", "k", "v")
@@ -229,7 +229,7 @@ func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
 }
 
 func TestGroupsAndAttrs(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	ctx := crstel.WithTask(context.Background(), crs.Metadata{"task.id": "task-1"})
 	ctx, span := crstel.Action(ctx, crs.Fuzzing, "fuzz", nil)
 	defer span.End()
@@ -378,7 +378,7 @@ func TestLevelsAndNil(t *testing.T) {
 // TestSlogtest runs the standard library's conformance tests for
 // handlers, outside and inside an action.
 func TestSlogtest(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	for _, inAction := range []bool{false, true} {
 		var buf bytes.Buffer
 		ctx := context.Background()

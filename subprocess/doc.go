@@ -1,11 +1,12 @@
 // Package subprocess runs a child process as a CRS action: a compiler, a
 // test runner, a fuzzer, a patch checker.
 //
+//	ctx, cancel := context.WithTimeout(ctx, time.Hour) // killed after an hour
+//	defer cancel()
 //	cmd := exec.Command("make", "-j8")
 //	cmd.Dir = src
 //	err := subprocess.Run(ctx, crs.Building, "build", cmd,
 //		subprocess.WithBudget(20*time.Minute),   // reported overdue after 20 minutes
-//		subprocess.WithKillAfter(time.Hour),     // killed after an hour
 //		subprocess.WithProcessGroup(),           // with every process it started
 //		subprocess.WithOutputLog(logger, 0))     // its output logged, 64 KiB at most
 //
@@ -19,9 +20,18 @@
 //
 // A child that never ends is an action that never ends: crstel's watchdog
 // reports it while it runs, once past its budget ([WithBudget]) or its
-// context's deadline. Run kills the child when its context is done or its
-// time limit passes ([WithKillAfter]), gently first if asked
-// ([WithGracePeriod]), with its own children if asked ([WithProcessGroup]).
+// context's deadline. Its time limit is the deadline of the context given
+// to [Run] (context.WithTimeout): Run then stops the child as
+// exec.CommandContext does, with the command's Cancel if it has one, else
+// with a kill, of its whole process group with [WithProcessGroup]; and
+// kills it if it still runs cmd.WaitDelay later. To let a child end
+// gently, make the command with exec.CommandContext and set its Cancel and
+// WaitDelay:
+//
+//	cmd := exec.CommandContext(ctx, "fuzzer", "corpus/")
+//	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+//	cmd.WaitDelay = 30 * time.Second // then SIGKILL
+//	err := subprocess.Run(ctx, crs.Fuzzing, "fuzz", cmd)
 //
 // # The child's own telemetry
 //

@@ -18,7 +18,7 @@ import (
 // TestChildEnvironment: the child gets the action's trace context and the
 // task metadata, and none of the stale values its parent had.
 func TestChildEnvironment(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	cmd := childCmd(t, "env")
 	cmd.Env = append(cmd.Env, "TRACESTATE=stale=1", "BAGGAGE=stale=1")
 	var out bytes.Buffer
@@ -50,7 +50,7 @@ func TestChildEnvironment(t *testing.T) {
 }
 
 func TestContextToEnv(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	ctx, span := crstel.Action(crstel.WithTask(context.Background(), crs.Metadata{"task.id": "t-1"}), crs.Testing, "t", nil)
 	defer span.End()
 	env := crstel.ContextToEnv(ctx, []string{"PATH=/bin", "TRACEPARENT=old", "traceparent=lower", "TRACESTATE=old"})
@@ -72,7 +72,7 @@ func TestContextToEnv(t *testing.T) {
 }
 
 func TestContextFromEnv(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal()) // the propagators
+	crsteltest.NewRecorder(t, crsteltest.WithGlobal()) // the propagators
 	t.Setenv("TRACEPARENT", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	t.Setenv("BAGGAGE", "round.id=round-1;crstel.task,task.id=task-1;crstel.task,other=x")
 	ctx := crstel.ContextFromEnv(context.Background())

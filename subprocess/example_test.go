@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -56,29 +57,71 @@ func ExampleRun() {
 	// exit code 1
 }
 
-// A hung child killed at its time limit, with what its span records.
-func ExampleWithKillAfter() {
-	sr := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()), sdktrace.WithSpanProcessor(sr))
-	defer tp.Shutdown(context.Background())
-	otel.SetTracerProvider(tp)
+// A hung child killed at its time limit, its context's deadline, with its
+// process group, and what its span records.
+func ExampleRun_deadline() {
+	sr, restore := recording()
+	defer restore()
 
-	err := subprocess.Run(context.Background(), crs.Fuzzing, "fuzz", exec.Command("sleep", "60"),
-		subprocess.WithKillAfter(100*time.Millisecond))
-	fmt.Println("time limit:", errors.Is(err, subprocess.ErrTimeLimit))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := subprocess.Run(ctx, crs.Fuzzing, "fuzz", exec.Command("sleep", "60"), subprocess.WithProcessGroup())
+	fmt.Println("deadline:", errors.Is(err, context.DeadlineExceeded))
 	fmt.Println(err)
-	for _, kv := range sr.Ended()[0].Attributes() {
-		switch kv.Key {
-		case subprocess.CommandArgsKey, subprocess.SignalKey, subprocess.KilledKey:
-			fmt.Printf("%s: %s\n", kv.Key, kv.Value.Emit())
-		}
-	}
+	printAttributes(sr.Ended()[0])
 	// Output:
-	// time limit: true
-	// subprocess: killed at its time limit of 100ms: signal: killed
+	// deadline: true
+	// subprocess: stopped: context deadline exceeded: signal: killed
 	// process.command_args: ["sleep","60"]
 	// crstel.process.signal: SIGKILL
-	// crstel.process.killed: subprocess: killed at its time limit of 100ms
+	// crstel.process.killed: subprocess: stopped: context deadline exceeded
+}
+
+// A child asked to end with SIGTERM at its deadline, as the Cancel of
+// exec.CommandContext says, and killed only if it still runs WaitDelay
+// later.
+func ExampleRun_cancel() {
+	sr, restore := recording()
+	defer restore()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sleep", "60")
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	err := subprocess.Run(ctx, crs.Fuzzing, "fuzz", cmd)
+	fmt.Println(err)
+	printAttributes(sr.Ended()[0])
+	// Output:
+	// subprocess: stopped: context deadline exceeded: signal: terminated
+	// process.command_args: ["sleep","60"]
+	// crstel.process.signal: SIGTERM
+	// crstel.process.killed: subprocess: stopped: context deadline exceeded
+}
+
+// recording installs a global tracer provider with crstel's span processor,
+// as crstel.Setup would, that records spans in memory; restore puts the
+// previous provider back.
+func recording() (sr *tracetest.SpanRecorder, restore func()) {
+	sr = tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()), sdktrace.WithSpanProcessor(sr))
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	return sr, func() {
+		otel.SetTracerProvider(prev)
+		tp.Shutdown(context.Background())
+	}
+}
+
+// printAttributes prints the attributes of s that tell how its child
+// ended.
+func printAttributes(s sdktrace.ReadOnlySpan) {
+	for _, kv := range s.Attributes() {
+		switch kv.Key {
+		case subprocess.CommandArgsKey, subprocess.SignalKey, subprocess.KilledKey:
+			fmt.Printf("%s: %s\n", kv.Key, kv.Value.String())
+		}
+	}
 }
 
 // The default redaction of a command line.

@@ -9,13 +9,14 @@ import (
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/crstel/crstel"
 )
 
 // iostreamKey is the OpenTelemetry semantic conventions' key for the
 // stream a log record comes from.
-const iostreamKey = "log.iostream"
+const iostreamKey = string(semconv.LogIostreamKey)
 
 // output is the logging of a child's output, for WithOutputLog.
 type output struct {
@@ -86,12 +87,12 @@ func (o *output) attributes() []attribute.KeyValue {
 		return nil
 	}
 	return []attribute.KeyValue{
-		StdoutBytesKey.Int64(o.stdout.total),
-		StdoutUnloggedBytesKey.Int64(o.stdout.unloggedBytes),
-		StdoutUnloggedLinesKey.Int64(o.stdout.unloggedLines),
-		StderrBytesKey.Int64(o.stderr.total),
-		StderrUnloggedBytesKey.Int64(o.stderr.unloggedBytes),
-		StderrUnloggedLinesKey.Int64(o.stderr.unloggedLines),
+		StdoutSizeKey.Int64(o.stdout.total),
+		StdoutUnloggedSizeKey.Int64(o.stdout.unloggedBytes),
+		StdoutUnloggedLineCountKey.Int64(o.stdout.unloggedLines),
+		StderrSizeKey.Int64(o.stderr.total),
+		StderrUnloggedSizeKey.Int64(o.stderr.unloggedBytes),
+		StderrUnloggedLineCountKey.Int64(o.stderr.unloggedLines),
 	}
 }
 
@@ -196,8 +197,8 @@ func (l *lineLog) finish() {
 	if l.unloggedBytes > 0 {
 		l.log(slog.LevelWarn, "output not logged: over the limit",
 			slog.String(iostreamKey, l.stream),
-			slog.Int64("unlogged_bytes", l.unloggedBytes),
-			slog.Int64("unlogged_lines", l.unloggedLines),
-			slog.Int("limit_bytes", l.limit))
+			slog.Int64("unlogged_size", l.unloggedBytes),
+			slog.Int64("unlogged_line_count", l.unloggedLines),
+			slog.Int("size_limit", l.limit))
 	}
 }

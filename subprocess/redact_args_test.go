@@ -44,7 +44,7 @@ func TestWithRedactArgs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 			var seen []string
 			var opts []subprocess.Option
 			if tt.redact != nil {

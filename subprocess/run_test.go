@@ -42,7 +42,17 @@ var task1 = crs.Metadata{"round.id": "round-1", "task.id": "task-1", "team.id": 
 // for it.
 func childCmd(t *testing.T, mode string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	return asChild(t, exec.Command(os.Args[0], args...), mode)
+}
+
+// childCmdContext is childCmd with exec.CommandContext(ctx, ...).
+func childCmdContext(t *testing.T, ctx context.Context, mode string, args ...string) *exec.Cmd {
+	t.Helper()
+	return asChild(t, exec.CommandContext(ctx, os.Args[0], args...), mode)
+}
+
+// asChild makes cmd, which runs this test binary, the child of mode (see child).
+func asChild(t *testing.T, cmd *exec.Cmd, mode string) *exec.Cmd {
 	// With -race, a child would sleep a second when it exits 0.
 	cmd.Env = append(os.Environ(), childEnv+"="+mode, "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
 	t.Cleanup(func() {
@@ -76,7 +86,7 @@ func only(t *testing.T, spans []sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan {
 }
 
 func TestSuccess(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	ctx := crstel.WithTask(context.Background(), task1)
 	cmd := childCmd(t, "echo", "--password=hunter2", "-v")
 	var stdout, stderr bytes.Buffer
@@ -105,7 +115,7 @@ func TestSuccess(t *testing.T) {
 		t.Errorf("pid %d, want %d", got, cmd.Process.Pid)
 	}
 	if v, ok := a[subprocess.ExitCodeKey]; !ok || v.AsInt64() != 0 {
-		t.Errorf("exit code %v (set: %v), want 0", v.Emit(), ok)
+		t.Errorf("exit code %v (set: %v), want 0", v.String(), ok)
 	}
 	if _, ok := a[subprocess.SignalKey]; ok {
 		t.Error("signal set on a child that exited")
@@ -115,7 +125,7 @@ func TestSuccess(t *testing.T) {
 	}
 	for _, k := range []attribute.Key{subprocess.UserCPUKey, subprocess.SystemCPUKey} {
 		if v, ok := a[k]; !ok || v.Type() != attribute.FLOAT64 || v.AsFloat64() < 0 {
-			t.Errorf("%s = %v (set: %v), want seconds", k, v.Emit(), ok)
+			t.Errorf("%s = %v (set: %v), want seconds", k, v.String(), ok)
 		}
 	}
 	crsteltest.AssertConforms(t, rec.Ended(), crsteltest.WantMetadata(task1))
@@ -125,7 +135,7 @@ func TestSuccess(t *testing.T) {
 // recorded; that of a small one, which Linux reports as its parent's, is
 // not.
 func TestMaxRSS(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	var self syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &self); err != nil {
 		t.Fatal(err)
@@ -142,14 +152,16 @@ func TestMaxRSS(t *testing.T) {
 		t.Fatalf("got %d spans, want 2", len(spans))
 	}
 	if rss, ok := attrs(spans[0])[subprocess.MaxRSSKey]; !ok || rss.AsInt64() < int64(n) || rss.AsInt64() > int64(n)+1<<30 {
-		t.Errorf("peak RSS of a child that touched %d bytes: %v (set: %v)", n, rss.Emit(), ok)
+		t.Errorf("peak RSS of a child that touched %d bytes: %v (set: %v)", n, rss.String(), ok)
 	}
 	if rss, ok := attrs(spans[1])[subprocess.MaxRSSKey]; ok {
-		t.Errorf("peak RSS of sh -c true: %v, want none (it would be this process's)", rss.Emit())
+		t.Errorf("peak RSS of sh -c true: %v, want none (it would be this process's)", rss.String())
 	}
 }
 
-// TestSemconvKeys: the process keys are those of the semantic conventions.
+// TestSemconvKeys: the process keys are those of the semantic conventions,
+// in the newest semconv package too; crstel's own keys carry no unit in
+// their names, as the conventions' rules ask.
 func TestSemconvKeys(t *testing.T) {
 	for _, tt := range []struct{ got, want attribute.Key }{
 		{subprocess.ExecutableNameKey, semconv.ProcessExecutableNameKey},
@@ -161,6 +173,21 @@ func TestSemconvKeys(t *testing.T) {
 	} {
 		if tt.got != tt.want {
 			t.Errorf("key %s, want %s", tt.got, tt.want)
+		}
+	}
+	for _, k := range []attribute.Key{
+		subprocess.SignalKey, subprocess.KilledKey, subprocess.WallTimeKey, subprocess.UserCPUKey,
+		subprocess.SystemCPUKey, subprocess.MaxRSSKey, subprocess.StdoutSizeKey, subprocess.StderrSizeKey,
+		subprocess.StdoutUnloggedSizeKey, subprocess.StderrUnloggedSizeKey,
+		subprocess.StdoutUnloggedLineCountKey, subprocess.StderrUnloggedLineCountKey,
+	} {
+		if !strings.HasPrefix(string(k), "crstel.process.") {
+			t.Errorf("key %s is not in crstel.process.*", k)
+		}
+		for _, unit := range []string{"_s", "_ms", "_ns", "_seconds", "_bytes", "_kib", "_lines"} {
+			if strings.HasSuffix(string(k), unit) {
+				t.Errorf("key %s has a unit in its name", k)
+			}
 		}
 	}
 }
@@ -176,7 +203,7 @@ func TestFailure(t *testing.T) {
 		{name: "signal", cmd: func(*testing.T) *exec.Cmd { return exec.Command("sh", "-c", "kill -SEGV $$") }, signal: "SIGSEGV"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 			ctx := crstel.WithTask(context.Background(), task1)
 			err := subprocess.Run(ctx, crs.Testing, "run_tests", tt.cmd(t))
 			var exitErr *exec.ExitError
@@ -192,10 +219,10 @@ func TestFailure(t *testing.T) {
 			sig, hasSig := a[subprocess.SignalKey]
 			if tt.signal == "" {
 				if !hasCode || code.AsInt64() != tt.exitCode || hasSig {
-					t.Errorf("exit code %v, signal %v: want exit code %d, no signal", code.Emit(), sig.Emit(), tt.exitCode)
+					t.Errorf("exit code %v, signal %v: want exit code %d, no signal", code.String(), sig.String(), tt.exitCode)
 				}
 			} else if hasCode || sig.AsString() != tt.signal {
-				t.Errorf("exit code %v, signal %v: want no exit code, signal %s", code.Emit(), sig.Emit(), tt.signal)
+				t.Errorf("exit code %v, signal %v: want no exit code, signal %s", code.String(), sig.String(), tt.signal)
 			}
 			if _, ok := a[subprocess.KilledKey]; ok {
 				t.Error("killed set on a child Run did not kill")
@@ -206,7 +233,7 @@ func TestFailure(t *testing.T) {
 }
 
 func TestNotStarted(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, tt := range []struct {
@@ -269,7 +296,8 @@ func setupWatchdog(t *testing.T) (*crstel.Telemetry, *tracetest.InMemoryExporter
 }
 
 // TestOverdueThenKilled: a child past its budget is reported by the
-// watchdog while it runs, and killed at its time limit.
+// watchdog while it runs, and killed at its time limit, the deadline of
+// its context.
 func TestOverdueThenKilled(t *testing.T) {
 	tel, exp, reports := setupWatchdog(t)
 	ctx := crstel.WithTask(context.Background(), task1)
@@ -277,9 +305,10 @@ func TestOverdueThenKilled(t *testing.T) {
 	var ended atomic.Bool
 	done := make(chan error, 1)
 	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	go func() {
-		err := subprocess.Run(ctx, crs.Fuzzing, "fuzz", childCmd(t, "hang"),
-			subprocess.WithBudget(budget), subprocess.WithKillAfter(limit))
+		err := subprocess.Run(ctx, crs.Fuzzing, "fuzz", childCmd(t, "hang"), subprocess.WithBudget(budget))
 		ended.Store(true)
 		done <- err
 	}()
@@ -307,8 +336,8 @@ func TestOverdueThenKilled(t *testing.T) {
 	if d := time.Since(start); d < limit {
 		t.Errorf("Run returned after %v, before the time limit of %v", d, limit)
 	}
-	if !errors.Is(err, subprocess.ErrTimeLimit) {
-		t.Errorf("Run: %v, want ErrTimeLimit", err)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Run: %v, want context.DeadlineExceeded", err)
 	}
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) {
@@ -328,8 +357,8 @@ func TestOverdueThenKilled(t *testing.T) {
 		t.Fatal("the action's span was not exported")
 	}
 	a := attrs(action.Snapshot())
-	if a[subprocess.SignalKey].AsString() != "SIGKILL" || !strings.Contains(a[subprocess.KilledKey].AsString(), "time limit") {
-		t.Errorf("signal %v, killed %v: want SIGKILL at the time limit", a[subprocess.SignalKey].Emit(), a[subprocess.KilledKey].Emit())
+	if a[subprocess.SignalKey].AsString() != "SIGKILL" || a[subprocess.KilledKey].AsString() != "subprocess: stopped: context deadline exceeded" {
+		t.Errorf("signal %v, killed %v: want SIGKILL at the deadline", a[subprocess.SignalKey].String(), a[subprocess.KilledKey].String())
 	}
 	if action.Status.Code != codes.Error {
 		t.Errorf("status %v, want an error", action.Status)
@@ -338,7 +367,7 @@ func TestOverdueThenKilled(t *testing.T) {
 
 // TestContextKills: a child is killed when its context is done.
 func TestContextKills(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -354,10 +383,14 @@ func TestContextKills(t *testing.T) {
 	}
 }
 
-func TestGracePeriod(t *testing.T) {
+// TestCancelAndWaitDelay: Run stops a command made with
+// exec.CommandContext with its Cancel, here SIGTERM, and kills it if it
+// still runs cmd.WaitDelay later; a child that exits 0 on SIGTERM still
+// makes an error, as exec.CommandContext does.
+func TestCancelAndWaitDelay(t *testing.T) {
 	for _, tt := range []struct {
 		mode       string
-		grace      time.Duration
+		waitDelay  time.Duration
 		wantSignal string // "" if it exits
 		wantOut    string
 	}{
@@ -366,34 +399,37 @@ func TestGracePeriod(t *testing.T) {
 		{"exit0-on-term", 30 * time.Second, "", "ready\nterminating\n"},
 	} {
 		t.Run(tt.mode, func(t *testing.T) {
-			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
-			cmd := childCmd(t, tt.mode)
+			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cmd := childCmdContext(t, ctx, tt.mode)
+			var cancels atomic.Int32
+			cmd.Cancel = func() error {
+				cancels.Add(1)
+				return cmd.Process.Signal(syscall.SIGTERM)
+			}
+			cmd.WaitDelay = tt.waitDelay
 			ready := make(chan struct{})
 			var out syncBuffer
 			cmd.Stdout = &readyWriter{w: &out, ready: ready}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go func() {
-				select { // signal the child once it handles signals
-				case <-ready:
-				case <-time.After(20 * time.Second):
-				}
-				cancel()
-			}()
+			go cancelWhenReady(ready, cancel)
 			start := time.Now()
-			err := subprocess.Run(ctx, crs.Testing, "run_tests", cmd, subprocess.WithGracePeriod(tt.grace))
+			err := subprocess.Run(ctx, crs.Testing, "run_tests", cmd)
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("Run: %v, want context.Canceled", err)
 			}
 			if d := time.Since(start); d > 20*time.Second {
-				t.Errorf("Run took %v: the grace period was not cut short", d)
+				t.Errorf("Run took %v: WaitDelay was not cut short", d)
+			}
+			if n := cancels.Load(); n != 1 {
+				t.Errorf("cmd.Cancel called %d times, want once (by Run or by exec)", n)
 			}
 			a := attrs(only(t, rec.Ended()))
 			if got := a[subprocess.SignalKey].AsString(); got != tt.wantSignal {
 				t.Errorf("signal %q, want %q", got, tt.wantSignal)
 			}
-			if _, ok := a[subprocess.KilledKey]; !ok {
-				t.Error("killed not set")
+			if got := a[subprocess.KilledKey].AsString(); got != "subprocess: stopped: context canceled" {
+				t.Errorf("killed %q, want it to say the context was canceled", got)
 			}
 			if out.String() != tt.wantOut {
 				t.Errorf("output %q, want %q", out.String(), tt.wantOut)
@@ -402,39 +438,134 @@ func TestGracePeriod(t *testing.T) {
 	}
 }
 
-// TestProcessGroup: the child's own children are killed with it.
-func TestProcessGroup(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
-	cmd := childCmd(t, "spawn")
-	var out syncBuffer
-	ready := make(chan struct{})
-	cmd.Stdout = &readyWriter{w: &out, ready: ready}
-	ctx, cancel := context.WithCancel(context.Background())
+// TestCommandContext: a command made with exec.CommandContext is stopped
+// when its own context is done, by exec with its Cancel, and Run says so.
+func TestCommandContext(t *testing.T) {
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+	cmdCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		select {
-		case <-ready:
-		case <-time.After(20 * time.Second):
-		}
-		cancel()
-	}()
-	err := subprocess.Run(ctx, crs.Testing, "run_tests", cmd, subprocess.WithProcessGroup())
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Run: %v, want context.Canceled", err)
+	cmd := childCmdContext(t, cmdCtx, "hang")
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	ready := make(chan struct{})
+	cmd.Stdout = &readyWriter{w: io.Discard, ready: ready}
+	go cancelWhenReady(ready, cancel)
+	err := subprocess.Run(context.Background(), crs.Testing, "run_tests", cmd)
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) {
+		t.Errorf("Run: %v, want exec's *exec.ExitError", err)
 	}
-	pidText, ok := strings.CutPrefix(strings.TrimSpace(out.String()), "grandchild ")
-	pid, perr := strconv.Atoi(pidText)
-	if !ok || perr != nil {
-		t.Fatalf("the child said %q, want its grandchild's pid", out.String())
+	a := attrs(only(t, rec.Ended()))
+	if got := a[subprocess.SignalKey].AsString(); got != "SIGTERM" {
+		t.Errorf("signal %q, want SIGTERM", got)
 	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	// Once killed, the grandchild is reaped by init (or a subreaper).
-	deadline := time.Now().Add(10 * time.Second)
-	for alive(pid) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	if got := a[subprocess.KilledKey].AsString(); got != "subprocess: stopped: the command's context is done" {
+		t.Errorf("killed %q, want it to say the command's context is done", got)
 	}
-	if alive(pid) {
-		t.Errorf("the grandchild %d still runs: the process group was not killed", pid)
+	if cmd.Cancel == nil {
+		t.Error("Run did not put cmd.Cancel back")
+	}
+}
+
+// cancelWhenReady calls cancel once ready is closed: the child handles
+// signals.
+func cancelWhenReady(ready <-chan struct{}, cancel func()) {
+	select {
+	case <-ready:
+	case <-time.After(20 * time.Second):
+	}
+	cancel()
+}
+
+// expiring is a context whose deadline passes when expire is called, so
+// that a test reaches the deadline at a point it chooses rather than after
+// a guessed time.
+type expiring struct {
+	context.Context
+	done chan struct{}
+	once sync.Once
+}
+
+func newExpiring() *expiring {
+	return &expiring{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (c *expiring) expire()               { c.once.Do(func() { close(c.done) }) }
+func (c *expiring) Done() <-chan struct{} { return c.done }
+
+func (c *expiring) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// TestProcessGroup: the child's own children are killed with it, whether
+// its context is canceled or reaches its deadline, and when the command's
+// Cancel stops the child alone.
+func TestProcessGroup(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		deadline   bool // the context reaches its deadline, else it is canceled
+		cancel     bool // the command has a Cancel that sends SIGTERM to the child alone
+		wantErr    error
+		wantSignal string
+		wantKilled string
+	}{
+		{name: "canceled", wantErr: context.Canceled, wantSignal: "SIGKILL",
+			wantKilled: "subprocess: stopped: context canceled"},
+		{name: "deadline", deadline: true, wantErr: context.DeadlineExceeded, wantSignal: "SIGKILL",
+			wantKilled: "subprocess: stopped: context deadline exceeded"},
+		{name: "Cancel of the child alone", cancel: true, deadline: true, wantErr: context.DeadlineExceeded, wantSignal: "SIGTERM",
+			wantKilled: "subprocess: stopped: context deadline exceeded"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+			var ctx context.Context
+			var stop func()
+			if tt.deadline {
+				e := newExpiring()
+				ctx, stop = e, e.expire
+			} else {
+				ctx, stop = context.WithCancel(context.Background())
+			}
+			defer stop()
+			cmd := childCmd(t, "spawn")
+			if tt.cancel {
+				cmd = childCmdContext(t, ctx, "spawn")
+				cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+			}
+			var out syncBuffer
+			ready := make(chan struct{})
+			cmd.Stdout = &readyWriter{w: &out, ready: ready}
+			go cancelWhenReady(ready, stop)
+			err := subprocess.Run(ctx, crs.Testing, "run_tests", cmd, subprocess.WithProcessGroup())
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("Run: %v, want %v", err, tt.wantErr)
+			}
+			pidText, ok := strings.CutPrefix(strings.TrimSpace(out.String()), "grandchild ")
+			pid, perr := strconv.Atoi(pidText)
+			if !ok || perr != nil {
+				t.Fatalf("the child said %q, want its grandchild's pid", out.String())
+			}
+			t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+			a := attrs(only(t, rec.Ended()))
+			if got := a[subprocess.SignalKey].AsString(); got != tt.wantSignal {
+				t.Errorf("signal %q, want %q", got, tt.wantSignal)
+			}
+			if got := a[subprocess.KilledKey].AsString(); got != tt.wantKilled {
+				t.Errorf("killed %q, want %q", got, tt.wantKilled)
+			}
+			// Once killed, the grandchild is reaped by init (or a subreaper).
+			deadline := time.Now().Add(10 * time.Second)
+			for alive(pid) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if alive(pid) {
+				t.Errorf("the grandchild %d still runs: the process group was not killed", pid)
+			}
+		})
 	}
 }
 
@@ -489,7 +620,7 @@ func (b *syncBuffer) String() string {
 // TestOutputLog: the output is logged line by line in the action, up to
 // the limit, and still reaches the caller's writer, whole.
 func TestOutputLog(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	var logBuf syncBuffer
 	logger := slog.New(logs.NewHandler(slog.NewJSONHandler(&logBuf, nil)))
 	ctx := crstel.WithTask(context.Background(), task1)
@@ -530,6 +661,15 @@ func TestOutputLog(t *testing.T) {
 		l := line{Msg: m["msg"].(string), Level: m["level"].(string)}
 		l.Stream, _ = m["log.iostream"].(string)
 		l.Truncated, _ = m["truncated"].(bool)
+		if l.Level == "WARN" {
+			// JSON numbers: float64.
+			want := map[string]any{"unlogged_size": float64(17 + len("after the limit")), "unlogged_line_count": float64(2), "size_limit": float64(30)}
+			for k, v := range want {
+				if m[k] != v {
+					t.Errorf("last record: %s = %v, want %v", k, m[k], v)
+				}
+			}
+		}
 		if l.Stream == "stderr" {
 			stderr = append(stderr, l)
 		} else {
@@ -552,11 +692,12 @@ func TestOutputLog(t *testing.T) {
 	}
 	a := attrs(span)
 	for k, want := range map[attribute.Key]int64{
-		subprocess.StdoutBytesKey:         int64(len("short\r\nexactly-ten\n") + 31 + len("after the limit\n")),
-		subprocess.StdoutUnloggedBytesKey: 17 + int64(len("after the limit")),
-		subprocess.StdoutUnloggedLinesKey: 2,
-		subprocess.StderrBytesKey:         int64(len("partial line without newline")),
-		subprocess.StderrUnloggedBytesKey: 0,
+		subprocess.StdoutSizeKey:              int64(len("short\r\nexactly-ten\n") + 31 + len("after the limit\n")),
+		subprocess.StdoutUnloggedSizeKey:      17 + int64(len("after the limit")),
+		subprocess.StdoutUnloggedLineCountKey: 2,
+		subprocess.StderrSizeKey:              int64(len("partial line without newline")),
+		subprocess.StderrUnloggedSizeKey:      0,
+		subprocess.StderrUnloggedLineCountKey: 0,
 	} {
 		if got := a[k].AsInt64(); got != want {
 			t.Errorf("%s = %d, want %d", k, got, want)
@@ -568,7 +709,7 @@ func TestOutputLog(t *testing.T) {
 // trace, its action a child of the subprocess action, with the same task
 // metadata; its logs too.
 func TestContinueTrace(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithGlobal())
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	srv := otlptest.NewServer(t)
 	ctx := crstel.WithTask(context.Background(), task1)
 	cmd := childCmd(t, "continue")
@@ -579,7 +720,9 @@ func TestContinueTrace(t *testing.T) {
 		"TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "BAGGAGE=task.id=stale")
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := subprocess.Run(ctx, crs.Testing, "run_child", cmd, subprocess.WithKillAfter(50*time.Second)); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, 50*time.Second)
+	defer cancel()
+	if err := subprocess.Run(ctx, crs.Testing, "run_child", cmd); err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
 	parent := only(t, rec.Ended()).SpanContext()

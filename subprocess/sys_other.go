@@ -7,15 +7,8 @@ import (
 	"os/exec"
 )
 
-// canTerminate tells that a child can be asked to end with SIGTERM: not
-// here.
-const canTerminate = false
-
 // setProcessGroup does nothing here.
 func setProcessGroup(*exec.Cmd) {}
-
-// terminate kills cmd's child: there is no SIGTERM here.
-func terminate(cmd *exec.Cmd, _ bool) error { return cmd.Process.Kill() }
 
 // kill kills cmd's child.
 func kill(cmd *exec.Cmd, _ bool) error { return cmd.Process.Kill() }

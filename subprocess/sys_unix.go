@@ -10,9 +10,6 @@ import (
 	"syscall"
 )
 
-// canTerminate tells that a child can be asked to end with SIGTERM.
-const canTerminate = true
-
 // setProcessGroup makes cmd's child the leader of a process group of its
 // own, keeping the rest of cmd.SysProcAttr.
 func setProcessGroup(cmd *exec.Cmd) {
@@ -22,18 +19,17 @@ func setProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr.Setpgid = true
 }
 
-// terminate sends SIGTERM to cmd's child, or its process group.
-func terminate(cmd *exec.Cmd, group bool) error { return signal(cmd, group, syscall.SIGTERM) }
-
-// kill sends SIGKILL to cmd's child, or its process group.
-func kill(cmd *exec.Cmd, group bool) error { return signal(cmd, group, syscall.SIGKILL) }
-
-func signal(cmd *exec.Cmd, group bool, sig syscall.Signal) error {
+// kill sends SIGKILL to cmd's child, or its process group. It returns
+// os.ErrProcessDone if the child (every process of the group) is gone.
+func kill(cmd *exec.Cmd, group bool) error {
 	if group && cmd.SysProcAttr != nil && cmd.SysProcAttr.Setpgid {
 		// The child leads its group: the group's id is its pid.
-		return syscall.Kill(-cmd.Process.Pid, sig)
+		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != syscall.ESRCH {
+			return err
+		}
+		return os.ErrProcessDone
 	}
-	return cmd.Process.Signal(sig)
+	return cmd.Process.Kill()
 }
 
 // signaled returns the name of the signal that ended the process, if one

@@ -56,11 +56,14 @@ func run(ctx context.Context) (err error) {
 	ctx = crstel.WithTask(ctx, crs.Metadata{"round.id": "round-1", "task.id": "task-1", "team.id": "team-1"})
 	logger.InfoContext(ctx, "building and testing the challenge project")
 
+	// The build's time limit is its context's deadline: at an hour, it is
+	// killed, with the compilers it started.
+	bctx, cancel := context.WithTimeout(ctx, time.Hour)
+	defer cancel()
 	build := exec.Command("sh", "-c", "echo 'compiling png.c'; echo 'linking libpng.so'")
-	if err := subprocess.Run(ctx, crs.Building, "build_project", build,
+	if err := subprocess.Run(bctx, crs.Building, "build_project", build,
 		subprocess.WithBudget(30*time.Minute), // the watchdog reports it after 30 minutes
-		subprocess.WithKillAfter(time.Hour),   // and it is killed after an hour
-		subprocess.WithProcessGroup(),         // with the compilers it started
+		subprocess.WithProcessGroup(),         // its whole process group is killed
 		subprocess.WithOutputLog(logger, 0)); err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
