@@ -224,42 +224,43 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 		problems = append(problems, err)
 		name = crs.SanitizeName(name)
 	}
-	if len(meta) > 0 {
-		var invalid error
-		if ctx, invalid, leftOut = withTask(ctx, meta); invalid != nil {
-			problems = append(problems, invalid)
-		}
+	enclosing := actionFrom(ctx)
+	t, tctx, invalid, leftOut := withMeta(ctx, taskFrom(ctx), meta)
+	if invalid != nil {
+		problems = append(problems, invalid)
 	}
 
 	var cfg actionConfig
 	if len(opts) > 0 {
 		cfg = newActionConfig(opts)
 	}
-	a := &actionCtx{Context: ctx, task: taskFrom(ctx)}
+	a := &actionCtx{Context: tctx, task: t}
 	a.Category, a.Name = string(category), name
-	a.tc = tracerFor(ctx, actionFrom(ctx), cfg.tp)
+	a.tc = tracerFor(ctx, enclosing, cfg.tp)
 
-	var taskAttrs []attribute.KeyValue
-	if a.task != nil {
-		taskAttrs = a.task.attrs
+	// The mandatory attributes and the task's, made once per task, category
+	// and name; then the attributes of the options, which may not replace
+	// them.
+	owner, taskAttrs := &noTask, []attribute.KeyValue(nil)
+	if t != nil {
+		owner, taskAttrs = t, t.attrs
 	}
-	attrs := make([]attribute.KeyValue, 0, 2+len(taskAttrs)+len(cfg.attrs))
-	attrs = append(attrs, crs.ActionCategory(category), crs.ActionName(name))
-	attrs = append(attrs, taskAttrs...)
-	for _, kv := range cfg.attrs {
-		if err := a.replaces(kv); err != nil {
-			problems = append(problems, fmt.Errorf("WithAttributes: %w", err))
-			continue
+	var start [4]trace.SpanStartOption
+	so := append(start[:0], owner.starts.get(category, name, taskAttrs))
+	if len(cfg.attrs) > 0 {
+		attrs := make([]attribute.KeyValue, 0, len(cfg.attrs))
+		for _, kv := range cfg.attrs {
+			if err := a.replaces(kv); err != nil {
+				problems = append(problems, fmt.Errorf("WithAttributes: %w", err))
+				continue
+			}
+			attrs = append(attrs, kv)
 		}
-		attrs = append(attrs, kv)
+		so = append(so, trace.WithAttributes(attrs...))
 	}
 	if (len(problems) > 0 || leftOut != nil) && violation.Strict(ctx) {
 		violation.Report(ctx, errors.Join(append(problems, leftOut)...))
 	}
-
-	// Only the options needed: each one costs an allocation.
-	var start [3]trace.SpanStartOption
-	so := append(start[:0], trace.WithAttributes(attrs...))
 	if len(cfg.links) > 0 {
 		so = append(so, trace.WithLinks(cfg.links...))
 	}
@@ -275,11 +276,11 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 		if !cfg.budgetSet {
 			a.Budget = p.Budget(a.Category)
 		}
-		var enclosing *watchdog.Action
-		if e := actionFrom(ctx); e != nil && e.p != nil {
-			enclosing = &e.Action
+		var outer *watchdog.Action
+		if enclosing != nil && enclosing.p != nil {
+			outer = &enclosing.Action
 		}
-		if p.Track(ctx, &a.Action, span.SpanContext().SpanID(), enclosing) {
+		if p.Track(tctx, &a.Action, span.SpanContext().SpanID(), outer) {
 			a.p = p
 		}
 	}
@@ -300,7 +301,7 @@ func (a *actionCtx) replaces(kv attribute.KeyValue) error {
 	case kv.Key == InvalidKey:
 		return fmt.Errorf("%s is crstel's mark of invalid input; left out", kv.Key)
 	case a.task != nil:
-		v, ok := a.task.meta[string(kv.Key)]
+		v, ok := a.task.value(string(kv.Key))
 		if !ok {
 			return nil
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -41,15 +42,21 @@ type discard struct{}
 func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discard) Shutdown(context.Context) error                             { return nil }
 
-// rawStart starts with the raw SDK the span an Action with benchMeta makes.
-func rawStart(ctx context.Context, tr trace.Tracer) trace.Span {
-	_, span := tr.Start(ctx, "generate_patch", trace.WithAttributes(
+// rawAttrs are the five attributes of an Action with benchMeta.
+func rawAttrs(meta crs.Metadata) []attribute.KeyValue {
+	return []attribute.KeyValue{
 		attribute.String("crs.action.category", "patch_generation"),
 		attribute.String("crs.action.name", "generate_patch"),
-		attribute.String("round.id", "round-1"),
-		attribute.String("task.id", "task-1"),
-		attribute.String("team.id", "team-1"),
-	))
+		attribute.String("round.id", meta["round.id"]),
+		attribute.String("task.id", meta["task.id"]),
+		attribute.String("team.id", meta["team.id"]),
+	}
+}
+
+// rawStart starts with the raw SDK the span an Action with benchMeta makes,
+// giving samplers the attributes at the start (trace.WithAttributes).
+func rawStart(ctx context.Context, tr trace.Tracer) trace.Span {
+	_, span := tr.Start(ctx, "generate_patch", trace.WithAttributes(rawAttrs(benchMeta)...))
 	return span
 }
 
@@ -62,25 +69,41 @@ func benchRaw(b *testing.B, tr trace.Tracer) {
 	}
 }
 
+// benchRawSet measures the raw SDK's fastest idiom: Start, then
+// SetAttributes with the same five attributes, then End.
+func benchRawSet(b *testing.B, tr trace.Tracer) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		_, span := tr.Start(ctx, "generate_patch")
+		span.SetAttributes(rawAttrs(benchMeta)...)
+		span.End()
+	}
+}
+
 var benchMeta = crs.Metadata{"round.id": "round-1", "task.id": "task-1", "team.id": "team-1"}
 
-// BenchmarkAction compares crstel.Action + End, with three metadata keys
-// set once by WithTask, with the raw SDK's Start + End with the same five
-// attributes, on the same provider, in the same run.
+// BenchmarkAction compares the forms of crstel.Action + End with the raw
+// SDK's two idioms for the same span with the same five attributes, on the
+// same provider (crstel's span processor and a batch span processor), in
+// the same run: run it with -count 10 and compare with
+// "benchstat -col /impl". The raw idioms are raw_set (Start +
+// SetAttributes + End, the fastest) and raw_with (trace.WithAttributes at
+// Start, where samplers see them); the crstel forms are
+//
+//   - meta: Action(ctx, category, name, meta), the same metadata map on
+//     each call, from a context without metadata: the documented call shape;
+//   - meta_in_ctx: the same, from a context that carries that metadata;
+//   - meta_fresh: a new map with new values on each call;
+//   - with_task: WithTask once, then Action(ctx, category, name, nil).
 func BenchmarkAction(b *testing.B) {
-	b.Run("impl=raw_sdk", func(b *testing.B) {
+	b.Run("impl=raw_set", func(b *testing.B) {
+		benchRawSet(b, benchProvider(b).Tracer("raw"))
+	})
+	b.Run("impl=raw_with", func(b *testing.B) {
 		benchRaw(b, benchProvider(b).Tracer("raw"))
 	})
-	b.Run("impl=crstel", func(b *testing.B) {
-		benchProvider(b)
-		ctx := crstel.WithTask(context.Background(), benchMeta)
-		b.ReportAllocs()
-		for b.Loop() {
-			_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
-			span.End()
-		}
-	})
-	b.Run("impl=crstel_meta_arg", func(b *testing.B) {
+	b.Run("impl=meta", func(b *testing.B) {
 		benchProvider(b)
 		ctx := context.Background()
 		b.ReportAllocs()
@@ -89,6 +112,54 @@ func BenchmarkAction(b *testing.B) {
 			span.End()
 		}
 	})
+	b.Run("impl=meta_in_ctx", func(b *testing.B) {
+		benchProvider(b)
+		ctx := crstel.WithTask(context.Background(), benchMeta)
+		b.ReportAllocs()
+		for b.Loop() {
+			_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", benchMeta)
+			span.End()
+		}
+	})
+	b.Run("impl=meta_fresh", func(b *testing.B) {
+		benchProvider(b)
+		ctx := context.Background()
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			n := strconv.Itoa(i)
+			meta := crs.Metadata{"round.id": "round-" + n, "task.id": "task-" + n, "team.id": "team-1"}
+			_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", meta)
+			span.End()
+		}
+	})
+	b.Run("impl=with_task", func(b *testing.B) {
+		benchProvider(b)
+		ctx := crstel.WithTask(context.Background(), benchMeta)
+		b.ReportAllocs()
+		for b.Loop() {
+			_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
+			span.End()
+		}
+	})
+}
+
+// BenchmarkActionFreshRaw is the raw SDK's SetAttributes idiom with the
+// values of meta_fresh: new strings on each call, as the map is.
+func BenchmarkActionFreshRaw(b *testing.B) {
+	tr := benchProvider(b).Tracer("raw")
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		n := strconv.Itoa(i)
+		meta := crs.Metadata{"round.id": "round-" + n, "task.id": "task-" + n, "team.id": "team-1"}
+		_, span := tr.Start(ctx, "generate_patch")
+		span.SetAttributes(rawAttrs(meta)...)
+		span.End()
+	}
 }
 
 // BenchmarkStampedChild measures a span started by another tracer inside an

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
@@ -323,4 +324,49 @@ func TestTaskBaggageLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzTaskAcrossProcesses: whatever the metadata, what WithTask puts in the
+// baggage header comes back on the other side as this process's task
+// metadata (the entries that cannot travel, or do not fit, aside), through
+// the W3C baggage propagator.
+func FuzzTaskAcrossProcesses(f *testing.F) {
+	f.Add("task.id", "task-1", "note", "a,b;c=d %41 é\x00\xff", "")
+	f.Add("round.id", strings.Repeat("x", 5000), "task.id", "", "user.tier=gold")
+	f.Add("a b", "v", "ok", "%%%", "k=v;p,k2=v2")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, foreign string) {
+		ctx := context.Background()
+		if b, err := baggage.Parse(foreign); err == nil {
+			ctx = baggage.ContextWithBaggage(ctx, b)
+		}
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
+		ctx = crstel.WithTask(ctx, crs.Metadata{k1: v1, k2: v2})
+		local := crstel.Task(ctx)
+		carrier := propagation.MapCarrier{}
+		w3c.Inject(ctx, carrier)
+		if n := len(carrier.Get("baggage")); n > 8192 {
+			t.Fatalf("baggage header of %d bytes, more than 8192", n)
+		}
+		remote := crstel.Task(w3c.Extract(context.Background(), carrier))
+		for k, v := range remote {
+			if local[k] != v {
+				t.Errorf("received %s = %q, sent %q", k, v, local[k])
+			}
+		}
+		for k, v := range local {
+			if _, ok := remote[k]; !ok && len(k)+len(v) < 1000 && !strings.ContainsAny(k, " \\t\\n\\\",;=()/:<>?@[]{}") && k != "" && isToken(k) {
+				t.Errorf("%s = %q, small and a token, did not travel", k, v)
+			}
+		}
+	})
+}
+
+// isToken reports whether s is an RFC 7230 token, as baggage keys are.
+func isToken(s string) bool {
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -5,13 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/actionref"
@@ -21,18 +24,56 @@ import (
 // taskProperty marks the W3C baggage members that hold task metadata.
 const taskProperty = actionref.TaskProperty
 
-// task is the task metadata in a context: the map, and the same entries as
-// span attributes, computed once by WithTask.
+// task is task metadata: its entries as span attributes, sorted by key and
+// repaired (see crs.Metadata.Attributes), computed once, with what is made
+// of them once too: the start options of its actions, and, for a task
+// WithTask or Action made, its W3C baggage.
 type task struct {
-	meta  crs.Metadata
 	attrs []attribute.KeyValue
+	// bag is the task's members as baggage, alone, within a header's
+	// limits; bagInvalid and leftOut are what building it found.
+	bag                 baggage.Baggage
+	bagInvalid, leftOut error
+	starts              startOptions
 }
 
 // taskKey is the context key of the task.
 type taskKey = actionref.TaskKey
 
-func newTask(meta crs.Metadata) *task {
-	return &task{meta: meta, attrs: meta.Attributes()}
+// Attributes returns the task's entries as attributes, sorted by key; for
+// the packages that find it through actionref.
+func (t *task) Attributes() []attribute.KeyValue { return t.attrs }
+
+// value returns the value of key, and whether t has it.
+func (t *task) value(key string) (string, bool) {
+	i, ok := slices.BinarySearchFunc(t.attrs, key, func(kv attribute.KeyValue, k string) int { return strings.Compare(string(kv.Key), k) })
+	if !ok {
+		return "", false
+	}
+	return t.attrs[i].Value.AsString(), true
+}
+
+// has reports whether t has every entry of meta, with the same value: the
+// metadata merged with meta is t's.
+func (t *task) has(meta crs.Metadata) bool {
+	if len(meta) > len(t.attrs) {
+		return false
+	}
+	for k, v := range meta {
+		if got, ok := t.value(k); !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// metadata returns t's entries as a new map.
+func (t *task) metadata() crs.Metadata {
+	m := make(crs.Metadata, len(t.attrs))
+	for _, kv := range t.attrs {
+		m[string(kv.Key)] = kv.Value.AsString()
+	}
+	return m
 }
 
 // WithTask returns a copy of ctx that carries the task metadata meta, the
@@ -46,6 +87,7 @@ func newTask(meta crs.Metadata) *task {
 // carry them to other processes with the trace context: over HTTP or gRPC
 // with otelhttp and otelgrpc, or through a queue by injecting into a
 // [propagation.MapCarrier]. An Action on the receiving side finds them there.
+// meta is not kept: the caller may change it afterwards.
 //
 // Invalid entries (see [crs.Metadata.Validate]) are reported through
 // otel.Handle, or panic in strict mode; they are repaired or left out, never
@@ -55,36 +97,76 @@ func WithTask(ctx context.Context, meta crs.Metadata) context.Context {
 		violation.Report(nil, errNilContext("WithTask"))
 		ctx = context.Background()
 	}
-	ctx, invalid, leftOut := withTask(ctx, meta)
+	parent := taskFrom(ctx)
+	t, bctx, invalid, leftOut := withMeta(ctx, parent, meta)
 	violation.Report(ctx, errors.Join(invalid, leftOut))
-	return ctx
-}
-
-// withTask is WithTask without the reporting: it returns what was invalid,
-// and which entries were left out of the baggage.
-func withTask(ctx context.Context, meta crs.Metadata) (_ context.Context, invalid, leftOut error) {
-	invalid = meta.Validate()
-	t := newTask(merge(taskFrom(ctx), meta))
-	ctx = context.WithValue(ctx, taskKey{}, t)
-	b, berr, leftOut := withTaskBaggage(baggage.FromContext(ctx), t.attrs)
-	return baggage.ContextWithBaggage(ctx, b), errors.Join(invalid, berr), leftOut
-}
-
-// merge returns the metadata of old with meta added, meta winning on a
-// clash. If the result would have more than crs.MaxMetadataKeys entries,
-// old's entries are kept first, then meta's in key order: metadata set
-// earlier is not pushed out by a flood of new keys.
-func merge(old *task, meta crs.Metadata) crs.Metadata {
-	if old == nil || len(old.meta) == 0 {
-		return maps.Clone(meta)
+	if t == parent {
+		return ctx
 	}
-	merged := maps.Clone(old.meta)
-	for _, k := range slices.Sorted(maps.Keys(meta)) {
-		if _, ok := merged[k]; ok || len(merged) < crs.MaxMetadataKeys {
-			merged[k] = meta[k]
+	return context.WithValue(bctx, taskKey{}, t)
+}
+
+// withMeta returns the task of parent (the task of ctx, nil if none) with
+// meta merged in, the context with its baggage (ctx, or ctx with the task's
+// baggage), what was invalid in meta, and which entries did not fit in the
+// baggage. It returns parent itself, and ctx, if meta changes nothing.
+// Metadata passed again and again (as the TaskDetail's map is, action after
+// action) is found in a small table of recent tasks, so that its task,
+// baggage and start options are made once.
+func withMeta(ctx context.Context, parent *task, meta crs.Metadata) (*task, context.Context, error, error) {
+	switch {
+	case len(meta) == 0:
+		return parent, ctx, nil, nil
+	case parent != nil && parent.has(meta):
+		return parent, ctx, nil, nil
+	}
+	if parent == nil {
+		if b := baggage.FromContext(ctx); b.Len() == 0 {
+			e := intern(meta)
+			if e.t.bag.Len() > 0 {
+				ctx = baggage.ContextWithBaggage(ctx, e.t.bag)
+			}
+			return e.t, ctx, errors.Join(e.invalid, e.t.bagInvalid), e.t.leftOut
 		}
 	}
-	return merged
+	// Metadata added to other metadata, or to a context with other baggage.
+	invalid := meta.Validate()
+	t := &task{attrs: mergeAttrs(parent, meta)}
+	b, bagInvalid, leftOut := withTaskBaggage(baggage.FromContext(ctx), t.attrs)
+	return t, baggage.ContextWithBaggage(ctx, b), errors.Join(invalid, bagInvalid), leftOut
+}
+
+// mergeAttrs returns the attributes of parent's metadata with meta's added,
+// meta winning on a clash, sorted by key. If the result would have more than
+// crs.MaxMetadataKeys entries, parent's entries are kept first, then meta's
+// in key order: metadata set earlier is not pushed out by a flood of new
+// keys.
+func mergeAttrs(parent *task, meta crs.Metadata) []attribute.KeyValue {
+	add := meta.Attributes() // sorted, repaired, at most MaxMetadataKeys
+	if parent == nil || len(parent.attrs) == 0 {
+		return add
+	}
+	out := make([]attribute.KeyValue, 0, min(len(parent.attrs)+len(add), crs.MaxMetadataKeys))
+	room := crs.MaxMetadataKeys - len(parent.attrs)
+	i, j := 0, 0
+	for i < len(parent.attrs) || j < len(add) {
+		switch {
+		case j == len(add) || i < len(parent.attrs) && parent.attrs[i].Key < add[j].Key:
+			out = append(out, parent.attrs[i])
+			i++
+		case i == len(parent.attrs) || add[j].Key < parent.attrs[i].Key:
+			if room > 0 { // a new key
+				out = append(out, add[j])
+				room--
+			}
+			j++
+		default: // the same key: meta wins
+			out = append(out, add[j])
+			i++
+			j++
+		}
+	}
+	return out
 }
 
 // Task returns the task metadata that ctx carries: set by [WithTask] in this
@@ -95,7 +177,7 @@ func Task(ctx context.Context) crs.Metadata {
 		return nil
 	}
 	if t := taskFrom(ctx); t != nil {
-		return maps.Clone(t.meta)
+		return t.metadata()
 	}
 	return nil
 }
@@ -106,20 +188,140 @@ func taskFrom(ctx context.Context) *task {
 	if t, ok := ctx.Value(taskKey{}).(*task); ok {
 		return t
 	}
-	return taskFromBaggage(baggage.FromContext(ctx))
-}
-
-func taskFromBaggage(b baggage.Baggage) *task {
-	meta := actionref.BaggageTask(b)
+	meta := actionref.BaggageTask(baggage.FromContext(ctx))
 	if meta == nil {
 		return nil
 	}
-	return newTask(meta)
+	return &task{attrs: meta.Attributes()}
 }
 
-// Attributes returns the task's entries as attributes, sorted by key; for
-// the packages that find it through actionref.
-func (t *task) Attributes() []attribute.KeyValue { return t.attrs }
+// internEntry is a task made from metadata given as it was, for a context
+// without other metadata or baggage.
+type internEntry struct {
+	hash    uint64
+	given   []attribute.KeyValue // the metadata as given, sorted by key
+	t       *task
+	invalid error // what Validate found in it
+}
+
+// interned holds the tasks of the metadata given most recently: a table
+// small enough to stay in the cache, large enough for the tasks a process
+// works on at once.
+var interned [64]atomic.Pointer[internEntry]
+
+var internSeed = maphash.MakeSeed()
+
+// intern returns the entry of meta, made on first use: its task, with its
+// baggage, and what Validate found.
+func intern(meta crs.Metadata) *internEntry {
+	var h uint64
+	for k, v := range meta {
+		// The sum does not depend on the order of the map's iteration.
+		h += maphash.String(internSeed, k)*31 ^ maphash.String(internSeed, v)
+	}
+	slot := &interned[h%uint64(len(interned))]
+	if e := slot.Load(); e != nil && e.hash == h && e.matches(meta) {
+		return e
+	}
+	e := &internEntry{hash: h, invalid: meta.Validate()}
+	e.t = &task{attrs: meta.Attributes()}
+	e.given = e.t.attrs // valid metadata is its attributes
+	if e.invalid != nil {
+		e.given = make([]attribute.KeyValue, 0, len(meta))
+		for k, v := range meta {
+			e.given = append(e.given, attribute.String(k, v))
+		}
+	}
+	e.t.bag, e.t.bagInvalid, e.t.leftOut = withTaskBaggage(baggage.Baggage{}, e.t.attrs)
+	slot.Store(e)
+	return e
+}
+
+// matches reports whether meta is the metadata e was made from.
+func (e *internEntry) matches(meta crs.Metadata) bool {
+	if len(meta) != len(e.given) {
+		return false
+	}
+	for _, kv := range e.given {
+		if v, ok := meta[string(kv.Key)]; !ok || v != kv.Value.AsString() {
+			return false
+		}
+	}
+	return true
+}
+
+// startOptions caches the start options of a task's actions, by category
+// and name: the attributes crs.action.category, crs.action.name and the
+// task's, given to samplers at the start, made once. Names are
+// low-cardinality by design; past maxStartOptions pairs, options are made
+// for each action. The first pair a task is used with costs nothing to
+// keep, so a task used once (fresh metadata on every call) pays for its
+// option alone.
+type startOptions struct {
+	once  sync.Once
+	first startOption                 // the first pair, set once
+	last  atomic.Pointer[startOption] // the other pair used last
+	m     atomic.Pointer[map[startKey]trace.SpanStartOption]
+}
+
+type startKey struct {
+	category crs.Category
+	name     string
+}
+
+type startOption struct {
+	startKey
+	opt trace.SpanStartOption
+}
+
+const maxStartOptions = 256
+
+// get returns the start option of an action of category and name with the
+// task attributes attrs (those of the task owning s).
+func (s *startOptions) get(category crs.Category, name string, attrs []attribute.KeyValue) trace.SpanStartOption {
+	key := startKey{category, name}
+	s.once.Do(func() { s.first = startOption{key, newStartOption(key, attrs)} })
+	if s.first.startKey == key {
+		return s.first.opt
+	}
+	if l := s.last.Load(); l != nil && l.startKey == key {
+		return l.opt
+	}
+	m := s.m.Load()
+	if m != nil {
+		if o, ok := (*m)[key]; ok {
+			s.last.Store(&startOption{key, o})
+			return o
+		}
+	}
+	o := newStartOption(key, attrs)
+	if m == nil || len(*m) < maxStartOptions {
+		next := make(map[startKey]trace.SpanStartOption, 1+lenOf(m))
+		if m != nil {
+			maps.Copy(next, *m)
+		}
+		next[key] = o
+		s.m.Store(&next) // a race may lose an entry: it is made again
+	}
+	s.last.Store(&startOption{key, o})
+	return o
+}
+
+func newStartOption(key startKey, attrs []attribute.KeyValue) trace.SpanStartOption {
+	kvs := make([]attribute.KeyValue, 0, 2+len(attrs))
+	kvs = append(kvs, crs.ActionCategory(key.category), crs.ActionName(key.name))
+	return trace.WithAttributes(append(kvs, attrs...)...)
+}
+
+func lenOf(m *map[startKey]trace.SpanStartOption) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
+}
+
+// noTask holds the start options of actions without task metadata.
+var noTask task
 
 // Limits of a W3C baggage header that receivers enforce: the W3C
 // specification's 8192 bytes and 64 members (a Go receiver drops the whole
@@ -141,26 +343,30 @@ const (
 // baggage at all.
 func withTaskBaggage(b baggage.Baggage, attrs []attribute.KeyValue) (_ baggage.Baggage, invalid, leftOut error) {
 	var errs []error
+	for _, kv := range attrs {
+		if !baggageToken(string(kv.Key)) {
+			errs = append(errs, fmt.Errorf("%w: key %s cannot travel in W3C baggage (it is not an HTTP token); "+
+				"it stays on this process's spans only", crs.ErrInvalidMetadata, crs.Quote(string(kv.Key))))
+		}
+	}
+	// Usually everything fits: the header is encoded once and parsed, which
+	// costs a third of adding the members one by one (SetMember copies the
+	// baggage each time).
+	if header, ok := encodeBaggage(b, attrs); ok {
+		out, err := baggage.Parse(header)
+		return out, errors.Join(append(errs, err)...), nil
+	}
 	members := make([]baggage.Member, 0, len(attrs))
 	for _, kv := range attrs {
-		k := string(kv.Key)
-		if !baggageToken(k) {
-			errs = append(errs, fmt.Errorf("%w: key %s cannot travel in W3C baggage (it is not an HTTP token); "+
-				"it stays on this process's spans only", crs.ErrInvalidMetadata, crs.Quote(k)))
+		if !baggageToken(string(kv.Key)) {
 			continue
 		}
-		m, err := baggage.NewMemberRaw(k, kv.Value.AsString(), taskProperties()...)
+		m, err := baggage.NewMemberRaw(string(kv.Key), kv.Value.AsString(), taskProperties()...)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: key %s not put in baggage: %w", crs.ErrInvalidMetadata, crs.Quote(k), err))
+			errs = append(errs, fmt.Errorf("%w: key %s not put in baggage: %w", crs.ErrInvalidMetadata, crs.Quote(string(kv.Key)), err))
 			continue
 		}
 		members = append(members, m)
-	}
-	if !mayExceed(b, members) {
-		for _, m := range members {
-			b, _ = b.SetMember(m) // a valid member: no error
-		}
-		return b, errors.Join(errs...), nil
 	}
 	kept, left := fitBaggage(members, b)
 	out, err := baggage.New(kept...)
@@ -179,26 +385,73 @@ var taskProperties = sync.OnceValue(func() []baggage.Property {
 	return []baggage.Property{p}
 })
 
-// mayExceed reports whether the task members, with b's, might not fit in
-// one baggage header, by a bound computed without encoding them: a task
-// member's encoding is at most its key, three bytes a byte of its value
-// (percent-encoding) and the property; b's is its encoding.
-func mayExceed(b baggage.Baggage, task []baggage.Member) bool {
-	if b.Len()+len(task) > baggageMaxMembers {
-		return true
+// encodeBaggage returns the W3C baggage header of b's members that are not
+// task metadata and of the task members attrs (but those whose keys are not
+// tokens), and true; or false if it would pass the limits of a header.
+func encodeBaggage(b baggage.Baggage, attrs []attribute.KeyValue) (string, bool) {
+	if b.Len()+len(attrs) > baggageMaxMembers {
+		return "", false
 	}
-	total := 0
-	if b.Len() > 0 {
-		total = len(b.String()) + 1
-	}
-	for _, m := range task {
-		n := len(m.Key()) + 1 + 3*len(m.Value()) + 1 + len(taskProperty)
-		if n > baggageMaxMemberBytes {
-			return true
+	var buf strings.Builder
+	buf.Grow(64 * len(attrs))
+	for _, kv := range attrs {
+		if !baggageToken(string(kv.Key)) {
+			continue
 		}
-		total += n + 1
+		if buf.Len() > 0 {
+			buf.WriteByte(',')
+		}
+		start := buf.Len()
+		buf.WriteString(string(kv.Key))
+		buf.WriteByte('=')
+		writeBaggageValue(&buf, kv.Value.AsString())
+		buf.WriteByte(';')
+		buf.WriteString(taskProperty)
+		if buf.Len()-start > baggageMaxMemberBytes {
+			return "", false
+		}
 	}
-	return total > baggageMaxBytes
+	if b.Len() > 0 {
+		for _, m := range b.Members() {
+			if actionref.IsTaskMember(m) || slices.ContainsFunc(attrs, func(kv attribute.KeyValue) bool { return string(kv.Key) == m.Key() }) {
+				continue
+			}
+			s := m.String()
+			if len(s) > baggageMaxMemberBytes {
+				return "", false
+			}
+			if buf.Len() > 0 {
+				buf.WriteByte(',')
+			}
+			buf.WriteString(s)
+		}
+	}
+	if buf.Len() > baggageMaxBytes {
+		return "", false
+	}
+	return buf.String(), true
+}
+
+// writeBaggageValue writes v percent-encoded as a W3C baggage value, as the
+// OpenTelemetry baggage package encodes it: every byte but the
+// baggage-octets, and '%', as %XX.
+func writeBaggageValue(buf *strings.Builder, v string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '%' || !baggageOctet(c) {
+			buf.WriteByte('%')
+			buf.WriteByte(hex[c>>4])
+			buf.WriteByte(hex[c&15])
+		} else {
+			buf.WriteByte(c)
+		}
+	}
+}
+
+// baggageOctet reports whether c may stand in a W3C baggage value as it is.
+func baggageOctet(c byte) bool {
+	return c == 0x21 || 0x23 <= c && c <= 0x2B || 0x2D <= c && c <= 0x3A || 0x3C <= c && c <= 0x5B || 0x5D <= c && c <= 0x7E
 }
 
 // fitBaggage returns the task members and b's other members that fit in
