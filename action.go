@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -197,8 +198,10 @@ func tracerFor(ctx context.Context, enclosing *actionCtx, explicit trace.TracerP
 // problem reported through otel.Handle with the offending value. In strict
 // mode ([WithStrict], CRSTEL_STRICT=1) Action panics instead. The mandatory
 // attributes and the task metadata cannot be replaced: an attribute of
-// [WithAttributes], or set on the span later, that would change them is
-// left out (at the start) or undone (at End), and reported the same way.
+// [WithAttributes], or set later on the span Action returns, that would
+// change them is left out, and reported the same way; with the pipeline of
+// [Setup], one set on the SDK's span (trace.SpanFromContext) is undone at
+// End.
 //
 // With the pipeline of [Setup], Action also hands the action to the
 // watchdog, and sets the pprof goroutine label crstel.span of the calling
@@ -331,16 +334,48 @@ func (a *actionCtx) End(opts ...trace.SpanEndOption) {
 }
 
 func (a *actionCtx) end(opts []trace.SpanEndOption) {
-	a.undoReplaced()
+	if a.p != nil {
+		// The export reads the attributes anyway (the queue's byte bound
+		// estimates them): reading them first costs only the check.
+		// Without Setup's pipeline, SetAttributes on the span Action
+		// returns is checked instead, and the SDK's span left alone.
+		a.undoReplaced()
+	}
 	a.Span.End(opts...)
 	if a.p != nil {
 		a.p.Ended(&a.Action)
 	}
 }
 
+// SetAttributes sets attributes on the action's span, but those that
+// would replace its mandatory attributes or task metadata: those are left
+// out, and the span marked and the problem reported, as for
+// [WithAttributes].
+func (a *actionCtx) SetAttributes(kvs ...attribute.KeyValue) {
+	for i, kv := range kvs {
+		if a.replaces(kv) == nil {
+			continue
+		}
+		// Rare: copy the rest, leaving out what replaces.
+		keep := slices.Clone(kvs[:i])
+		var problems []error
+		for _, kv := range kvs[i:] {
+			if err := a.replaces(kv); err != nil {
+				problems = append(problems, fmt.Errorf("SetAttributes: %w", err))
+			} else {
+				keep = append(keep, kv)
+			}
+		}
+		a.Span.SetAttributes(keep...)
+		violation.Mark(a.Context, a.Span, problems...)
+		return
+	}
+	a.Span.SetAttributes(kvs...)
+}
+
 // undoReplaced puts back the mandatory attributes and task metadata that
-// were set to other values on the span after its start (through
-// trace.SpanFromContext, or this span), marks the span, and reports it.
+// were set to other values on the SDK's span after its start (through
+// trace.SpanFromContext), marks the span, and reports it.
 func (a *actionCtx) undoReplaced() {
 	ro, ok := a.Span.(sdktrace.ReadOnlySpan)
 	if !ok || !a.Span.IsRecording() {

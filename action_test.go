@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -246,14 +247,16 @@ type mapProvider struct {
 
 // TestMandatoryAttributesKept: the mandatory attributes and the task
 // metadata cannot be replaced, by WithAttributes at the start, nor by
-// SetAttributes later on either span; the attempt is marked and reported,
-// and setting the same value again is not.
+// SetAttributes later on the span Action returns, nor, with Setup's
+// pipeline, on the SDK's span trace.SpanFromContext gives; the attempt is
+// marked and reported, and setting the same value again is not.
 func TestMandatoryAttributesKept(t *testing.T) {
 	tests := []struct {
-		name    string
-		opts    []crstel.ActionOption
-		later   func(ctx context.Context, span trace.Span)
-		invalid int // entries of crstel.invalid
+		name     string
+		opts     []crstel.ActionOption
+		later    func(ctx context.Context, span trace.Span)
+		invalid  int  // entries of crstel.invalid
+		pipeline bool // only with Setup's pipeline
 	}{
 		{name: "category in WithAttributes", invalid: 1,
 			opts: []crstel.ActionOption{crstel.WithAttributes(attribute.String("crs.action.category", "bogus"))}},
@@ -275,13 +278,17 @@ func TestMandatoryAttributesKept(t *testing.T) {
 			later: func(_ context.Context, span trace.Span) {
 				span.SetAttributes(attribute.String("crs.action.category", "bogus"))
 			}},
-		{name: "task metadata as an int on the context's span", invalid: 1,
+		{name: "task metadata as an int on the context's span", invalid: 1, pipeline: true,
 			later: func(ctx context.Context, _ trace.Span) {
 				trace.SpanFromContext(ctx).SetAttributes(attribute.Int("task.id", 7))
 			}},
-		{name: "name on the context's span", invalid: 1,
+		{name: "name on the context's span", invalid: 1, pipeline: true,
 			later: func(ctx context.Context, _ trace.Span) {
 				trace.SpanFromContext(ctx).SetAttributes(crs.ActionName("renamed"))
+			}},
+		{name: "two set on the span at once, one fine", invalid: 1,
+			later: func(_ context.Context, span trace.Span) {
+				span.SetAttributes(crs.CodeFile("a.c"), attribute.String("round.id", "other"), crs.CodeLines(1, 2))
 			}},
 		{name: "at the start and later", invalid: 2,
 			opts:  []crstel.ActionOption{crstel.WithAttributes(attribute.Int("round.id", 1))},
@@ -293,16 +300,29 @@ func TestMandatoryAttributesKept(t *testing.T) {
 				span.SetAttributes(crs.CodeFile("main.c"), attribute.Int("task.count", 3))
 			}},
 	}
+	run := func(ctx context.Context, opts []crstel.ActionOption, later func(context.Context, trace.Span)) {
+		ctx, span := crstel.Action(ctx, crs.Testing, "run_unit_tests", task1, opts...)
+		if later != nil {
+			later(ctx, span)
+		}
+		span.End()
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := crsteltest.NewRecorder(t)
-			errs := captureErrors(t) // global: not in parallel
-			ctx, span := crstel.Action(rec.Context(t.Context()), crs.Testing, "run_unit_tests", task1, tt.opts...)
-			if tt.later != nil {
-				tt.later(ctx, span)
+			var s sdktrace.ReadOnlySpan
+			var errs *errorLog
+			if tt.pipeline {
+				w := setupWatched(t)
+				errs = captureErrors(t) // global: not in parallel
+				run(context.Background(), tt.opts, tt.later)
+				w.tel.Shutdown(context.Background())
+				s = one(t, w.exp.GetSpans().Snapshots(), "run_unit_tests")
+			} else {
+				rec := crsteltest.NewRecorder(t)
+				errs = captureErrors(t)
+				run(rec.Context(t.Context()), tt.opts, tt.later)
+				s = one(t, rec.Ended(), "run_unit_tests")
 			}
-			span.End()
-			s := one(t, rec.Ended(), "run_unit_tests")
 			wantAttr(t, s, crs.ActionCategoryKey, attribute.StringValue("testing"))
 			wantAttr(t, s, crs.ActionNameKey, attribute.StringValue("run_unit_tests"))
 			for k, v := range task1 {
