@@ -42,6 +42,7 @@ const (
 type Option func(*options)
 
 type options struct {
+	debugOnly bool
 	basicAuth bool
 	user      string
 	pass      string
@@ -58,6 +59,14 @@ func WithBasicAuth(user, pass string) Option {
 		o.user = user
 		o.pass = pass
 	}
+}
+
+// WithDebugExporter makes the collector export spans to its debug exporter
+// (a count per batch on its stderr) instead of the file Spans reads: for
+// throughput measurements, where the disk would be measured too. Count the
+// spans with the metric otelcol_receiver_accepted_spans.
+func WithDebugExporter() Option {
+	return func(o *options) { o.debugOnly = true }
 }
 
 // WithGRPCPort makes the collector's OTLP gRPC receiver listen on port of
@@ -102,6 +111,9 @@ func Start(tb testing.TB, opts ...Option) *Collector {
 	conf := configYAML
 	if c.opts.basicAuth {
 		conf = configBasicAuthYAML
+	}
+	if c.opts.debugOnly {
+		conf = bytes.Replace(conf, []byte("exporters: [file]"), []byte("exporters: [debug]"), 1)
 	}
 	c.configPath = filepath.Join(c.dir, "config.yaml")
 	c.spansPath = filepath.Join(c.dir, "spans.jsonl")
