@@ -306,7 +306,7 @@ func (a *actionCtx) replaces(kv attribute.KeyValue) error {
 		return nil
 	}
 	return fmt.Errorf("%s=%s (%s) would replace the action's %s=%s; kept %s",
-		kv.Key, crs.Quote(kv.Value.Emit()), strings.ToLower(kv.Value.Type().String()), kv.Key, crs.Quote(want), crs.Quote(want))
+		kv.Key, violation.Quote(kv.Value.String()), strings.ToLower(kv.Value.Type().String()), kv.Key, violation.Quote(want), violation.Quote(want))
 }
 
 // End ends the action's span. If a panic is passing through the action

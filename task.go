@@ -146,12 +146,12 @@ func withTaskBaggage(b baggage.Baggage, attrs []attribute.KeyValue) (_ baggage.B
 		k := string(kv.Key)
 		if !baggageToken(k) {
 			errs = append(errs, fmt.Errorf("%w: key %s cannot travel in W3C baggage (it is not an HTTP token); "+
-				"it stays on this process's spans only", crs.ErrInvalidMetadata, crs.Quote(k)))
+				"it stays on this process's spans only", crs.ErrInvalidMetadata, violation.Quote(k)))
 			continue
 		}
 		m, err := baggage.NewMemberRaw(k, kv.Value.AsString(), taskProperties()...)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: key %s not put in baggage: %w", crs.ErrInvalidMetadata, crs.Quote(k), err))
+			errs = append(errs, fmt.Errorf("%w: key %s not put in baggage: %w", crs.ErrInvalidMetadata, violation.Quote(k), err))
 			continue
 		}
 		members = append(members, m)
@@ -272,7 +272,7 @@ func leftOutError(left []sizedMember) error {
 	slices.SortStableFunc(left, func(a, b sizedMember) int { return cmp.Compare(b.size, a.size) })
 	names := make([]string, 0, min(len(left), maxLeftNamed))
 	for _, sm := range left[:min(len(left), maxLeftNamed)] {
-		names = append(names, fmt.Sprintf("%s (%d bytes)", crs.Quote(sm.m.Key()), sm.size))
+		names = append(names, fmt.Sprintf("%s (%d bytes)", violation.Quote(sm.m.Key()), sm.size))
 	}
 	if len(left) > maxLeftNamed {
 		names = append(names, fmt.Sprintf("and %d more", len(left)-maxLeftNamed))

@@ -14,7 +14,7 @@ import (
 )
 
 // maxErrorLen bounds any error message of the package: values are cut by
-// Quote (at most about 300 bytes each) and Metadata.Validate lists at most
+// quote (at most about 300 bytes each) and Metadata.Validate lists at most
 // ten problems.
 const maxErrorLen = 8 << 10
 
