@@ -394,4 +394,3 @@ func TestCheckAttributeLongValueIsCut(t *testing.T) {
 		}
 	}
 }
-

@@ -152,4 +152,3 @@ func ExampleFuzzCorpusUpdateTime() {
 	// Output:
 	// fuzz.corpus.update.time 2025-03-01T12:30:00.5Z
 }
-
