@@ -93,10 +93,10 @@ func wantAttr(t *testing.T, s sdktrace.ReadOnlySpan, key attribute.Key, want att
 	t.Helper()
 	got, ok := attrs(s)[key]
 	if !ok {
-		t.Errorf("span %q: attribute %s missing, want %s", s.Name(), key, want.Emit())
+		t.Errorf("span %q: attribute %s missing, want %s", s.Name(), key, want.String())
 		return
 	}
 	if got != want {
-		t.Errorf("span %q: %s = %s (%s), want %s (%s)", s.Name(), key, got.Emit(), got.Type(), want.Emit(), want.Type())
+		t.Errorf("span %q: %s = %s (%s), want %s (%s)", s.Name(), key, got.String(), got.Type(), want.String(), want.Type())
 	}
 }

@@ -95,7 +95,7 @@ func TestStampRepairsTypes(t *testing.T) {
 			got := attrs(one(t, rec.Ended(), "child"))
 			for k, v := range tt.want {
 				if got[k] != attribute.StringValue(v) {
-					t.Errorf("%s = %s, want %q", k, got[k].Emit(), v)
+					t.Errorf("%s = %s, want %q", k, got[k].String(), v)
 				}
 			}
 			if n := len(got[crstel.InvalidKey].AsStringSlice()); n != tt.invalid {

@@ -541,16 +541,16 @@ func TestSetupResource(t *testing.T) {
 				}
 			}
 			if v, ok := get("process.pid"); !ok || v.AsInt64() != int64(os.Getpid()) {
-				t.Errorf("process.pid = %v, want %d", v.Emit(), os.Getpid())
+				t.Errorf("process.pid = %v, want %d", v.String(), os.Getpid())
 			}
 			for _, k := range []string{"host.name", "process.executable.name", "process.runtime.name", "telemetry.sdk.language"} {
-				if v, ok := get(k); !ok || v.Emit() == "" {
+				if v, ok := get(k); !ok || v.String() == "" {
 					t.Errorf("resource lacks %s", k)
 				}
 			}
 			for _, k := range []string{"process.command_args", "process.command_line", "process.command"} {
 				if v, ok := get(k); ok {
-					t.Errorf("resource has %s = %s; the command line may hold secrets", k, v.Emit())
+					t.Errorf("resource has %s = %s; the command line may hold secrets", k, v.String())
 				}
 			}
 			if e := errs.messages(); len(e) != 0 {

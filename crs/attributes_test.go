@@ -159,7 +159,7 @@ func TestConstructors(t *testing.T) {
 			if got, want := tt.kv.Value.Type(), tt.want.Type(); got != want {
 				t.Errorf("type: got %v, want %v", got, want)
 			}
-			if got, want := tt.kv.Value.Emit(), tt.want.Emit(); got != want {
+			if got, want := tt.kv.Value.String(), tt.want.String(); got != want {
 				t.Errorf("value: got %s, want %s", got, want)
 			}
 			s, ok := crs.Lookup(tt.kv.Key)
@@ -294,7 +294,7 @@ func TestCheckAttributeAccepts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := crs.CheckAttribute(tt.kv); err != nil {
-				t.Errorf("CheckAttribute(%s=%s): got %v, want nil", tt.kv.Key, tt.kv.Value.Emit(), err)
+				t.Errorf("CheckAttribute(%s=%s): got %v, want nil", tt.kv.Key, tt.kv.Value.String(), err)
 			}
 		})
 	}
@@ -347,17 +347,17 @@ func TestCheckAttributeRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := crs.CheckAttribute(tt.kv)
 			if err == nil {
-				t.Fatalf("CheckAttribute(%s=%s): got nil, want error", tt.kv.Key, tt.kv.Value.Emit())
+				t.Fatalf("CheckAttribute(%s=%s): got nil, want error", tt.kv.Key, tt.kv.Value.String())
 			}
 			if !errors.Is(err, crs.ErrInvalidAttribute) {
-				t.Errorf("CheckAttribute(%s=%s): got %v, want error wrapping ErrInvalidAttribute", tt.kv.Key, tt.kv.Value.Emit(), err)
+				t.Errorf("CheckAttribute(%s=%s): got %v, want error wrapping ErrInvalidAttribute", tt.kv.Key, tt.kv.Value.String(), err)
 			}
 			msg := err.Error()
 			if !strings.Contains(msg, string(tt.kv.Key)) {
-				t.Errorf("CheckAttribute(%s=%s): got message %q, want it to name the key", tt.kv.Key, tt.kv.Value.Emit(), msg)
+				t.Errorf("CheckAttribute(%s=%s): got message %q, want it to name the key", tt.kv.Key, tt.kv.Value.String(), msg)
 			}
 			if !strings.Contains(msg, tt.want) {
-				t.Errorf("CheckAttribute(%s=%s): got message %q, want it to name the value (%s)", tt.kv.Key, tt.kv.Value.Emit(), msg, tt.want)
+				t.Errorf("CheckAttribute(%s=%s): got message %q, want it to name the value (%s)", tt.kv.Key, tt.kv.Value.String(), msg, tt.want)
 			}
 		})
 	}

@@ -158,7 +158,7 @@ func FuzzMetadata(f *testing.F) {
 			k := string(kv.Key)
 			switch {
 			case k == "":
-				t.Fatalf("Attributes(): got an empty key (value %q)", kv.Value.Emit())
+				t.Fatalf("Attributes(): got an empty key (value %q)", kv.Value.String())
 			case strings.HasPrefix(k, "crs.") || strings.HasPrefix(k, "crstel."):
 				t.Fatalf("Attributes(): got reserved key %q", k)
 			case !utf8.ValidString(k):

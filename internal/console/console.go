@@ -66,7 +66,7 @@ func Write(w io.Writer, s sdktrace.ReadOnlySpan) {
 	b.WriteString(s.Name())
 	for _, kv := range s.Attributes() {
 		if kv.Key == "crs.action.category" {
-			b.WriteString(" (" + kv.Value.Emit() + ")")
+			b.WriteString(" (" + kv.Value.String() + ")")
 			break
 		}
 	}
@@ -84,7 +84,7 @@ func Write(w io.Writer, s sdktrace.ReadOnlySpan) {
 	}
 	if res := s.Resource(); res != nil {
 		if v, ok := res.Set().Value("service.name"); ok {
-			b.WriteString(" service=" + v.Emit())
+			b.WriteString(" service=" + v.String())
 		}
 	}
 	b.WriteString("\n  trace=" + s.SpanContext().TraceID().String() + " span=" + s.SpanContext().SpanID().String())
@@ -115,6 +115,9 @@ func writeAttrs(b *strings.Builder, indent string, attrs []attribute.KeyValue) {
 	}
 }
 
+// value returns v as Write prints it: strings quoted, each on its own in a
+// slice, and other values in the form of attribute.Value.String, such as
+// [true,false] for a bool slice and Infinity for an infinite float.
 func value(v attribute.Value) string {
 	switch v.Type() {
 	case attribute.STRING:
@@ -126,7 +129,7 @@ func value(v attribute.Value) string {
 		}
 		return "[" + strings.Join(q, ", ") + "]"
 	default:
-		return v.Emit()
+		return v.String()
 	}
 }
 
