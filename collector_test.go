@@ -39,7 +39,7 @@ func TestCollectorExport(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
 	t.Setenv("OTEL_SERVICE_NAME", "patcher")
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test")
-	errs := captureErrors(t)
+	errs := crsteltest.CaptureErrors(t)
 
 	ctx := context.Background()
 	tel, err := crstel.Setup(ctx)
@@ -69,7 +69,7 @@ func TestCollectorExport(t *testing.T) {
 			t.Errorf("effort weight = %#v, want int64 8", s.Attributes["crs.action.effort.weight"])
 		}
 	}
-	if all := errs.all(); len(all) != 0 {
+	if all := errs.Errors(); len(all) != 0 {
 		t.Errorf("otel.Handle got %v, want nothing", all)
 	}
 }
@@ -80,7 +80,7 @@ func TestCollectorExport(t *testing.T) {
 func TestCollectorWrongCredentials(t *testing.T) {
 	restoreGlobals(t)
 	c := collectortest.Start(t, collectortest.WithBasicAuth("crs", "s3cret"))
-	errs := captureErrors(t)
+	errs := crsteltest.CaptureErrors(t)
 	const password = "wrong-password"
 	secret := base64.StdEncoding.EncodeToString([]byte("crs:" + password))
 
@@ -97,13 +97,13 @@ func TestCollectorWrongCredentials(t *testing.T) {
 	}
 	serr := tel.Shutdown(ctx)
 
-	if got := errs.containing("credentials"); got != 1 {
-		t.Errorf("got %d credential errors through otel.Handle, want 1; all: %v", got, errs.all())
+	if got := errs.Count("credentials"); got != 1 {
+		t.Errorf("got %d credential errors through otel.Handle, want 1; all: %v", got, errs.Errors())
 	}
-	if errs.containing(c.Endpoint()) == 0 {
-		t.Errorf("no error names the endpoint %s: %v", c.Endpoint(), errs.all())
+	if errs.Count(c.Endpoint()) == 0 {
+		t.Errorf("no error names the endpoint %s: %v", c.Endpoint(), errs.Errors())
 	}
-	all := append(errs.all(), serr)
+	all := append(errs.Errors(), serr)
 	for _, err := range all {
 		if err != nil && (strings.Contains(err.Error(), password) || strings.Contains(err.Error(), secret)) {
 			t.Errorf("error reveals the credentials: %v", err)
@@ -128,7 +128,7 @@ func TestCollectorBurst(t *testing.T) {
 	}
 	restoreGlobals(t)
 	c := collectortest.Start(t)
-	errs := captureErrors(t)
+	errs := crsteltest.CaptureErrors(t)
 	const n = 200_000
 
 	ctx := context.Background()
@@ -165,7 +165,7 @@ func TestCollectorBurst(t *testing.T) {
 	if accepted != n {
 		t.Errorf("collector accepted %v spans, want %d", accepted, n)
 	}
-	if all := errs.all(); len(all) != 0 {
+	if all := errs.Errors(); len(all) != 0 {
 		t.Errorf("otel.Handle got %v, want nothing", all)
 	}
 }

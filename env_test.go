@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/crstel/crstel"
+	"github.com/crstel/crstel/crsteltest"
 	"github.com/crstel/crstel/genai"
 	"github.com/crstel/crstel/internal/envconfig"
 	"github.com/crstel/crstel/internal/otlptest"
@@ -43,13 +44,13 @@ const envSecret = "sk-live/S3CR3T/0123456789abcdef"
 type envOutput struct {
 	stderr  func() string
 	otelLog *setupBuffer
-	errs    *errorLog
+	errs    *crsteltest.ErrorLog
 	slog    *setupBuffer
 }
 
 // envCapture starts capturing what a test's Setup prints; errs is the log
 // setupIsolate returned.
-func envCapture(t *testing.T, errs *errorLog) (*envOutput, crstel.Option) {
+func envCapture(t *testing.T, errs *crsteltest.ErrorLog) (*envOutput, crstel.Option) {
 	t.Helper()
 	o := &envOutput{stderr: envCaptureStderr(t), otelLog: &setupBuffer{}, errs: errs}
 	otel.SetLogger(funcr.New(func(prefix, args string) {
@@ -71,7 +72,7 @@ func (o *envOutput) all() string {
 	return strings.Join([]string{
 		"stderr: " + o.stderr(),
 		"otel logger: " + o.otelLog.String(),
-		"otel.Handle: " + strings.Join(o.errs.messages(), "\n"),
+		"otel.Handle: " + strings.Join(o.errs.Messages(), "\n"),
 		"slog: " + o.slog.String(),
 	}, "\n")
 }
@@ -542,7 +543,7 @@ func TestSetupMetricsAndLogsFollowTraces(t *testing.T) {
 	if n := srv.MetricRequests(); n == 0 {
 		t.Error("server got no metric export")
 	}
-	if e := errs.messages(); len(e) != 0 {
+	if e := errs.Messages(); len(e) != 0 {
 		t.Errorf("otel.Handle got %q, want nothing: every signal was accepted", e)
 	}
 }
@@ -563,7 +564,7 @@ func TestSetupMetricsExporterOTLP(t *testing.T) {
 	if n := srv.MetricRequests(); n == 0 {
 		t.Error("OTEL_METRICS_EXPORTER=otlp: the server got no metrics")
 	}
-	if e := errs.messages(); len(e) != 0 {
+	if e := errs.Messages(); len(e) != 0 {
 		t.Errorf("otel.Handle got %q, want nothing", e)
 	}
 }

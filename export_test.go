@@ -176,18 +176,18 @@ func TestLogExportSafeguards(t *testing.T) {
 			t.Errorf("the log exporter was called %d times for 20 flushes within a second, want 1 or 2", n)
 		}
 		var reports []string
-		for _, m := range errs.messages() {
+		for _, m := range errs.Messages() {
 			if strings.Contains(m, "log records") && strings.Contains(m, "credentials") {
 				reports = append(reports, m)
 			}
 		}
 		if len(reports) != 1 {
-			t.Errorf("%d reports of the refused log export, want 1: %q", len(reports), errs.messages())
+			t.Errorf("%d reports of the refused log export, want 1: %q", len(reports), errs.Messages())
 		}
 		if !strings.Contains(fmt.Sprint(shutdownErr), "20 of 20 log records") {
 			t.Errorf("Shutdown = %v, want 20 of 20 log records lost", shutdownErr)
 		}
-		for _, m := range append(errs.messages(), fmt.Sprint(shutdownErr)) {
+		for _, m := range append(errs.Messages(), fmt.Sprint(shutdownErr)) {
 			if strings.Contains(m, secret) {
 				t.Errorf("the secret appears in %q", m)
 			}

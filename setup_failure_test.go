@@ -15,6 +15,7 @@ import (
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/crsteltest"
 )
 
 // TestSetupFailureLeavesNothing: a Setup that fails shuts down what the
@@ -97,7 +98,7 @@ func globals() globalSet {
 // action panics.
 func strictNow(t *testing.T) (strict bool) {
 	t.Helper()
-	captureErrors(t)
+	crsteltest.CaptureErrors(t)
 	defer func() {
 		if recover() != nil {
 			strict = true

@@ -69,7 +69,7 @@ func setupCleanEnv(t *testing.T) {
 // setupIsolate prepares a test of Setup: a clean environment, a goroutine
 // leak check, and the global tracer provider, propagator and error handler
 // put back after the test. It returns the log of otel.Handle errors.
-func setupIsolate(t *testing.T) *errorLog {
+func setupIsolate(t *testing.T) *crsteltest.ErrorLog {
 	t.Helper()
 	// Registered first, so it runs last: after the servers and pipelines
 	// of the test have been shut down.
@@ -78,7 +78,7 @@ func setupIsolate(t *testing.T) *errorLog {
 
 	setupCleanEnv(t)
 	prevTP, prevProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()
-	l := captureErrors(t)
+	l := crsteltest.CaptureErrors(t)
 	t.Cleanup(func() {
 		// Setting a global to its current value makes the SDK complain.
 		if !setupSame(otel.GetTracerProvider(), prevTP) {
@@ -308,7 +308,7 @@ func TestSetupConsoleFallback(t *testing.T) {
 	if st := tel.Stats(); st != (crstel.Stats{Ended: 2, Exported: 2}) {
 		t.Errorf("Stats() = %+v, want 2 ended and exported", st)
 	}
-	if e := errs.messages(); len(e) != 0 {
+	if e := errs.Messages(); len(e) != 0 {
 		t.Errorf("otel.Handle got %q, want nothing", e)
 	}
 }
@@ -352,7 +352,7 @@ func TestSetupTracesExporterEnv(t *testing.T) {
 		if l := logs.String(); l != "" {
 			t.Errorf("logger got %q, want nothing", l)
 		}
-		if e := errs.messages(); len(e) != 0 {
+		if e := errs.Messages(); len(e) != 0 {
 			t.Errorf("otel.Handle got %q, want nothing", e)
 		}
 	})
@@ -553,7 +553,7 @@ func TestSetupResource(t *testing.T) {
 					t.Errorf("resource has %s = %s; the command line may hold secrets", k, v.String())
 				}
 			}
-			if e := errs.messages(); len(e) != 0 {
+			if e := errs.Messages(); len(e) != 0 {
 				t.Errorf("otel.Handle got %q, want nothing", e)
 			}
 		})
@@ -626,7 +626,7 @@ func TestSetupShutdown(t *testing.T) {
 	if n := len(srv.Received()); n != 1 {
 		t.Errorf("server has %d spans after a span ended past Shutdown, want 1", n)
 	}
-	if e := errs.messages(); len(e) != 0 {
+	if e := errs.Messages(); len(e) != 0 {
 		t.Errorf("otel.Handle got %q, want nothing", e)
 	}
 }
@@ -704,13 +704,13 @@ func TestSetupCountsDrops(t *testing.T) {
 		t.Errorf("Shutdown = %v, want an error saying %q and %d of 100", shutdownErr, dropped, st.Lost())
 	}
 	var reported int
-	for _, e := range errs.messages() {
+	for _, e := range errs.Messages() {
 		if strings.Contains(e, dropped) {
 			reported++
 		}
 	}
 	if reported != 1 {
-		t.Errorf("otel.Handle got %d errors saying %q, want 1; all: %q", reported, dropped, errs.messages())
+		t.Errorf("otel.Handle got %d errors saying %q, want 1; all: %q", reported, dropped, errs.Messages())
 	}
 	if again := setupShutdown(t, tel); fmt.Sprint(again) != fmt.Sprint(shutdownErr) {
 		t.Errorf("second Shutdown = %v, want the first one's %v", again, shutdownErr)
@@ -808,7 +808,7 @@ func TestSetupQueueBlock(t *testing.T) {
 			if st := tel.Stats(); st != (crstel.Stats{Ended: 100, Exported: 100}) {
 				t.Errorf("Stats() = %+v, want 100 ended and exported", st)
 			}
-			if e := errs.messages(); len(e) != 0 {
+			if e := errs.Messages(); len(e) != 0 {
 				t.Errorf("otel.Handle got %q, want nothing", e)
 			}
 		})
@@ -913,7 +913,7 @@ func setupRunFailing(t *testing.T, how string, batches int) setupFailingRun {
 		}
 	}
 	run.shutdownErr = setupShutdown(t, tel)
-	run.handled = errs.messages()
+	run.handled = errs.Messages()
 	run.logs = logs.String()
 	run.stats = tel.Stats()
 	// The collector refuses the credentials: exports pause (5 s, doubling)
@@ -1003,7 +1003,7 @@ func TestSetupEndToEnd(t *testing.T) {
 			if st := tel.Stats(); st != (crstel.Stats{Ended: 2, Exported: 2}) {
 				t.Errorf("Stats() = %+v, want 2 ended and exported", st)
 			}
-			if e := errs.messages(); len(e) != 0 {
+			if e := errs.Messages(); len(e) != 0 {
 				t.Errorf("otel.Handle got %q, want nothing", e)
 			}
 		})
@@ -1062,7 +1062,7 @@ func TestSetupEndToEndFromEnv(t *testing.T) {
 			if n := dead.Requests(); n != 0 {
 				t.Errorf("the OTEL_EXPORTER_OTLP_ENDPOINT server got %d calls, want 0", n)
 			}
-			if e := errs.messages(); len(e) != 0 {
+			if e := errs.Messages(); len(e) != 0 {
 				t.Errorf("otel.Handle got %q, want nothing", e)
 			}
 		})
@@ -1089,7 +1089,7 @@ func TestSetupEnvEndpointWithoutScheme(t *testing.T) {
 	shutdownErr := setupShutdown(t, tel)
 	if n := len(srv.Received()); n != 2 {
 		t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT=%s accepted, but the server there received %d spans, want 2\nShutdown: %v\notel.Handle: %q",
-			srv.Endpoint(), n, shutdownErr, errs.messages())
+			srv.Endpoint(), n, shutdownErr, errs.Messages())
 	}
 }
 
@@ -1215,8 +1215,8 @@ func TestSetupTLSFromEnv(t *testing.T) {
 			if st := tel.Stats(); st.Failed != 2 {
 				t.Errorf("Stats() = %+v, want 2 failed", st)
 			}
-			if errs.containing(srv.Endpoint()) == 0 {
-				t.Errorf("no error names the endpoint: %q", errs.messages())
+			if errs.Count(srv.Endpoint()) == 0 {
+				t.Errorf("no error names the endpoint: %q", errs.Messages())
 			}
 		})
 	}
