@@ -40,7 +40,7 @@ func TestSetupFailureLeavesNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			setupIsolate(t)
+			isolate(t)
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
@@ -82,7 +82,7 @@ func TestSetupFailureLeavesNothing(t *testing.T) {
 			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 				t.Errorf("a failed Setup left %d files in the journal folder", len(entries))
 			}
-			// setupIsolate checks that no goroutine is left.
+			// isolate checks that no goroutine is left.
 		})
 	}
 }
