@@ -100,7 +100,7 @@ func TestSetupHeaderValuesNeverAppear(t *testing.T) {
 			for k, v := range tt.env {
 				env[k] = v
 			}
-			err, out := envSetup(t, env, tt.opts...)
+			out, err := envSetup(t, env, tt.opts...)
 			if err == nil {
 				t.Fatalf("Setup succeeded, want an error naming %q", tt.want)
 			}

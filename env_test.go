@@ -76,8 +76,8 @@ func (o *envOutput) all() string {
 
 // envSetup sets the variables of env (on top of a clean environment; see
 // isolate), calls Setup with opts and the capture's logger, and shuts
-// the result down. It returns Setup's error and everything printed.
-func envSetup(t *testing.T, env map[string]string, opts ...crstel.Option) (error, string) {
+// the result down. It returns everything printed and Setup's error.
+func envSetup(t *testing.T, env map[string]string, opts ...crstel.Option) (printed string, err error) {
 	t.Helper()
 	errs := isolate(t)
 	for k, v := range env {
@@ -93,7 +93,7 @@ func envSetup(t *testing.T, env map[string]string, opts ...crstel.Option) (error
 	} else if otel.GetTracerProvider() != before {
 		t.Error("a failed Setup installed a tracer provider")
 	}
-	return err, out.all()
+	return out.all(), err
 }
 
 // TestSetupNumericRanges: every numeric setting, from the environment or an
@@ -162,7 +162,7 @@ func TestSetupNumericRanges(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := append([]crstel.Option{crstel.WithExporter(tracetest.NewInMemoryExporter())}, tt.opts...)
-			err, out := envSetup(t, tt.env, opts...)
+			out, err := envSetup(t, tt.env, opts...)
 			if err == nil {
 				t.Fatalf("Setup succeeded, want an error naming %q", tt.want)
 			}
@@ -193,7 +193,7 @@ func TestSetupNumericLimits(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := append([]crstel.Option{crstel.WithExporter(tracetest.NewInMemoryExporter())}, tt.opts...)
-			if err, out := envSetup(t, tt.env, opts...); err != nil {
+			if out, err := envSetup(t, tt.env, opts...); err != nil {
 				t.Errorf("Setup: %v\n%s", err, out)
 			}
 		})
@@ -269,7 +269,7 @@ func TestSetupInvalidSettings(t *testing.T) {
 			if env["OTEL_EXPORTER_OTLP_INSECURE"] == "true" {
 				env["OTEL_EXPORTER_OTLP_ENDPOINT"] = tt.env["OTEL_EXPORTER_OTLP_ENDPOINT"]
 			}
-			err, out := envSetup(t, env, crstel.WithServiceName("patcher"))
+			out, err := envSetup(t, env, crstel.WithServiceName("patcher"))
 			if err == nil {
 				t.Fatalf("Setup succeeded, want an error naming %q", tt.want)
 			}
@@ -437,11 +437,11 @@ func TestSetupMetricsExporterOTLP(t *testing.T) {
 // TestSetupContradictingOptions: options that contradict each other are an
 // error, as contradicting variables are.
 func TestSetupContradictingOptions(t *testing.T) {
-	err, _ := envSetup(t, nil, crstel.WithEndpoint("https://127.0.0.1:1"), crstel.WithInsecure())
+	_, err := envSetup(t, nil, crstel.WithEndpoint("https://127.0.0.1:1"), crstel.WithInsecure())
 	if err == nil || !strings.Contains(err.Error(), `WithInsecure contradicts WithEndpoint("https://127.0.0.1:1")`) {
 		t.Errorf("Setup: %v, want an error naming WithInsecure and WithEndpoint", err)
 	}
-	if err, out := envSetup(t, nil, crstel.WithEndpoint("127.0.0.1:1"), crstel.WithInsecure(), crstel.WithMetricReader(sdkmetric.NewManualReader())); err != nil {
+	if out, err := envSetup(t, nil, crstel.WithEndpoint("127.0.0.1:1"), crstel.WithInsecure(), crstel.WithMetricReader(sdkmetric.NewManualReader())); err != nil {
 		t.Errorf("WithEndpoint(host:port) with WithInsecure: %v\n%s", err, out)
 	}
 }

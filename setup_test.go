@@ -304,7 +304,7 @@ func TestSetupNilArguments(t *testing.T) {
 	isolate(t)
 	exp := newBlockingExporter()
 	close(exp.release)
-	//nolint:staticcheck // a nil context is what is tested
+	//lint:ignore SA1012 a nil context is what is tested
 	tel, err := crstel.Setup(nil, nil, crstel.WithServiceName("patcher"), crstel.WithExporter(exp), nil, crstel.WithLogger(nil))
 	if err != nil {
 		t.Fatalf("Setup(nil, nil option, nil logger): %v", err)

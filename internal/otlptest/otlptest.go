@@ -475,7 +475,7 @@ func unixNano(ns uint64) time.Time {
 	if ns == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, int64(ns)) //nolint:gosec // OTLP times fit in an int64 until 2262
+	return time.Unix(0, int64(ns)) // OTLP times fit in an int64 until 2262
 }
 
 func attrs(kvs []*commonpb.KeyValue) map[string]any {
