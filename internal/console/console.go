@@ -1,11 +1,3 @@
-// Package console is a span exporter that prints spans for people: one
-// header line per span and one line per attribute, in a stable order.
-//
-//	span generate_patch (patch_generation) 1.2ms OK service=patcher
-//	  trace=4bf92f3577b34da6a3ce929d0e0e4736 span=00f067aa0ba902b7 parent=a3ce929d0e0e4736
-//	  crs.action.category = "patch_generation"
-//	  crs.action.name = "generate_patch"
-//	  task.id = "task-1"
 package console
 
 import (
@@ -59,7 +51,7 @@ func (e *Exporter) Shutdown(context.Context) error {
 	return nil
 }
 
-// Write prints one span to w.
+// Write prints one span to w, as the package documentation shows.
 func Write(w io.Writer, s sdktrace.ReadOnlySpan) {
 	var b strings.Builder
 	b.WriteString("span ")

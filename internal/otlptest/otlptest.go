@@ -314,9 +314,9 @@ func (s *Server) Requests() int {
 	return s.requests
 }
 
-// Headers returns the incoming gRPC metadata of each export call so far,
-// accepted or not, in the order they arrived. Keys are lower case, as gRPC
-// makes them: md.Get("authorization").
+// Headers returns the incoming gRPC metadata of each trace export call so
+// far, accepted or not, in the order they arrived. Keys are lower case, as
+// gRPC makes them: md.Get("authorization").
 func (s *Server) Headers() []metadata.MD {
 	s.mu.Lock()
 	defer s.mu.Unlock()
