@@ -15,8 +15,6 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/go-logr/stdr"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	otellog "go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -163,14 +161,7 @@ func TestSetupNumericRanges(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := append([]crstel.Option{crstel.WithExporter(tracetest.NewInMemoryExporter())}, tt.opts...)
 			out, err := envSetup(t, tt.env, opts...)
-			if err == nil {
-				t.Fatalf("Setup succeeded, want an error naming %q", tt.want)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not name %s", err, w)
-				}
-			}
+			wantSetupError(t, nil, err, tt.want...)
 			if msgs := out; strings.Contains(msgs, "OTEL_") || strings.Contains(msgs, "invalid") {
 				t.Errorf("a failed Setup printed:\n%s", msgs)
 			}
@@ -270,16 +261,9 @@ func TestSetupInvalidSettings(t *testing.T) {
 				env["OTEL_EXPORTER_OTLP_ENDPOINT"] = tt.env["OTEL_EXPORTER_OTLP_ENDPOINT"]
 			}
 			out, err := envSetup(t, env, crstel.WithServiceName("patcher"))
-			if err == nil {
-				t.Fatalf("Setup succeeded, want an error naming %q", tt.want)
-			}
+			wantSetupError(t, nil, err, tt.want...)
 			if n := strings.Count(err.Error(), "crstel: invalid environment"); n != 1 {
 				t.Errorf("error %q: want one error", err)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not name %s", err, w)
-				}
 			}
 			if strings.Contains(out, "OTEL_") || strings.Contains(out, "invalid") || strings.Contains(out, "escape") {
 				t.Errorf("a failed Setup printed:\n%s", out)
@@ -360,13 +344,7 @@ func TestSetupProtocolEnv(t *testing.T) {
 			}
 			tel, err := crstel.Setup(context.Background(), crstel.WithServiceName("patcher"))
 			if tt.wantErr != "" {
-				if err == nil {
-					_ = shutdownTel(t, tel)
-					t.Fatalf("Setup succeeded, want an error naming %s", tt.wantErr)
-				}
-				if !strings.Contains(err.Error(), tt.wantErr) {
-					t.Errorf("error %q does not name %s", err, tt.wantErr)
-				}
+				wantSetupError(t, tel, err, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -393,9 +371,7 @@ func TestSetupMetricsAndLogsFollowTraces(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip")
 	tel := startSetup(t, crstel.WithServiceName("patcher"))
 	runTask(context.Background())
-	var rec otellog.Record
-	rec.SetBody(attribute.StringValue("a log record"))
-	otel.GetLoggerProvider().Logger("t").Emit(context.Background(), rec)
+	emitLogRecord("a log record")
 	if err := shutdownTel(t, tel); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
@@ -450,21 +426,11 @@ func TestSetupTracesExporterEnv(t *testing.T) {
 	t.Run("none", func(t *testing.T) {
 		errs := isolate(t)
 		t.Setenv("OTEL_TRACES_EXPORTER", "none")
-		logger, logs := textLogger()
-		stderr := captureStderr(t)
-		tel, err := crstel.Setup(context.Background(), crstel.WithServiceName("patcher"), crstel.WithLogger(logger))
-		if err != nil {
-			stderr()
-			t.Fatalf("Setup: %v", err)
-		}
-		runTask(context.Background())
-		if err := shutdownTel(t, tel); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if out := stderr(); out != "" {
+		run := runPrinting(t, crstel.WithServiceName("patcher"))
+		if out := run.stderr; out != "" {
 			t.Errorf("stderr got %q, want nothing", out)
 		}
-		if l := logs.String(); l != "" {
+		if l := run.logs; l != "" {
 			t.Errorf("logger got %q, want nothing", l)
 		}
 		if e := errs.Messages(); len(e) != 0 {
@@ -474,21 +440,11 @@ func TestSetupTracesExporterEnv(t *testing.T) {
 	t.Run("console", func(t *testing.T) {
 		isolate(t)
 		t.Setenv("OTEL_TRACES_EXPORTER", "console")
-		logger, logs := textLogger()
-		stderr := captureStderr(t)
-		tel, err := crstel.Setup(context.Background(), crstel.WithServiceName("patcher"), crstel.WithLogger(logger))
-		if err != nil {
-			stderr()
-			t.Fatalf("Setup: %v", err)
-		}
-		runTask(context.Background())
-		if err := shutdownTel(t, tel); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if out := stderr(); !strings.Contains(out, "span generate_patch (patch_generation) ") {
+		run := runPrinting(t, crstel.WithServiceName("patcher"))
+		if out := run.stderr; !strings.Contains(out, "span generate_patch (patch_generation) ") {
 			t.Errorf("stderr got %q, want the spans", out)
 		}
-		if l := logs.String(); l != "" {
+		if l := run.logs; l != "" {
 			t.Errorf("logger got %q, want no warning when the console is asked for", l)
 		}
 	})
@@ -512,13 +468,7 @@ func TestSetupTracesExporterEnv(t *testing.T) {
 			t.Setenv("OTEL_TRACES_EXPORTER", v)
 			before := otel.GetTracerProvider()
 			tel, err := crstel.Setup(context.Background(), crstel.WithServiceName("patcher"))
-			if err == nil {
-				_ = shutdownTel(t, tel)
-				t.Fatalf("Setup with OTEL_TRACES_EXPORTER=%s succeeded, want an error", v)
-			}
-			if want := "OTEL_TRACES_EXPORTER=" + strconv.Quote(v); !strings.Contains(err.Error(), want) {
-				t.Errorf("error %q does not name %s", err, want)
-			}
+			wantSetupError(t, tel, err, "OTEL_TRACES_EXPORTER="+strconv.Quote(v))
 			if otel.GetTracerProvider() != before {
 				t.Error("a failed Setup installed a tracer provider")
 			}
@@ -550,13 +500,7 @@ func TestSetupPropagatorsEnv(t *testing.T) {
 			logger, logs := textLogger()
 			tel, err := crstel.Setup(context.Background(), crstel.WithExporter(tracetest.NewInMemoryExporter()), crstel.WithLogger(logger))
 			if tt.wantErr != "" {
-				if err == nil {
-					_ = shutdownTel(t, tel)
-					t.Fatalf("Setup succeeded, want an error naming %s", tt.wantErr)
-				}
-				if !strings.Contains(err.Error(), tt.wantErr) {
-					t.Errorf("error %q, want it to contain %s", err, tt.wantErr)
-				}
+				wantSetupError(t, tel, err, tt.wantErr)
 				return
 			}
 			if err != nil {

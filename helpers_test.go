@@ -15,6 +15,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
@@ -127,6 +128,23 @@ func startSetup(t *testing.T, opts ...crstel.Option) *crstel.Telemetry {
 	return tel
 }
 
+// wantSetupError fails the test unless err, Setup's, names each of want;
+// tel, if Setup succeeded after all, is shut down first.
+func wantSetupError(t *testing.T, tel *crstel.Telemetry, err error, want ...string) {
+	t.Helper()
+	if err == nil {
+		if tel != nil {
+			_ = shutdownTel(t, tel)
+		}
+		t.Fatalf("Setup succeeded, want an error naming %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not name %s", err, w)
+		}
+	}
+}
+
 // shutdownTel shuts tel down within a bounded time.
 func shutdownTel(t *testing.T, tel *crstel.Telemetry) error {
 	t.Helper()
@@ -170,6 +188,38 @@ func captureStderr(t *testing.T) func() string {
 	}
 	t.Cleanup(func() { stop() })
 	return stop
+}
+
+// emitLogRecord emits a log record through the global LoggerProvider.
+func emitLogRecord(body string) {
+	var rec otellog.Record
+	rec.SetBody(attribute.StringValue(body))
+	otel.GetLoggerProvider().Logger("t").Emit(context.Background(), rec)
+}
+
+// printedRun is what runPrinting saw.
+type printedRun struct {
+	tel          *crstel.Telemetry
+	stderr, logs string // what went to os.Stderr, and to crstel's logger
+}
+
+// runPrinting calls Setup with opts and a text logger, runs runTask, and
+// shuts the result down, capturing os.Stderr all along. It fails the test
+// if Setup or Shutdown does.
+func runPrinting(t *testing.T, opts ...crstel.Option) printedRun {
+	t.Helper()
+	logger, logs := textLogger()
+	stderr := captureStderr(t)
+	tel, err := crstel.Setup(context.Background(), append(opts, crstel.WithLogger(logger))...)
+	if err != nil {
+		stderr()
+		t.Fatalf("Setup: %v", err)
+	}
+	runTask(context.Background())
+	if err := shutdownTel(t, tel); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	return printedRun{tel: tel, stderr: stderr(), logs: logs.String()}
 }
 
 // runTask runs the work of a CRS component: a task, an action with

@@ -27,22 +27,8 @@ import (
 
 func TestSetupConsoleFallback(t *testing.T) {
 	errs := isolate(t)
-	logger, logs := textLogger()
-	stderr := captureStderr(t)
-
-	tel, err := crstel.Setup(context.Background(), crstel.WithServiceName("patcher"), crstel.WithLogger(logger))
-	if err != nil {
-		stderr()
-		t.Fatalf("Setup: %v", err)
-	}
-	runTask(context.Background())
-	shutdownErr := shutdownTel(t, tel)
-	out := stderr()
-
-	if shutdownErr != nil {
-		t.Errorf("Shutdown: %v", shutdownErr)
-	}
-	log := logs.String()
+	run := runPrinting(t, crstel.WithServiceName("patcher"))
+	out, log := run.stderr, run.logs
 	if n := strings.Count(log, "\n"); n != 1 {
 		t.Errorf("logger got %d lines, want exactly 1 warning:\n%s", n, log)
 	}
@@ -62,7 +48,7 @@ func TestSetupConsoleFallback(t *testing.T) {
 			t.Errorf("stderr lacks %q; it has:\n%s", want, out)
 		}
 	}
-	if st := tel.Stats(); st != (crstel.Stats{Ended: 2, Exported: 2}) {
+	if st := run.tel.Stats(); st != (crstel.Stats{Ended: 2, Exported: 2}) {
 		t.Errorf("Stats() = %+v, want 2 ended and exported", st)
 	}
 	if e := errs.Messages(); len(e) != 0 {
@@ -284,15 +270,7 @@ func TestSetupBadOptions(t *testing.T) {
 			before := otel.GetTracerProvider()
 			opts := append([]crstel.Option{crstel.WithExporter(tracetest.NewInMemoryExporter())}, tt.opts...)
 			tel, err := crstel.Setup(context.Background(), opts...)
-			if err == nil {
-				_ = shutdownTel(t, tel)
-				t.Fatalf("Setup succeeded, want an error naming %q", tt.want)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not name %s", err, w)
-				}
-			}
+			wantSetupError(t, tel, err, tt.want...)
 			if otel.GetTracerProvider() != before {
 				t.Error("a failed Setup installed a tracer provider")
 			}
