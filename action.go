@@ -75,6 +75,21 @@ func actionFrom(ctx context.Context) *actionCtx {
 	return a
 }
 
+// ActionOf returns the category and name of the innermost [Action] ctx is
+// inside of, and true; or "", "" and false if ctx is not inside an action
+// (or is nil): for code that labels its own output with the action, as
+// package [github.com/crstel/crstel/logs] labels log records.
+func ActionOf(ctx context.Context) (category crs.Category, name string, ok bool) {
+	if ctx == nil {
+		return "", "", false
+	}
+	a := actionFrom(ctx)
+	if a == nil {
+		return "", "", false
+	}
+	return crs.Category(a.Category), a.Name, true
+}
+
 // ActionOption configures one [Action].
 type ActionOption interface{ applyAction(*actionConfig) }
 
@@ -316,7 +331,7 @@ func (a *actionCtx) replaces(kv attribute.KeyValue) error {
 		return nil
 	}
 	return fmt.Errorf("%s=%s (%s) would replace the action's %s=%s; kept %s",
-		kv.Key, crs.Quote(kv.Value.Emit()), strings.ToLower(kv.Value.Type().String()), kv.Key, crs.Quote(want), crs.Quote(want))
+		kv.Key, violation.Quote(kv.Value.String()), strings.ToLower(kv.Value.Type().String()), kv.Key, violation.Quote(want), violation.Quote(want))
 }
 
 // End ends the action's span. If a panic is passing through the action

@@ -118,7 +118,7 @@ func TestNestedActionsAcrossGoroutines(t *testing.T) {
 			t.Errorf("%s: parent = %s, want %s", name, got, rootID)
 		}
 	}
-	for _, s := range byName(spans, "generate_seeds") {
+	for _, s := range crsteltest.ByName(spans, "generate_seeds") {
 		if p := s.Parent().SpanID(); p == rootID || !p.IsValid() {
 			t.Errorf("generate_seeds: parent = %s, want a harness span", p)
 		}
@@ -217,7 +217,7 @@ func TestActionEndedThroughContext(t *testing.T) {
 		if got := w.got(); len(got) != 0 {
 			t.Errorf("reports = %+v, want none", got)
 		}
-		if n := len(byName(w.exp.GetSpans().Snapshots(), "run_unit_tests")); n != 1 {
+		if n := len(crsteltest.ByName(w.exp.GetSpans().Snapshots(), "run_unit_tests")); n != 1 {
 			t.Errorf("action exported %d times, want 1", n)
 		}
 	})
@@ -235,7 +235,7 @@ func TestActionUnhashableProvider(t *testing.T) {
 		_, span = crstel.Action(context.Background(), crs.Testing, "run_unit_tests", task1, crstel.WithTracerProvider(unhashable))
 		span.End()
 	}
-	if n := len(byName(rec.Ended(), "run_unit_tests")); n != 4 {
+	if n := len(crsteltest.ByName(rec.Ended(), "run_unit_tests")); n != 4 {
 		t.Errorf("%d actions recorded, want 4", n)
 	}
 }
@@ -310,16 +310,16 @@ func TestMandatoryAttributesKept(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var s sdktrace.ReadOnlySpan
-			var errs *errorLog
+			var errs *crsteltest.ErrorLog
 			if tt.pipeline {
 				w := setupWatched(t)
-				errs = captureErrors(t) // global: not in parallel
+				errs = crsteltest.CaptureErrors(t) // global: not in parallel
 				run(context.Background(), tt.opts, tt.later)
 				w.tel.Shutdown(context.Background())
 				s = one(t, w.exp.GetSpans().Snapshots(), "run_unit_tests")
 			} else {
 				rec := crsteltest.NewRecorder(t)
-				errs = captureErrors(t)
+				errs = crsteltest.CaptureErrors(t)
 				run(rec.Context(t.Context()), tt.opts, tt.later)
 				s = one(t, rec.Ended(), "run_unit_tests")
 			}
@@ -328,12 +328,12 @@ func TestMandatoryAttributesKept(t *testing.T) {
 			for k, v := range task1 {
 				wantAttr(t, s, attribute.Key(k), attribute.StringValue(v))
 			}
-			marks := attrs(s)[crstel.InvalidKey].AsStringSlice()
+			marks := crsteltest.Attrs(s)[crstel.InvalidKey].AsStringSlice()
 			if len(marks) != tt.invalid {
 				t.Errorf("crstel.invalid = %q, want %d entries", marks, tt.invalid)
 			}
-			if got := len(errs.all()); got != tt.invalid {
-				t.Errorf("%d errors reported (%q), want %d", got, errs.messages(), tt.invalid)
+			if got := len(errs.Errors()); got != tt.invalid {
+				t.Errorf("%d errors reported (%q), want %d", got, errs.Messages(), tt.invalid)
 			}
 		})
 	}
@@ -342,10 +342,10 @@ func TestMandatoryAttributesKept(t *testing.T) {
 // TestInvalidKey: the public key is the one crstel marks spans with.
 func TestInvalidKey(t *testing.T) {
 	rec := crsteltest.NewRecorder(t)
-	captureErrors(t)
+	crsteltest.CaptureErrors(t)
 	_, span := crstel.Action(rec.Context(t.Context()), "bogus_category", "run_unit_tests", task1)
 	span.End()
-	if _, ok := attrs(one(t, rec.Ended(), "run_unit_tests"))[crstel.InvalidKey]; !ok {
+	if _, ok := crsteltest.Attrs(one(t, rec.Ended(), "run_unit_tests"))[crstel.InvalidKey]; !ok {
 		t.Errorf("the invalid action has no %s attribute", crstel.InvalidKey)
 	}
 }

@@ -34,9 +34,20 @@ func restoreGlobals(t testing.TB) {
 	})
 }
 
+// skipCollectorIfShort skips a test of the real collector under -short:
+// collectortest builds it from sources fetched through the Go module proxy,
+// so that go test -short ./... passes offline, with a cold cache.
+func skipCollectorIfShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the real OpenTelemetry Collector, which collectortest builds through the Go module proxy; skipped with -short")
+	}
+}
+
 // TestCollectorExport: spans configured by the specification's environment
 // variables reach the real collector, conforming, with the resource.
 func TestCollectorExport(t *testing.T) {
+	skipCollectorIfShort(t)
 	restoreGlobals(t)
 	c := collectortest.Start(t, collectortest.WithBasicAuth("crs", "s3cret"))
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+c.Endpoint())
@@ -44,7 +55,7 @@ func TestCollectorExport(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
 	t.Setenv("OTEL_SERVICE_NAME", "patcher")
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test")
-	errs := captureErrors(t)
+	errs := crsteltest.CaptureErrors(t)
 
 	ctx := context.Background()
 	tel, err := crstel.Setup(ctx)
@@ -74,7 +85,7 @@ func TestCollectorExport(t *testing.T) {
 			t.Errorf("effort weight = %#v, want int64 8", s.Attributes["crs.action.effort.weight"])
 		}
 	}
-	if all := errs.all(); len(all) != 0 {
+	if all := errs.Errors(); len(all) != 0 {
 		t.Errorf("otel.Handle got %v, want nothing", all)
 	}
 }
@@ -83,9 +94,10 @@ func TestCollectorExport(t *testing.T) {
 // crstel reports one clear error naming the endpoint but not the secret,
 // however many batches fail, and counts the lost spans.
 func TestCollectorWrongCredentials(t *testing.T) {
+	skipCollectorIfShort(t)
 	restoreGlobals(t)
 	c := collectortest.Start(t, collectortest.WithBasicAuth("crs", "s3cret"))
-	errs := captureErrors(t)
+	errs := crsteltest.CaptureErrors(t)
 	const password = "wrong-password"
 	secret := base64.StdEncoding.EncodeToString([]byte("crs:" + password))
 
@@ -102,13 +114,13 @@ func TestCollectorWrongCredentials(t *testing.T) {
 	}
 	serr := tel.Shutdown(ctx)
 
-	if got := errs.containing("credentials"); got != 1 {
-		t.Errorf("got %d credential errors through otel.Handle, want 1; all: %v", got, errs.all())
+	if got := errs.Count("credentials"); got != 1 {
+		t.Errorf("got %d credential errors through otel.Handle, want 1; all: %v", got, errs.Errors())
 	}
-	if errs.containing(c.Endpoint()) == 0 {
-		t.Errorf("no error names the endpoint %s: %v", c.Endpoint(), errs.all())
+	if errs.Count(c.Endpoint()) == 0 {
+		t.Errorf("no error names the endpoint %s: %v", c.Endpoint(), errs.Errors())
 	}
-	all := append(errs.all(), serr)
+	all := append(errs.Errors(), serr)
 	for _, err := range all {
 		if err != nil && (strings.Contains(err.Error(), password) || strings.Contains(err.Error(), secret)) {
 			t.Errorf("error reveals the credentials: %v", err)
@@ -133,7 +145,7 @@ func TestCollectorBurst(t *testing.T) {
 	}
 	restoreGlobals(t)
 	c := collectortest.Start(t)
-	errs := captureErrors(t)
+	errs := crsteltest.CaptureErrors(t)
 	const n = 200_000
 
 	ctx := context.Background()
@@ -170,7 +182,7 @@ func TestCollectorBurst(t *testing.T) {
 	if accepted != n {
 		t.Errorf("collector accepted %v spans, want %d", accepted, n)
 	}
-	if all := errs.all(); len(all) != 0 {
+	if all := errs.Errors(); len(all) != 0 {
 		t.Errorf("otel.Handle got %v, want nothing", all)
 	}
 }

@@ -70,9 +70,12 @@
 // # Nothing lost silently
 //
 // The export queue holds [DefaultQueueSize] spans, enough for a burst of
-// 200,000, and at most [DefaultQueueBytes] of them. Spans dropped from a full queue or refused by the collector are
-// counted ([Telemetry.Stats]) and reported through otel.Handle and by
-// [Telemetry.Shutdown], which flushes everything buffered.
+// 200,000, and at most [DefaultQueueBytes] of them. An export is retried
+// through an outage of the collector for [DefaultOutage]. Spans dropped from
+// a full queue, refused by the collector or still unsent when a bounded
+// Shutdown gives up are counted by reason ([Telemetry.Stats]) and reported
+// through otel.Handle and by [Telemetry.Shutdown], which flushes everything
+// buffered.
 //
 // # The other packages
 //
@@ -85,7 +88,9 @@
 //   - [github.com/crstel/crstel/logs]: a log/slog handler that puts records
 //     in their action.
 //   - [github.com/crstel/crstel/subprocess]: commands run as actions.
-//   - [github.com/crstel/crstel/crsteltest]: checks that spans conform.
+//   - [github.com/crstel/crstel/crsteltest]: for tests, a recorder that
+//     runs tests in parallel, and checks that spans conform.
 //
-// The command crstel (cmd/crstel) lists the anomalies of the journals.
+// The command crstel (cmd/crstel) lists and reads the action journals, and
+// finds in them the actions a hung, crashed or killed process never ended.
 package crstel

@@ -24,7 +24,7 @@ func printSpans(spans tracetest.SpanStubs) {
 		slices.SortFunc(kvs, func(a, b attribute.KeyValue) int { return cmpString(string(a.Key), string(b.Key)) })
 		fmt.Println(s.Name)
 		for _, kv := range kvs {
-			fmt.Printf("  %s=%s\n", kv.Key, kv.Value.Emit())
+			fmt.Printf("  %s=%s\n", kv.Key, kv.Value.String())
 		}
 	}
 }
@@ -64,7 +64,7 @@ func ExampleSetup() {
 	spans := exp.GetSpans()
 	defer tel.Shutdown(ctx)
 	service, _ := spans[0].Resource.Set().Value("service.name")
-	fmt.Println("service.name:", service.Emit())
+	fmt.Println("service.name:", service.String())
 	printSpans(spans)
 	fmt.Printf("%+v\n", tel.Stats())
 	// Output:

@@ -52,7 +52,7 @@ func TestLossReasons(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			setupIsolate(t)
+			isolate(t)
 			exp := newHoldingExporter()
 			exp.fail = tt.fail
 			tel, err := crstel.Setup(context.Background(), append([]crstel.Option{crstel.WithServiceName("patcher"),
@@ -105,10 +105,10 @@ func TestLossReasons(t *testing.T) {
 // TestLostCounterMonotonic: the metric of lost spans counts a span once its
 // loss is decided, and never goes down: a span only queued is not lost.
 func TestLostCounterMonotonic(t *testing.T) {
-	setupIsolate(t)
+	isolate(t)
 	exp := newHoldingExporter()
 	reader := sdkmetric.NewManualReader()
-	tel := setupStart(t, crstel.WithServiceName("patcher"), crstel.WithExporter(exp), crstel.WithoutJournal(),
+	tel := startSetup(t, crstel.WithServiceName("patcher"), crstel.WithExporter(exp), crstel.WithoutJournal(),
 		crstel.WithMetricReader(reader), crstel.WithQueueSize(4), crstel.WithBatchSize(2))
 	lost := func() map[string]int64 {
 		t.Helper()
@@ -162,39 +162,39 @@ func TestLogExportSafeguards(t *testing.T) {
 		}
 	}
 	t.Run("refused credentials", func(t *testing.T) {
-		errs := setupIsolate(t)
+		errs := isolate(t)
 		exp := &failingLogExporter{err: status.Error(codes.Unauthenticated, "invalid token "+secret)}
-		tel := setupStart(t, crstel.WithServiceName("patcher"), crstel.WithExporter(newHoldingExporter()),
+		tel := startSetup(t, crstel.WithServiceName("patcher"), crstel.WithExporter(newHoldingExporter()),
 			crstel.WithLogExporter(exp), crstel.WithHeaders(map[string]string{"authorization": "Bearer " + secret}),
 			crstel.WithoutJournal(), crstel.WithMetricReader(sdkmetric.NewManualReader()))
 		for range 20 {
 			emit(tel, 1, "patch applied")
 			tel.ForceFlush(context.Background())
 		}
-		shutdownErr := setupShutdown(t, tel)
+		shutdownErr := shutdownTel(t, tel)
 		if n := exp.calls(); n < 1 || n > 2 {
 			t.Errorf("the log exporter was called %d times for 20 flushes within a second, want 1 or 2", n)
 		}
 		var reports []string
-		for _, m := range errs.messages() {
+		for _, m := range errs.Messages() {
 			if strings.Contains(m, "log records") && strings.Contains(m, "credentials") {
 				reports = append(reports, m)
 			}
 		}
 		if len(reports) != 1 {
-			t.Errorf("%d reports of the refused log export, want 1: %q", len(reports), errs.messages())
+			t.Errorf("%d reports of the refused log export, want 1: %q", len(reports), errs.Messages())
 		}
 		if !strings.Contains(fmt.Sprint(shutdownErr), "20 of 20 log records") {
 			t.Errorf("Shutdown = %v, want 20 of 20 log records lost", shutdownErr)
 		}
-		for _, m := range append(errs.messages(), fmt.Sprint(shutdownErr)) {
+		for _, m := range append(errs.Messages(), fmt.Sprint(shutdownErr)) {
 			if strings.Contains(m, secret) {
 				t.Errorf("the secret appears in %q", m)
 			}
 		}
 	})
 	t.Run("byte bound and unsent", func(t *testing.T) {
-		setupIsolate(t)
+		isolate(t)
 		exp := &failingLogExporter{block: make(chan struct{})}
 		tel, err := crstel.Setup(context.Background(), crstel.WithServiceName("patcher"),
 			crstel.WithExporter(newHoldingExporter()), crstel.WithLogExporter(exp), crstel.WithoutJournal(),

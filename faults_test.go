@@ -25,6 +25,7 @@ import (
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/crsteltest"
 	"github.com/crstel/crstel/internal/collectortest"
 )
 
@@ -119,7 +120,7 @@ func TestCollectorLateStart(t *testing.T) {
 		t.Skip("takes 15 s; skipped with -short")
 	}
 	restoreGlobals(t)
-	errs := captureErrors(t)
+	errs := crsteltest.CaptureErrors(t)
 	port := freePort(t)
 	ctx := context.Background()
 	tel, err := crstel.Setup(ctx, crstel.WithEndpoint("http://127.0.0.1:"+strconv.Itoa(port)), crstel.WithoutJournal())
@@ -141,7 +142,7 @@ func TestCollectorLateStart(t *testing.T) {
 	}
 	got := waitAccepted(t, c, n)
 	t.Logf("made %d spans, the first 10 s with no collector; %d arrived, the last %v after the collector started; %+v; %d errors reported",
-		n, got, time.Since(start).Round(100*time.Millisecond), tel.Stats(), len(errs.all()))
+		n, got, time.Since(start).Round(100*time.Millisecond), tel.Stats(), len(errs.Errors()))
 	if got != n || tel.Stats().Lost() != 0 {
 		t.Errorf("collector received %d of %d spans, Stats %+v; want all", got, n, tel.Stats())
 	}
@@ -155,7 +156,7 @@ func TestCollectorRestart(t *testing.T) {
 		t.Skip("takes 25 s; skipped with -short")
 	}
 	restoreGlobals(t)
-	captureErrors(t)
+	crsteltest.CaptureErrors(t)
 	c := collectortest.Start(t)
 	ctx := context.Background()
 	tel, err := crstel.Setup(ctx, crstel.WithEndpoint("http://"+c.Endpoint()), crstel.WithoutJournal())
@@ -189,7 +190,7 @@ func TestCollectorOutageBeyondBound(t *testing.T) {
 		t.Skip("takes 10 s; skipped with -short")
 	}
 	restoreGlobals(t)
-	errs := captureErrors(t)
+	errs := crsteltest.CaptureErrors(t)
 	c := collectortest.Start(t)
 	reader := sdkmetric.NewManualReader()
 	ctx := context.Background()
@@ -233,8 +234,8 @@ func TestCollectorOutageBeyondBound(t *testing.T) {
 	if serr == nil || !strings.Contains(serr.Error(), want) {
 		t.Errorf("Shutdown error %v, want it to say %q", serr, want)
 	}
-	if errs.containing(want) == 0 {
-		t.Errorf("otel.Handle got %q, want one saying %q", errs.messages(), want)
+	if errs.Count(want) == 0 {
+		t.Errorf("otel.Handle got %q, want one saying %q", errs.Messages(), want)
 	}
 }
 
@@ -244,7 +245,7 @@ func TestCollectorOutageBeyondBound(t *testing.T) {
 func TestWrongCredentialsNoStorm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		restoreGlobals(t)
-		errs := captureErrors(t)
+		errs := crsteltest.CaptureErrors(t)
 		attempts := 0
 		exp := &refusingExporter{attempts: &attempts}
 		tel, err := crstel.Setup(context.Background(), crstel.WithExporter(exp), crstel.WithoutJournal(),
@@ -259,12 +260,12 @@ func TestWrongCredentialsNoStorm(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		tel.Shutdown(context.Background())
-		t.Logf("export requests in a minute of refusals: %d; errors reported: %d; %+v", attempts, len(errs.all()), tel.Stats())
+		t.Logf("export requests in a minute of refusals: %d; errors reported: %d; %+v", attempts, len(errs.Errors()), tel.Stats())
 		if attempts > 6 {
 			t.Errorf("%d export requests in a minute of refused credentials, want at most 6", attempts)
 		}
-		if n := errs.containing("credentials"); n != 1 {
-			t.Errorf("%d errors about the credentials, want 1: %q", n, errs.messages())
+		if n := errs.Count("credentials"); n != 1 {
+			t.Errorf("%d errors about the credentials, want 1: %q", n, errs.Messages())
 		}
 		if st := tel.Stats(); st.Failed != 600 {
 			t.Errorf("Stats %+v, want 600 failed", st)
@@ -373,7 +374,7 @@ func TestCollectorSlow(t *testing.T) {
 		t.Skip("takes 10 s; skipped with -short")
 	}
 	restoreGlobals(t)
-	captureErrors(t)
+	crsteltest.CaptureErrors(t)
 	c := collectortest.Start(t)
 	proxy := newDelayProxy(t, c.Endpoint(), 2*time.Second)
 	ctx := context.Background()

@@ -67,7 +67,7 @@ func TestInvalidInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			errs := captureErrors(t)                                  // global: not in parallel
+			errs := crsteltest.CaptureErrors(t)                       // global: not in parallel
 			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal()) // a nil ctx takes the global provider
 			ctx := crstel.WithTask(context.Background(), task1)
 			if tt.nilCtx {
@@ -86,17 +86,17 @@ func TestInvalidInput(t *testing.T) {
 				t.Fatalf("recorded %d spans, want 1", len(spans))
 			}
 			s := spans[0]
-			a := attrs(s)
+			a := crsteltest.Attrs(s)
 			marks := strings.Join(a[crstel.InvalidKey].AsStringSlice(), "\n")
 			if !strings.Contains(marks, tt.want) {
 				t.Errorf("crstel.invalid = %q, want it to mention %s", marks, tt.want)
 			}
-			if errs.containing(tt.want) == 0 {
-				t.Errorf("otel.Handle got %v, want an error mentioning %s", errs.all(), tt.want)
+			if errs.Count(tt.want) == 0 {
+				t.Errorf("otel.Handle got %v, want an error mentioning %s", errs.Errors(), tt.want)
 			}
 			if tt.sentinel != nil {
 				found := false
-				for _, err := range errs.all() {
+				for _, err := range errs.Errors() {
 					found = found || errors.Is(err, tt.sentinel)
 				}
 				if !found {

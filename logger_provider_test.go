@@ -29,10 +29,10 @@ func TestLoggerProvider(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			setupIsolate(t)
+			isolate(t)
 			prev := otel.GetLoggerProvider()
 			t.Cleanup(func() {
-				if !setupSame(otel.GetLoggerProvider(), prev) {
+				if !sameValue(otel.GetLoggerProvider(), prev) {
 					otel.SetLoggerProvider(prev)
 				}
 			})
@@ -40,7 +40,7 @@ func TestLoggerProvider(t *testing.T) {
 				t.Setenv("OTEL_LOGS_EXPORTER", tt.exporter)
 			}
 			srv := otlptest.NewServer(t)
-			tel := setupStart(t, crstel.WithEndpoint(srv.URL()), crstel.WithServiceName("patcher"),
+			tel := startSetup(t, crstel.WithEndpoint(srv.URL()), crstel.WithServiceName("patcher"),
 				crstel.WithoutJournal(), crstel.WithMetricReader(sdkmetric.NewManualReader()))
 
 			lp := tel.LoggerProvider()
@@ -62,7 +62,7 @@ func TestLoggerProvider(t *testing.T) {
 			r.SetSeverityText("INFO")
 			r.AddAttributes(attribute.String("file", "png.c"))
 			logger.Emit(ctx, r)
-			if err := setupShutdown(t, tel); err != nil {
+			if err := shutdownTel(t, tel); err != nil {
 				t.Fatalf("Shutdown: %v", err)
 			}
 

@@ -11,26 +11,10 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
 
-	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/envconfig"
 	"github.com/crstel/crstel/internal/export"
 	"github.com/crstel/crstel/internal/otlp"
 )
-
-// ActionOf returns the category and name of the innermost [Action] ctx is
-// inside of, and true; or "", "" and false if ctx is not inside an action
-// (or is nil). Package [github.com/crstel/crstel/logs] uses it to put the
-// action on log records.
-func ActionOf(ctx context.Context) (category crs.Category, name string, ok bool) {
-	if ctx == nil {
-		return "", "", false
-	}
-	a := actionFrom(ctx)
-	if a == nil {
-		return "", "", false
-	}
-	return crs.Category(a.Category), a.Name, true
-}
 
 // DefaultLogQueueSize is the number of log records buffered for export
 // unless OTEL_BLRP_MAX_QUEUE_SIZE says otherwise. It holds the burst of a

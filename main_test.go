@@ -7,9 +7,9 @@ import (
 	"os/signal"
 	"syscall"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
-	"time"
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"

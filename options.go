@@ -58,8 +58,11 @@ const (
 	DefaultBatchSize = 2048
 	// DefaultOutage is how long an export is retried while the collector
 	// is unreachable before its spans count as failed. Spans that end
-	// meanwhile wait in the queue. OTEL_EXPORTER_OTLP_TIMEOUT, which bounds
-	// an export with its retries, overrides it.
+	// meanwhile wait in the queue. OTEL_EXPORTER_OTLP_TIMEOUT (or
+	// OTEL_EXPORTER_OTLP_TRACES_TIMEOUT), which bounds an export with its
+	// retries, replaces it, shorter or longer (1 ms to 1 h);
+	// OTEL_BSP_EXPORT_TIMEOUT bounds an export too, and so can only shorten
+	// it.
 	DefaultOutage = 2 * time.Minute
 )
 
@@ -105,6 +108,7 @@ func WithServiceName(name string) Option {
 
 // WithResourceAttributes adds attributes to the resource. They override
 // OTEL_RESOURCE_ATTRIBUTES and the detected process and host attributes.
+// The default is none.
 func WithResourceAttributes(kvs ...attribute.KeyValue) Option {
 	return optionFunc(func(c *config) { c.resourceAttrs = append(c.resourceAttrs, kvs...) })
 }
@@ -136,7 +140,7 @@ func WithInsecure() Option {
 // te, grpc-*, ...); a value is printable ASCII, without CR, LF or other
 // control bytes, which gRPC refuses. Otherwise Setup fails, with an error
 // that names the key, never the value. Header values never appear in
-// crstel's errors or output.
+// crstel's errors or output. The default is none.
 func WithHeaders(headers map[string]string) Option {
 	return optionFunc(func(c *config) { c.addHeaders("WithHeaders", headers) })
 }

@@ -61,7 +61,7 @@ func (*SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) 
 				return true
 			}
 			problems = append(problems, fmt.Errorf("%s=%s is a %s, not a string; replaced by the action's %s",
-				e.Key, crs.Quote(e.Value.Emit()), strings.ToLower(e.Value.Type().String()), crs.Quote(kv.Value.AsString())))
+				e.Key, violation.Quote(e.Value.String()), strings.ToLower(e.Value.Type().String()), violation.Quote(kv.Value.AsString())))
 			return false
 		}
 		return false

@@ -47,7 +47,7 @@ func TestStampsThirdPartySpans(t *testing.T) {
 	action.End()
 
 	spans := rec.Ended()
-	if got := attrs(one(t, spans, "outside")); len(got) != 0 {
+	if got := crsteltest.Attrs(one(t, spans, "outside")); len(got) != 0 {
 		t.Errorf("span outside any action got attributes %v, want none", got)
 	}
 	crsteltest.AssertConforms(t, []sdktrace.ReadOnlySpan{one(t, spans, "chat gpt-4o"), one(t, spans, "retry")}, crsteltest.WantMetadata(task1))
@@ -93,10 +93,10 @@ func TestStampRepairsTypes(t *testing.T) {
 			_, s := rec.Provider().Tracer("third-party").Start(ctx, "child", trace.WithAttributes(tt.own...))
 			s.End()
 			action.End()
-			got := attrs(one(t, rec.Ended(), "child"))
+			got := crsteltest.Attrs(one(t, rec.Ended(), "child"))
 			for k, v := range tt.want {
 				if got[k] != attribute.StringValue(v) {
-					t.Errorf("%s = %s, want %q", k, got[k].Emit(), v)
+					t.Errorf("%s = %s, want %q", k, got[k].String(), v)
 				}
 			}
 			if n := len(got[crstel.InvalidKey].AsStringSlice()); n != tt.invalid {
@@ -202,7 +202,7 @@ func TestBaggageOnlyTaskMembers(t *testing.T) {
 	span.End()
 
 	s := one(t, rec.Ended(), "run_unit_tests")
-	if _, ok := attrs(s)["user.tier"]; ok {
+	if _, ok := crsteltest.Attrs(s)["user.tier"]; ok {
 		t.Error("foreign baggage member user.tier became task metadata")
 	}
 	crsteltest.AssertConforms(t, rec.Ended(), crsteltest.WantMetadata(task1))
@@ -266,7 +266,7 @@ func TestTaskBaggageLimits(t *testing.T) {
 				t.Fatalf("the case's metadata is invalid: %v", err)
 			}
 			rec := crsteltest.NewRecorder(t)
-			errs := captureErrors(t) // global: not in parallel
+			errs := crsteltest.CaptureErrors(t) // global: not in parallel
 			ctx := rec.Context(t.Context())
 			if tt.foreign != nil {
 				b, err := baggage.New(tt.foreign...)
@@ -294,14 +294,14 @@ func TestTaskBaggageLimits(t *testing.T) {
 			// Local spans keep everything.
 			_, span := crstel.Action(ctx, crs.Testing, "run_unit_tests", nil)
 			span.End()
-			local := attrs(one(t, rec.Ended(), "run_unit_tests"))
+			local := crsteltest.Attrs(one(t, rec.Ended(), "run_unit_tests"))
 			for k, v := range tt.meta {
 				if local[attribute.Key(k)].AsString() != v {
 					t.Errorf("local span lost %s", k)
 				}
 			}
 
-			msgs := strings.Join(errs.messages(), "\n")
+			msgs := strings.Join(errs.Messages(), "\n")
 			if tt.leftOut == nil {
 				if msgs != "" {
 					t.Errorf("reported %q, want nothing", msgs)

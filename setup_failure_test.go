@@ -15,6 +15,7 @@ import (
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/crsteltest"
 )
 
 // TestSetupFailureLeavesNothing: a Setup that fails shuts down what the
@@ -39,7 +40,7 @@ func TestSetupFailureLeavesNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			setupIsolate(t)
+			isolate(t)
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
@@ -81,7 +82,7 @@ func TestSetupFailureLeavesNothing(t *testing.T) {
 			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 				t.Errorf("a failed Setup left %d files in the journal folder", len(entries))
 			}
-			// setupIsolate checks that no goroutine is left.
+			// isolate checks that no goroutine is left.
 		})
 	}
 }
@@ -97,7 +98,7 @@ func globals() globalSet {
 // action panics.
 func strictNow(t *testing.T) (strict bool) {
 	t.Helper()
-	captureErrors(t)
+	crsteltest.CaptureErrors(t)
 	defer func() {
 		if recover() != nil {
 			strict = true

@@ -94,7 +94,7 @@ func (t *task) metadata() crs.Metadata {
 // passed on broken. A nil ctx is replaced by context.Background and reported.
 func WithTask(ctx context.Context, meta crs.Metadata) context.Context {
 	if ctx == nil {
-		violation.Report(nil, errNilContext("WithTask"))
+		violation.Report(context.Background(), errNilContext("WithTask"))
 		ctx = context.Background()
 	}
 	parent := taskFrom(ctx)
@@ -346,7 +346,7 @@ func withTaskBaggage(b baggage.Baggage, attrs []attribute.KeyValue) (_ baggage.B
 	for _, kv := range attrs {
 		if !baggageToken(string(kv.Key)) {
 			errs = append(errs, fmt.Errorf("%w: key %s cannot travel in W3C baggage (it is not an HTTP token); "+
-				"it stays on this process's spans only", crs.ErrInvalidMetadata, crs.Quote(string(kv.Key))))
+				"it stays on this process's spans only", crs.ErrInvalidMetadata, violation.Quote(string(kv.Key))))
 		}
 	}
 	// Usually everything fits: the header is encoded once and parsed, which
@@ -363,7 +363,7 @@ func withTaskBaggage(b baggage.Baggage, attrs []attribute.KeyValue) (_ baggage.B
 		}
 		m, err := baggage.NewMemberRaw(string(kv.Key), kv.Value.AsString(), taskProperties()...)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: key %s not put in baggage: %w", crs.ErrInvalidMetadata, crs.Quote(string(kv.Key)), err))
+			errs = append(errs, fmt.Errorf("%w: key %s not put in baggage: %w", crs.ErrInvalidMetadata, violation.Quote(string(kv.Key)), err))
 			continue
 		}
 		members = append(members, m)
@@ -525,7 +525,7 @@ func leftOutError(left []sizedMember) error {
 	slices.SortStableFunc(left, func(a, b sizedMember) int { return cmp.Compare(b.size, a.size) })
 	names := make([]string, 0, min(len(left), maxLeftNamed))
 	for _, sm := range left[:min(len(left), maxLeftNamed)] {
-		names = append(names, fmt.Sprintf("%s (%d bytes)", crs.Quote(sm.m.Key()), sm.size))
+		names = append(names, fmt.Sprintf("%s (%d bytes)", violation.Quote(sm.m.Key()), sm.size))
 	}
 	if len(left) > maxLeftNamed {
 		names = append(names, fmt.Sprintf("and %d more", len(left)-maxLeftNamed))

@@ -172,13 +172,13 @@ func CheckAttribute(kv attribute.KeyValue) error {
 	s, ok := Lookup(kv.Key)
 	if !ok {
 		if k := string(kv.Key); strings.HasPrefix(k, "crs.") || strings.HasPrefix(k, "fuzz.corpus.") {
-			return fmt.Errorf("%w: unknown key %s (misspelled?)", ErrInvalidAttribute, Quote(k))
+			return fmt.Errorf("%w: unknown key %s (misspelled?)", ErrInvalidAttribute, quote(k))
 		}
 		return nil
 	}
 	if kv.Value.Type() != s.Type {
 		return fmt.Errorf("%w: %s is %s %s, want %s", ErrInvalidAttribute, kv.Key,
-			kv.Value.Type(), Quote(kv.Value.Emit()), s.Type)
+			kv.Value.Type(), quote(kv.Value.String()), s.Type)
 	}
 	v := kv.Value.AsString()
 	var err error
@@ -189,11 +189,11 @@ func CheckAttribute(kv attribute.KeyValue) error {
 		err = ValidateName(v)
 	case CodeLinesKey:
 		if !validLines(v) {
-			err = fmt.Errorf("%s is not a line range like \"10-50\"", Quote(v))
+			err = fmt.Errorf("%s is not a line range like \"10-50\"", quote(v))
 		}
 	case FuzzCorpusUpdateTimeKey:
 		if _, perr := time.Parse(time.RFC3339Nano, v); perr != nil {
-			err = fmt.Errorf("%s is not an RFC 3339 time", Quote(v))
+			err = fmt.Errorf("%s is not an RFC 3339 time", quote(v))
 		}
 	case FuzzCorpusSizeKey, EffortWeightKey:
 		if kv.Value.AsInt64() < 0 {

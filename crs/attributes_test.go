@@ -2,11 +2,9 @@ package crs_test
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -161,7 +159,7 @@ func TestConstructors(t *testing.T) {
 			if got, want := tt.kv.Value.Type(), tt.want.Type(); got != want {
 				t.Errorf("type: got %v, want %v", got, want)
 			}
-			if got, want := tt.kv.Value.Emit(), tt.want.Emit(); got != want {
+			if got, want := tt.kv.Value.String(), tt.want.String(); got != want {
 				t.Errorf("value: got %s, want %s", got, want)
 			}
 			s, ok := crs.Lookup(tt.kv.Key)
@@ -296,7 +294,7 @@ func TestCheckAttributeAccepts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := crs.CheckAttribute(tt.kv); err != nil {
-				t.Errorf("CheckAttribute(%s=%s): got %v, want nil", tt.kv.Key, tt.kv.Value.Emit(), err)
+				t.Errorf("CheckAttribute(%s=%s): got %v, want nil", tt.kv.Key, tt.kv.Value.String(), err)
 			}
 		})
 	}
@@ -349,17 +347,17 @@ func TestCheckAttributeRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := crs.CheckAttribute(tt.kv)
 			if err == nil {
-				t.Fatalf("CheckAttribute(%s=%s): got nil, want error", tt.kv.Key, tt.kv.Value.Emit())
+				t.Fatalf("CheckAttribute(%s=%s): got nil, want error", tt.kv.Key, tt.kv.Value.String())
 			}
 			if !errors.Is(err, crs.ErrInvalidAttribute) {
-				t.Errorf("CheckAttribute(%s=%s): got %v, want error wrapping ErrInvalidAttribute", tt.kv.Key, tt.kv.Value.Emit(), err)
+				t.Errorf("CheckAttribute(%s=%s): got %v, want error wrapping ErrInvalidAttribute", tt.kv.Key, tt.kv.Value.String(), err)
 			}
 			msg := err.Error()
 			if !strings.Contains(msg, string(tt.kv.Key)) {
-				t.Errorf("CheckAttribute(%s=%s): got message %q, want it to name the key", tt.kv.Key, tt.kv.Value.Emit(), msg)
+				t.Errorf("CheckAttribute(%s=%s): got message %q, want it to name the key", tt.kv.Key, tt.kv.Value.String(), msg)
 			}
 			if !strings.Contains(msg, tt.want) {
-				t.Errorf("CheckAttribute(%s=%s): got message %q, want it to name the value (%s)", tt.kv.Key, tt.kv.Value.Emit(), msg, tt.want)
+				t.Errorf("CheckAttribute(%s=%s): got message %q, want it to name the value (%s)", tt.kv.Key, tt.kv.Value.String(), msg, tt.want)
 			}
 		})
 	}
@@ -393,58 +391,6 @@ func TestCheckAttributeLongValueIsCut(t *testing.T) {
 		}
 		if n := len(err.Error()); n > 1024 {
 			t.Errorf("CheckAttribute(%.40s...): got %d-byte message, want at most 1024", kv.Key, n)
-		}
-	}
-}
-
-func TestQuote(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want string
-	}{
-		{"empty", "", `""`},
-		{"short", "fuzz", `"fuzz"`},
-		{"quotes and newline", "a\"b\nc", `"a\"b\nc"`},
-		{"invalid UTF-8", "bad\xff", `"bad\xff"`},
-		{"exactly 64 bytes", strings.Repeat("q", 64), strconv.Quote(strings.Repeat("q", 64))},
-		{"65 bytes", strings.Repeat("q", 65), strconv.Quote(strings.Repeat("q", 64)) + "... (65 bytes)"},
-		{"1 MB", strings.Repeat("q", 1<<20), strconv.Quote(strings.Repeat("q", 64)) + "... (1048576 bytes)"},
-		{"rune across the cut", "a" + strings.Repeat("é", 40), strconv.Quote("a"+strings.Repeat("é", 31)) + "... (81 bytes)"},
-		{"4-byte runes", strings.Repeat("😀", 20), strconv.Quote(strings.Repeat("😀", 16)) + "... (80 bytes)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := crs.Quote(tt.in)
-			if got != tt.want {
-				t.Errorf("Quote(%.80q): got %q, want %q", tt.in, got, tt.want)
-			}
-			if !utf8.ValidString(got) {
-				t.Errorf("Quote(%.80q): got %q, not valid UTF-8", tt.in, got)
-			}
-		})
-	}
-}
-
-func TestQuoteStaysShort(t *testing.T) {
-	for _, in := range []string{
-		strings.Repeat("x", 1<<20),
-		strings.Repeat("\xff", 1<<20),
-		strings.Repeat("\x00", 1<<20),
-		strings.Repeat("日", 1<<18),
-		strings.Repeat("\U0010FFFF", 1<<18),
-	} {
-		got := crs.Quote(in)
-		// 64 bytes, each escaped to at most 4 bytes (\xff), or 4-byte runes
-		// escaped to 10 (\U0010ffff), plus quotes and the length.
-		if len(got) > 300 {
-			t.Errorf("Quote(%d bytes of %.8q...): got %d bytes, want at most 300", len(in), in, len(got))
-		}
-		if !strings.HasSuffix(got, "("+strconv.Itoa(len(in))+" bytes)") {
-			t.Errorf("Quote(%d bytes): got %q, want the length noted", len(in), got)
-		}
-		if !utf8.ValidString(got) {
-			t.Errorf("Quote(%d bytes of %.8q...): got invalid UTF-8", len(in), in)
 		}
 	}
 }

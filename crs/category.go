@@ -54,7 +54,7 @@ func ParseCategory(s string) (Category, error) {
 	}
 	return "", fmt.Errorf("%w %s (valid: static_analysis, dynamic_analysis, fuzzing, "+
 		"program_analysis, building, input_generation, patch_generation, testing, scoring_submission)",
-		ErrUnknownCategory, Quote(s))
+		ErrUnknownCategory, quote(s))
 }
 
 // Validate returns nil if c is valid, else an error wrapping

@@ -26,10 +26,12 @@ var (
 // quoteLimit is how many bytes of an offending value an error message shows.
 const quoteLimit = 64
 
-// Quote returns s quoted for an error message: invalid UTF-8 is escaped and
+// quote returns s quoted for an error message: invalid UTF-8 is escaped and
 // a value longer than 64 bytes is cut, with its full length noted, so a
-// 1 MB value never ends up in a log line.
-func Quote(s string) string {
+// 1 MB value never ends up in a log line. It is the internal
+// violation.Quote, which this package, importing the attribute package
+// only, cannot import; violation's TestQuoteAgrees keeps the two the same.
+func quote(s string) string {
 	if len(s) <= quoteLimit {
 		return strconv.Quote(s)
 	}

@@ -152,13 +152,3 @@ func ExampleFuzzCorpusUpdateTime() {
 	// Output:
 	// fuzz.corpus.update.time 2025-03-01T12:30:00.5Z
 }
-
-func ExampleQuote() {
-	fmt.Println(crs.Quote("fuzz"))
-	fmt.Println(crs.Quote("bad\xff"))
-	fmt.Println(crs.Quote(strings.Repeat("a", 1<<20)))
-	// Output:
-	// "fuzz"
-	// "bad\xff"
-	// "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"... (1048576 bytes)
-}

@@ -14,7 +14,7 @@ import (
 )
 
 // maxErrorLen bounds any error message of the package: values are cut by
-// Quote (at most about 300 bytes each) and Metadata.Validate lists at most
+// quote (at most about 300 bytes each) and Metadata.Validate lists at most
 // ten problems.
 const maxErrorLen = 8 << 10
 
@@ -158,7 +158,7 @@ func FuzzMetadata(f *testing.F) {
 			k := string(kv.Key)
 			switch {
 			case k == "":
-				t.Fatalf("Attributes(): got an empty key (value %q)", kv.Value.Emit())
+				t.Fatalf("Attributes(): got an empty key (value %q)", kv.Value.String())
 			case strings.HasPrefix(k, "crs.") || strings.HasPrefix(k, "crstel."):
 				t.Fatalf("Attributes(): got reserved key %q", k)
 			case !utf8.ValidString(k):

@@ -64,17 +64,17 @@ const maxListed = 10
 func validateEntry(k, v string) error {
 	switch {
 	case k == "":
-		return fmt.Errorf("%w: empty key (value %s)", ErrInvalidMetadata, Quote(v))
+		return fmt.Errorf("%w: empty key (value %s)", ErrInvalidMetadata, quote(v))
 	case len(k) > MaxMetadataKeyLen:
-		return fmt.Errorf("%w: key %s longer than %d bytes", ErrInvalidMetadata, Quote(k), MaxMetadataKeyLen)
+		return fmt.Errorf("%w: key %s longer than %d bytes", ErrInvalidMetadata, quote(k), MaxMetadataKeyLen)
 	case !utf8.ValidString(k):
-		return fmt.Errorf("%w: key %s is not valid UTF-8", ErrInvalidMetadata, Quote(k))
+		return fmt.Errorf("%w: key %s is not valid UTF-8", ErrInvalidMetadata, quote(k))
 	case reservedKey(k):
-		return fmt.Errorf("%w: key %s is reserved for the specification's attributes", ErrInvalidMetadata, Quote(k))
+		return fmt.Errorf("%w: key %s is reserved for the specification's attributes", ErrInvalidMetadata, quote(k))
 	case len(v) > MaxMetadataValueLen:
-		return fmt.Errorf("%w: value of %s is %d bytes, more than %d", ErrInvalidMetadata, Quote(k), len(v), MaxMetadataValueLen)
+		return fmt.Errorf("%w: value of %s is %d bytes, more than %d", ErrInvalidMetadata, quote(k), len(v), MaxMetadataValueLen)
 	case !utf8.ValidString(v):
-		return fmt.Errorf("%w: value of %s is not valid UTF-8", ErrInvalidMetadata, Quote(k))
+		return fmt.Errorf("%w: value of %s is not valid UTF-8", ErrInvalidMetadata, quote(k))
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ func ValidateName(name string) error {
 	case name == "":
 		return fmt.Errorf("%w: empty", ErrInvalidName)
 	case len(name) > MaxNameLen:
-		return fmt.Errorf("%w %s: longer than %d bytes", ErrInvalidName, Quote(name), MaxNameLen)
+		return fmt.Errorf("%w %s: longer than %d bytes", ErrInvalidName, quote(name), MaxNameLen)
 	}
 	// Fast path for ASCII, the usual case: no space and no control byte.
 	i := 0
@@ -38,14 +38,14 @@ func ValidateName(name string) error {
 		return nil
 	}
 	if !utf8.ValidString(name) {
-		return fmt.Errorf("%w %s: not valid UTF-8", ErrInvalidName, Quote(name))
+		return fmt.Errorf("%w %s: not valid UTF-8", ErrInvalidName, quote(name))
 	}
 	for _, r := range name[i:] {
 		if unicode.IsSpace(r) {
-			return fmt.Errorf("%w %s: contains whitespace %U", ErrInvalidName, Quote(name), r)
+			return fmt.Errorf("%w %s: contains whitespace %U", ErrInvalidName, quote(name), r)
 		}
 		if unicode.IsControl(r) || r == utf8.RuneError {
-			return fmt.Errorf("%w %s: contains control character %U", ErrInvalidName, Quote(name), r)
+			return fmt.Errorf("%w %s: contains control character %U", ErrInvalidName, quote(name), r)
 		}
 	}
 	return nil

@@ -98,14 +98,13 @@ func TestValidateNameRejects(t *testing.T) {
 	}
 }
 
-// TestValidateNameMessageNamesContinuationBytes is a regression test. The bug it caught: Quote backs up from byte 64 to the start of a rune with
-// utf8.RuneStart. When the value is invalid UTF-8 made of continuation bytes
-// (0x80-0xBF), there is no rune start, the loop reaches 0 and the message
-// shows the value as "" ("crs: invalid action name \"\"... (200 bytes): ...").
-// The error then names nothing, although Quote's doc promises invalid UTF-8
-// is escaped and shown. A fix: only back up while the bytes before the cut
-// are a valid partial rune, e.g. stop after at most utf8.UTFMax-1 steps and
-// cut at 64 otherwise.
+// TestValidateNameMessageNamesContinuationBytes is a regression test. The
+// bug it caught: quote backed up from byte 64 to the start of a rune with
+// utf8.RuneStart; when the value is invalid UTF-8 made of continuation
+// bytes (0x80-0xBF) there is no rune start, the loop reached 0 and the
+// message showed the value as "" ("crs: invalid action name \"\"... (200
+// bytes): ..."), naming nothing. quote now backs up at most utf8.UTFMax-1
+// bytes and cuts at 64 otherwise.
 func TestValidateNameMessageNamesContinuationBytes(t *testing.T) {
 	in := strings.Repeat("\x80", 200)
 	err := crs.ValidateName(in)
@@ -113,7 +112,7 @@ func TestValidateNameMessageNamesContinuationBytes(t *testing.T) {
 		t.Fatalf("ValidateName(200 x \\x80): got %v, want error wrapping ErrInvalidName", err)
 	}
 	if want := `\x80\x80\x80\x80`; !strings.Contains(err.Error(), want) {
-		t.Errorf("(Quote): ValidateName(200 x \\x80): got message %q, want it to show the value (%s...)", err, want)
+		t.Errorf("(quote): ValidateName(200 x \\x80): got message %q, want it to show the value (%s...)", err, want)
 	}
 }
 

@@ -113,7 +113,7 @@ func Check(spans []sdktrace.ReadOnlySpan, opts ...CheckOption) error {
 				if v, ok := attrs[attribute.Key(k)]; !ok {
 					add("task metadata %s missing", k)
 				} else if v.Type() != attribute.STRING || v.AsString() != want[k] {
-					add("task metadata %s is %s, want %q", k, v.Emit(), want[k])
+					add("task metadata %s is %s, want %q", k, v.String(), want[k])
 				}
 			}
 		} else {
@@ -126,7 +126,7 @@ func Check(spans []sdktrace.ReadOnlySpan, opts ...CheckOption) error {
 			}
 			for _, k := range slices.Sorted(maps.Keys(common)) {
 				if v, ok := attrs[k]; !ok || v != common[k] {
-					add("task metadata %s=%q of its trace missing", k, common[k].Emit())
+					add("task metadata %s=%q of its trace missing", k, common[k].String())
 				}
 			}
 		}

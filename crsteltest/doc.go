@@ -14,4 +14,8 @@
 //
 // [Check] returns the same findings as an error, for use outside tests, such
 // as a conformance check in a component's own pipeline.
+//
+// Smaller helpers: [Attrs] gives a span's attributes by key, [ByName] the
+// spans of a name, and [CaptureErrors] the errors crstel (or any
+// OpenTelemetry component) reports through otel.Handle during a test.
 package crsteltest

@@ -118,7 +118,7 @@ func NewRecorder(tb testing.TB, opts ...RecorderOption) *Recorder {
 		prevTP, prevProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()
 		otel.SetTracerProvider(tp)
 		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-		prevStrict := violation.Strict(nil)
+		prevStrict := violation.Strict(context.Background()) // the process's setting
 		if cfg.strict {
 			violation.SetStrict(true)
 		}

@@ -68,7 +68,7 @@ func TestWithSpanProcessor(t *testing.T) {
 		started := attribute.NewSet(p.attrs["chat"]...)
 		for _, kv := range []attribute.KeyValue{crs.ActionName("generate_patch"), attribute.String("task.id", "task-1")} {
 			if v, _ := started.Value(kv.Key); v != kv.Value {
-				t.Errorf("%s = %q when the processor saw the span start, want %q", kv.Key, v.Emit(), kv.Value.Emit())
+				t.Errorf("%s = %q when the processor saw the span start, want %q", kv.Key, v.String(), kv.Value.String())
 			}
 		}
 	})

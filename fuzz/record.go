@@ -174,7 +174,7 @@ func record(ctx context.Context, u CorpusUpdate, omitted int, cfg *config) {
 			crs.ErrInvalidAttribute, crs.FuzzCorpusUpdateMethodKey, MethodPeriodic, MethodOnChange))
 	default:
 		problems = append(problems, fmt.Errorf("%w: %s %s is unknown, want %q or %q",
-			crs.ErrInvalidAttribute, crs.FuzzCorpusUpdateMethodKey, crs.Quote(string(u.Method)), MethodPeriodic, MethodOnChange))
+			crs.ErrInvalidAttribute, crs.FuzzCorpusUpdateMethodKey, violation.Quote(string(u.Method)), MethodPeriodic, MethodOnChange))
 	}
 	if u.Size < 0 {
 		problems = append(problems, fmt.Errorf("%w: %s %d is negative",

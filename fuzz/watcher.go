@@ -10,7 +10,6 @@ import (
 
 	"go.opentelemetry.io/otel"
 
-	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/violation"
 )
 
@@ -129,8 +128,8 @@ func WithMethod(m Method) WatcherOption {
 		case MethodPeriodic, MethodOnChange:
 			c.method = m
 		default:
-			violation.Report(nil, fmt.Errorf("fuzz.WithMethod: method %s is unknown, want %q or %q; the Watcher polls",
-				crs.Quote(string(m)), MethodPeriodic, MethodOnChange))
+			violation.Report(context.Background(), fmt.Errorf("fuzz.WithMethod: method %s is unknown, want %q or %q; the Watcher polls",
+				violation.Quote(string(m)), MethodPeriodic, MethodOnChange))
 		}
 	})
 }

@@ -88,7 +88,7 @@ func anthropicClient(t *testing.T, srv *httptest.Server, opts ...genai.Transport
 // transport.
 func TestOpenAIClient(t *testing.T) {
 	params := openai.ChatCompletionNewParams{
-		Model:               openai.ChatModelGPT4oMini,
+		Model:               "gpt-4o-mini",
 		Messages:            []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("You are terse."), openai.UserMessage("Write a short poem about OpenTelemetry")},
 		Temperature:         openai.Float(0.7),
 		MaxCompletionTokens: openai.Int(2048),

@@ -2,11 +2,11 @@
 // logged in.
 //
 // [NewHandler] wraps any slog.Handler, such as slog.NewJSONHandler for
-// container logs. A record logged with a context inside a [crstel.Action]
-// gets the trace and span ids of the enclosing span, the action's
-// crs.action.category and crs.action.name, and the task metadata
-// ([crstel.Task]), so that a log line can be found from its span and the
-// reverse:
+// container logs. A record logged with a context inside an action
+// ([github.com/crstel/crstel.Action]) gets the trace and span ids of the
+// enclosing span, the action's crs.action.category and crs.action.name,
+// and the task metadata ([github.com/crstel/crstel.WithTask]), so that a
+// log line can be found from its span and the reverse:
 //
 //	logger := slog.New(logs.NewHandler(slog.NewJSONHandler(os.Stderr, nil), logs.WithOTLP()))
 //	ctx, span := crstel.Action(ctx, crs.Building, "build", nil)
@@ -39,8 +39,19 @@
 // # OpenTelemetry
 //
 // With [WithOTLP], records also go to the global OpenTelemetry
-// LoggerProvider through the otelslog bridge, which [crstel.Setup] installs
-// and exports over OTLP gRPC where the spans go (OTEL_LOGS_EXPORTER=none
-// turns that off). There they carry the trace context as OTLP fields, and
-// the action and the task metadata as attributes.
+// LoggerProvider through the otelslog bridge, which
+// [github.com/crstel/crstel.Setup] installs and exports over OTLP gRPC
+// where the spans go (OTEL_LOGS_EXPORTER=none turns that off). There they
+// carry the trace context as OTLP fields, and the action and the task
+// metadata as attributes.
+//
+// # Cost
+//
+// The action's category and name and the task metadata are those crstel
+// computed once for the action's span, sorted: a record copies and sorts
+// nothing. Without [WithOTLP], a record logged inside an action costs the
+// allocations of the same record logged by the inner handler alone with
+// the fields written by hand (the ids in hex), and one logged outside costs
+// none beyond the inner handler's: the package's BenchmarkHandle compares
+// the two.
 package logs

@@ -4,17 +4,17 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"maps"
 	"slices"
 	"sync/atomic"
 
 	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/internal/actionref"
 	"github.com/crstel/crstel/internal/provider"
 )
 
@@ -105,7 +105,7 @@ func WithLoggerProvider(provider log.LoggerProvider) Option {
 //	trace_id, span_id       the span of ctx, if it has a valid one
 //	crs.action.category     the innermost crstel.Action of ctx, if any
 //	crs.action.name
-//	round.id, task.id, ...  the task metadata of ctx (crstel.Task), by key
+//	round.id, task.id, ...  the task metadata of ctx (crstel.WithTask), by key
 //
 // These correlation fields are always at the top level of the record:
 // groups opened with slog.Logger.WithGroup hold the caller's attributes
@@ -176,7 +176,11 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	corr := correlation(ctx)
+	// The fields and the attributes are gathered on the stack, so that the
+	// record passed on is the only allocation beyond those of the fields'
+	// values (the ids in hex): see BenchmarkHandle.
+	var buf [correlationCap]slog.Attr
+	corr := appendCorrelation(ctx, buf[:0:len(buf)])
 	var nextErr, otlpErr error
 	if h.next != nil && h.next.Enabled(ctx, r.Level) {
 		if len(corr) == 0 && len(h.groups) == 0 && !h.redact.needed(r) {
@@ -194,43 +198,53 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	return errors.Join(nextErr, otlpErr)
 }
 
+// correlationCap is the number of correlation fields Handle gathers
+// without allocating: the ids, the action and 12 entries of task metadata.
+const correlationCap = 16
+
 // record returns a new record like r with the attributes corr, then pre,
 // then r's own, redacted and nested in the handler's groups.
 func (h *Handler) record(r slog.Record, corr, pre []slog.Attr) slog.Record {
 	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
-	out.AddAttrs(corr...)
-	out.AddAttrs(pre...)
+	var buf [recordCap]slog.Attr
+	attrs := append(buf[:0], corr...)
+	attrs = append(attrs, pre...)
 	if len(h.groups) == 0 {
-		r.Attrs(func(a slog.Attr) bool {
-			ra, _ := h.redact.attr(a)
-			out.AddAttrs(ra)
-			return true
-		})
-		return out
-	}
-	var attrs []slog.Attr
-	if n := r.NumAttrs(); n > 0 {
-		attrs = make([]slog.Attr, 0, n)
 		r.Attrs(func(a slog.Attr) bool {
 			ra, _ := h.redact.attr(a)
 			attrs = append(attrs, ra)
 			return true
 		})
+		out.AddAttrs(attrs...) // one allocation at most, for those past the record's first five
+		return out
+	}
+	var own []slog.Attr
+	if n := r.NumAttrs(); n > 0 {
+		own = make([]slog.Attr, 0, n)
+		r.Attrs(func(a slog.Attr) bool {
+			ra, _ := h.redact.attr(a)
+			own = append(own, ra)
+			return true
+		})
 	}
 	for i := len(h.groups) - 1; i >= 0; i-- {
 		g := h.groups[i]
-		members := make([]slog.Attr, 0, len(g.attrs)+len(attrs))
+		members := make([]slog.Attr, 0, len(g.attrs)+len(own))
 		members = append(members, g.attrs...)
-		members = append(members, attrs...)
+		members = append(members, own...)
 		if len(members) == 0 {
-			attrs = nil // a group with no attributes is left out
+			own = nil // a group with no attributes is left out
 			continue
 		}
-		attrs = []slog.Attr{{Key: g.name, Value: slog.GroupValue(members...)}}
+		own = []slog.Attr{{Key: g.name, Value: slog.GroupValue(members...)}}
 	}
-	out.AddAttrs(attrs...)
+	out.AddAttrs(append(attrs, own...)...)
 	return out
 }
+
+// recordCap is the number of attributes record gathers without
+// allocating.
+const recordCap = 24
 
 // WithAttrs returns a Handler whose records have attrs too, after the
 // correlation fields, inside the groups opened so far. They are redacted
@@ -266,26 +280,32 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	return &h2
 }
 
-// correlation returns the correlation fields of ctx: the trace and span
-// ids first, if any, then the action, then the task metadata.
-func correlation(ctx context.Context) []slog.Attr {
-	sc := trace.SpanContextFromContext(ctx)
-	category, name, inAction := crstel.ActionOf(ctx)
-	meta := crstel.Task(ctx)
-	if !sc.IsValid() && !inAction && len(meta) == 0 {
-		return nil
+// appendCorrelation appends the correlation fields of ctx to dst: the
+// trace and span ids first, if any, then the action, then the task
+// metadata. The action and the metadata are as crstel computed them once,
+// for the action's span and its task: nothing is copied or sorted here.
+func appendCorrelation(ctx context.Context, dst []slog.Attr) []slog.Attr {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		dst = append(dst, slog.String(TraceIDKey, sc.TraceID().String()), slog.String(SpanIDKey, sc.SpanID().String()))
 	}
-	out := make([]slog.Attr, 0, 4+len(meta))
-	if sc.IsValid() {
-		out = append(out, slog.String(TraceIDKey, sc.TraceID().String()), slog.String(SpanIDKey, sc.SpanID().String()))
+	if a := actionref.From(ctx); a != nil {
+		category, name, _ := a.Describe()
+		dst = append(dst, slog.String(CategoryKey, category), slog.String(NameKey, name))
 	}
-	if inAction {
-		out = append(out, slog.String(CategoryKey, string(category)), slog.String(NameKey, name))
+	// The metadata of ctx, which may be more than the action's: WithTask
+	// inside the action adds to it.
+	for _, kv := range actionref.TaskAttributes(ctx) {
+		dst = append(dst, slog.String(string(kv.Key), stringOf(kv.Value)))
 	}
-	for _, k := range slices.Sorted(maps.Keys(meta)) {
-		out = append(out, slog.String(k, meta[k]))
+	return dst
+}
+
+// stringOf returns v as a string: task metadata values are strings.
+func stringOf(v attribute.Value) string {
+	if v.Type() == attribute.STRING {
+		return v.AsString()
 	}
-	return out
+	return v.String()
 }
 
 // withoutIDs returns corr without the trace and span ids.

@@ -14,7 +14,7 @@ import (
 	"testing/slogtest"
 	"time"
 
-	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 
@@ -91,16 +91,17 @@ func wantFields(t *testing.T, rec map[string]any, want map[string]any, absent ..
 }
 
 func TestCorrelation(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
 	logger, out := newJSONLogger()
 
-	ctx := crstel.WithTask(context.Background(), task1)
+	ctx := crstel.WithTask(rec.Context(context.Background()), task1)
 	ctx, span := crstel.Action(ctx, crs.Building, "build", nil)
 	logger.InfoContext(ctx, "compiling", "file", "png.c")
 
 	// A span inside the action, such as an HTTP client's: its ids, the
 	// action's category and name.
-	inner, child := otel.Tracer("test").Start(ctx, "GET")
+	inner, child := rec.Provider().Tracer("test").Start(ctx, "GET")
 	logger.WarnContext(inner, "slow")
 	child.End()
 	span.End()
@@ -136,7 +137,8 @@ func TestCorrelation(t *testing.T) {
 // TestFieldOrder: the correlation fields come first, in a fixed order,
 // before the record's own attributes.
 func TestFieldOrder(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
 	var buf bytes.Buffer
 	logger := slog.New(logs.NewHandler(slog.NewJSONHandler(&buf, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
@@ -146,7 +148,7 @@ func TestFieldOrder(t *testing.T) {
 			return a
 		},
 	})))
-	ctx := crstel.WithTask(context.Background(), crs.Metadata{"task.id": "task-1", "round.id": "round-1"})
+	ctx := crstel.WithTask(rec.Context(context.Background()), crs.Metadata{"task.id": "task-1", "round.id": "round-1"})
 	ctx, span := crstel.Action(ctx, crs.Testing, "run_tests", nil)
 	defer span.End()
 	logger.InfoContext(ctx, "ran", "passed", 3)
@@ -158,7 +160,8 @@ func TestFieldOrder(t *testing.T) {
 }
 
 func TestOutsideAction(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
 	t.Run("no context", func(t *testing.T) {
 		logger, out := newJSONLogger()
 		logger.Info("plain", "k", "v")
@@ -175,7 +178,7 @@ func TestOutsideAction(t *testing.T) {
 	})
 	t.Run("span that is not an action", func(t *testing.T) {
 		logger, out := newJSONLogger()
-		ctx, span := otel.Tracer("test").Start(context.Background(), "GET")
+		ctx, span := rec.Provider().Tracer("test").Start(context.Background(), "GET")
 		defer span.End()
 		logger.InfoContext(ctx, "request")
 		wantFields(t, out.one(t), map[string]any{
@@ -196,11 +199,40 @@ func TestOutsideAction(t *testing.T) {
 		logger.InfoContext(trace.ContextWithRemoteSpanContext(context.Background(), sc), "from another process")
 		wantFields(t, out.one(t), map[string]any{"trace_id": sc.TraceID().String(), "span_id": sc.SpanID().String()})
 	})
+	t.Run("task in baggage from another process", func(t *testing.T) {
+		logger, out := newJSONLogger()
+		carrier := propagation.MapCarrier{}
+		propagation.Baggage{}.Inject(crstel.WithTask(context.Background(), task1), carrier)
+		received := propagation.Baggage{}.Extract(context.Background(), carrier)
+		logger.InfoContext(received, "received")
+		wantFields(t, out.one(t), map[string]any{"round.id": "round-1", "task.id": "task-1", "team.id": "team-1"},
+			"trace_id", "crs.action.category")
+	})
+}
+
+// TestTaskInsideAction: metadata added inside an action (crstel.WithTask)
+// is on the records logged there, as on the spans started there.
+func TestTaskInsideAction(t *testing.T) {
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	logger, out := newJSONLogger()
+	ctx := crstel.WithTask(rec.Context(context.Background()), crs.Metadata{"task.id": "task-1"})
+	ctx, span := crstel.Action(ctx, crs.Fuzzing, "fuzz", nil)
+	defer span.End()
+	logger.InfoContext(crstel.WithTask(ctx, crs.Metadata{"harness.name": "png_decode"}), "m")
+	logger.InfoContext(ctx, "m")
+	recs := out.records(t)
+	if len(recs) != 2 {
+		t.Fatalf("got %d records, want 2", len(recs))
+	}
+	wantFields(t, recs[0], map[string]any{"crs.action.name": "fuzz", "task.id": "task-1", "harness.name": "png_decode"})
+	wantFields(t, recs[1], map[string]any{"crs.action.name": "fuzz", "task.id": "task-1"}, "harness.name")
 }
 
 // TestPassThrough: a record outside any action with nothing to redact
 // reaches the next handler as it was logged.
 func TestPassThrough(t *testing.T) {
+	t.Parallel()
 	next := &recordingHandler{}
 	logger := slog.New(logs.NewHandler(next))
 	logger.Info("plain", "k", "v", slog.Group("g", "a", 1))
@@ -229,8 +261,9 @@ func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
 }
 
 func TestGroupsAndAttrs(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-	ctx := crstel.WithTask(context.Background(), crs.Metadata{"task.id": "task-1"})
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	ctx := crstel.WithTask(rec.Context(context.Background()), crs.Metadata{"task.id": "task-1"})
 	ctx, span := crstel.Action(ctx, crs.Fuzzing, "fuzz", nil)
 	defer span.End()
 	corr := map[string]any{"crs.action.category": "fuzzing", "crs.action.name": "fuzz", "task.id": "task-1",
@@ -290,7 +323,7 @@ func TestGroupsAndAttrs(t *testing.T) {
 }
 
 func TestRedaction(t *testing.T) {
-	type secret struct{ v string }
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		opts []logs.Option
@@ -336,6 +369,7 @@ type valuer struct{ v string }
 func (v valuer) LogValue() slog.Value { return slog.StringValue(v.v) }
 
 func TestIsSecret(t *testing.T) {
+	t.Parallel()
 	for key, want := range map[string]bool{
 		"password": true, "Password": true, "db.password": true, "DB_PASSWORD": true, "passwd": true,
 		"api_key": true, "apiKey": true, "X-Api-Key": true, "OPENAI_API_KEY": true, "apikey": true,
@@ -353,6 +387,7 @@ func TestIsSecret(t *testing.T) {
 }
 
 func TestLevelsAndNil(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	h := logs.NewHandler(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if h.Enabled(context.Background(), slog.LevelInfo) || !h.Enabled(context.Background(), slog.LevelError) {
@@ -370,6 +405,7 @@ func TestLevelsAndNil(t *testing.T) {
 	if err := nothing.Handle(context.Background(), slog.NewRecord(time.Now(), slog.LevelError, "m", 0)); err != nil {
 		t.Errorf("Handle with no next handler: %v", err)
 	}
+	//lint:ignore SA1012 a nil context is what is tested: a slog.Handler may be given one
 	if err := h.Handle(nil, slog.NewRecord(time.Now(), slog.LevelError, "nil ctx", 0)); err != nil {
 		t.Errorf("Handle with a nil context: %v", err)
 	}
@@ -378,10 +414,11 @@ func TestLevelsAndNil(t *testing.T) {
 // TestSlogtest runs the standard library's conformance tests for
 // handlers, outside and inside an action.
 func TestSlogtest(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
 	for _, inAction := range []bool{false, true} {
 		var buf bytes.Buffer
-		ctx := context.Background()
+		ctx := rec.Context(context.Background())
 		if inAction {
 			var span trace.Span
 			ctx, span = crstel.Action(crstel.WithTask(ctx, crs.Metadata{"task.id": "task-1"}), crs.Testing, "slogtest", nil)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
@@ -161,7 +160,7 @@ func TestBadLogsExporterVariable(t *testing.T) {
 func TestLogsLost(t *testing.T) {
 	cleanEnv(t)
 	srv := otlptest.NewServer(t)
-	errs := captureErrors(t)
+	errs := crsteltest.CaptureErrors(t)
 	shutdown := setup(t, srv, crstel.WithLogExporter(failingExporter{}))
 	logger := slog.New(logs.NewHandler(nil, logs.WithOTLP()))
 	for range 3 {
@@ -171,7 +170,7 @@ func TestLogsLost(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "3 of 3 log records were not exported") {
 		t.Errorf("Shutdown: %v, want 3 of 3 log records lost", err)
 	}
-	if !errs.contains("log records were not exported") {
+	if errs.Count("log records were not exported") == 0 {
 		t.Error("the loss did not reach otel.Handle")
 	}
 }
@@ -216,34 +215,3 @@ func (e *memoryExporter) Export(_ context.Context, rs []sdklog.Record) error {
 }
 func (*memoryExporter) Shutdown(context.Context) error   { return nil }
 func (*memoryExporter) ForceFlush(context.Context) error { return nil }
-
-// errorLog collects what reaches otel.Handle during a test.
-type errorLog struct{ msgs chan string }
-
-func (l *errorLog) Handle(err error) {
-	select {
-	case l.msgs <- err.Error():
-	default:
-	}
-}
-
-func (l *errorLog) contains(s string) bool {
-	for {
-		select {
-		case m := <-l.msgs:
-			if strings.Contains(m, s) {
-				return true
-			}
-		default:
-			return false
-		}
-	}
-}
-
-func captureErrors(t *testing.T) *errorLog {
-	t.Helper()
-	l := &errorLog{msgs: make(chan string, 100)}
-	otel.SetErrorHandler(l)
-	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
-	return l
-}

@@ -120,14 +120,17 @@ func (r redactor) attr(a slog.Attr) (slog.Attr, bool) {
 	if v.Kind() == slog.KindLogValuer {
 		v, changed = v.Resolve(), true
 	}
-	nv := r.f(a.Key, v)
-	if nv.Kind() == slog.KindLogValuer {
-		nv = nv.Resolve()
-	}
-	if r.byKey {
-		changed = changed || IsSecret(a.Key)
+	var nv slog.Value
+	if r.byKey { // RedactSecrets, with IsSecret asked once
+		if IsSecret(a.Key) {
+			return slog.String(a.Key, Redacted), true
+		}
+		nv = v
 	} else {
-		changed = true
+		nv, changed = r.f(a.Key, v), true
+		if nv.Kind() == slog.KindLogValuer {
+			nv = nv.Resolve()
+		}
 	}
 	if nv.Kind() != slog.KindGroup {
 		return slog.Attr{Key: a.Key, Value: nv}, changed

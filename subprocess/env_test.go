@@ -65,7 +65,7 @@ func TestContextToEnv(t *testing.T) {
 	if got := crstel.ContextToEnv(context.Background(), []string{"A=1", "BAGGAGE=x"}); !slices.Equal(got, []string{"A=1"}) {
 		t.Errorf("ContextToEnv of an empty context = %q, want [A=1]", got)
 	}
-	//nolint:staticcheck // a nil context must not panic
+	//lint:ignore SA1012 a nil context must not panic
 	if got := crstel.ContextToEnv(nil, []string{}); len(got) != 0 {
 		t.Errorf("ContextToEnv(nil) = %q", got)
 	}
@@ -83,7 +83,7 @@ func TestContextFromEnv(t *testing.T) {
 	if got := crstel.Task(ctx); len(got) != 2 || got["round.id"] != "round-1" || got["task.id"] != "task-1" {
 		t.Errorf("Task = %v, want round.id and task.id", got)
 	}
-	ctx, span := crstel.Action(ctx, crs.Testing, "child", nil)
+	_, span := crstel.Action(ctx, crs.Testing, "child", nil)
 	defer span.End()
 	if span.SpanContext().TraceID() != sc.TraceID() {
 		t.Error("an action started from the context is not in the parent's trace")
@@ -94,7 +94,7 @@ func TestContextFromEnv(t *testing.T) {
 	if sc := trace.SpanContextFromContext(crstel.ContextFromEnv(context.Background())); sc.IsValid() {
 		t.Errorf("an invalid TRACEPARENT gave %v", sc)
 	}
-	//nolint:staticcheck // a nil context must not panic
+	//lint:ignore SA1012 a nil context must not panic
 	if crstel.ContextFromEnv(nil) == nil {
 		t.Error("ContextFromEnv(nil) = nil")
 	}

@@ -110,7 +110,7 @@ func peakRSS() int64 {
 
 // rssBytes returns ru.Maxrss in bytes.
 func rssBytes(ru *syscall.Rusage) int64 {
-	rss := int64(ru.Maxrss) //nolint:unconvert // int32 on some systems
+	rss := int64(ru.Maxrss) // int32 on some systems
 	if runtime.GOOS != "darwin" && runtime.GOOS != "ios" {
 		rss *= 1024 // KiB everywhere but on Apple's systems, which give bytes
 	}

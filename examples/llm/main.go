@@ -78,7 +78,7 @@ func run(ctx context.Context) (err error) {
 	defer span.End()
 
 	resp, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
-		Model:               openai.ChatModelGPT4oMini,
+		Model:               "gpt-4o-mini",
 		Messages:            []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Write a short poem about OpenTelemetry")},
 		Temperature:         openai.Float(1),
 		MaxCompletionTokens: openai.Int(2048),

@@ -37,9 +37,13 @@ var (
 // more.
 //
 // Binary fails the test with the go command's output if the collector cannot
-// be built.
+// be built. Under go test -short it skips the test instead, built or not, so
+// that short tests need neither the network nor a warm cache.
 func Binary(tb testing.TB) string {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("collectortest: the real OpenTelemetry Collector, built through the Go module proxy, is run only without -short")
+	}
 
 	binaryMu.Lock()
 	defer binaryMu.Unlock()

@@ -8,7 +8,7 @@
 // proxy, and caches the binary under [os.UserCacheDir]. Test binaries that
 // go test runs in parallel share one build through a lock file. The
 // collector must build: if it does not, [Binary] fails the test instead of
-// skipping it.
+// skipping it. Under go test -short, [Binary] and [Start] skip the test.
 //
 // [Start] runs the collector on free loopback ports with an OTLP receiver
 // whose gRPC endpoint is [Collector.Endpoint], and a file exporter whose

@@ -1,11 +1,3 @@
-// Package console is a span exporter that prints spans for people: one
-// header line per span and one line per attribute, in a stable order.
-//
-//	span generate_patch (patch_generation) 1.2ms OK service=patcher
-//	  trace=4bf92f3577b34da6a3ce929d0e0e4736 span=00f067aa0ba902b7 parent=a3ce929d0e0e4736
-//	  crs.action.category = "patch_generation"
-//	  crs.action.name = "generate_patch"
-//	  task.id = "task-1"
 package console
 
 import (
@@ -59,14 +51,14 @@ func (e *Exporter) Shutdown(context.Context) error {
 	return nil
 }
 
-// Write prints one span to w.
+// Write prints one span to w, as the package documentation shows.
 func Write(w io.Writer, s sdktrace.ReadOnlySpan) {
 	var b strings.Builder
 	b.WriteString("span ")
 	b.WriteString(s.Name())
 	for _, kv := range s.Attributes() {
 		if kv.Key == "crs.action.category" {
-			b.WriteString(" (" + kv.Value.Emit() + ")")
+			b.WriteString(" (" + kv.Value.String() + ")")
 			break
 		}
 	}
@@ -84,7 +76,7 @@ func Write(w io.Writer, s sdktrace.ReadOnlySpan) {
 	}
 	if res := s.Resource(); res != nil {
 		if v, ok := res.Set().Value("service.name"); ok {
-			b.WriteString(" service=" + v.Emit())
+			b.WriteString(" service=" + v.String())
 		}
 	}
 	b.WriteString("\n  trace=" + s.SpanContext().TraceID().String() + " span=" + s.SpanContext().SpanID().String())
@@ -115,6 +107,9 @@ func writeAttrs(b *strings.Builder, indent string, attrs []attribute.KeyValue) {
 	}
 }
 
+// value returns v as Write prints it: strings quoted, each on its own in a
+// slice, and other values in the form of attribute.Value.String, such as
+// [true,false] for a bool slice and Infinity for an infinite float.
 func value(v attribute.Value) string {
 	switch v.Type() {
 	case attribute.STRING:
@@ -126,7 +121,7 @@ func value(v attribute.Value) string {
 		}
 		return "[" + strings.Join(q, ", ") + "]"
 	default:
-		return v.Emit()
+		return v.String()
 	}
 }
 

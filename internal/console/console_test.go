@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -83,6 +84,9 @@ func TestWrite(t *testing.T) {
 				attribute.Float64("ratio", 0.25),
 				attribute.Int64Slice("ints", []int64{1, 2}),
 				attribute.String("quoted", "line\nbreak"),
+				attribute.BoolSlice("flags", []bool{true, false}),
+				attribute.Float64Slice("floats", []float64{0.5, math.Inf(1)}),
+				attribute.Float64("inf", math.Inf(-1)),
 			))
 		_, linked := tr.Start(context.Background(), "cause", trace.WithTimestamp(t0))
 		linked.End(trace.WithTimestamp(t0.Add(2500 * time.Millisecond)))
@@ -125,7 +129,10 @@ func TestWrite(t *testing.T) {
 			"  crs.action.category = \"patch_generation\"\n" +
 			"  crs.action.effort.weight = 8\n" +
 			"  crs.action.name = \"generate_patch\"\n" +
+			"  flags = [true,false]\n" +
+			"  floats = [0.5,\"Infinity\"]\n" +
 			"  fuzz.corpus.additions = [\"a\", \"b \\\"c\\\"\", \"\"]\n" +
+			"  inf = -Infinity\n" +
 			"  ints = [1,2]\n" +
 			"  ok = false\n" +
 			"  quoted = \"line\\nbreak\"\n" +
@@ -179,7 +186,7 @@ func TestWriteDroppedAttributes(t *testing.T) {
 		_, s := tr.Start(context.Background(), "s", trace.WithAttributes(
 			attribute.Int("a", 1), attribute.Int("b", 2), attribute.Int("c", 3)))
 		s.End()
-	}, sdktrace.WithSpanLimits(sdktrace.SpanLimits{
+	}, sdktrace.WithRawSpanLimits(sdktrace.SpanLimits{
 		AttributeCountLimit: 1, AttributeValueLengthLimit: -1,
 		EventCountLimit: -1, LinkCountLimit: -1, AttributePerEventCountLimit: -1, AttributePerLinkCountLimit: -1,
 	}))

@@ -152,5 +152,5 @@ func valueBytes(v attribute.Value) int {
 	case attribute.MAP:
 		return attributesBytes(v.AsMap())
 	}
-	return len(v.Emit())
+	return len(v.String())
 }

@@ -311,8 +311,8 @@ func TestAnalyzeDeepChain(t *testing.T) {
 		t.Fatalf("%d running, want %d", len(rep.Running), n+2)
 	}
 	for _, e := range rep.Running {
-		want := n - 1 - len(e.SpanID) // the chain's, by span id
-		if i, err := strconv.Atoi(e.SpanID); err == nil {
+		var want int
+		if i, err := strconv.Atoi(e.SpanID); err == nil { // the chain's, by span id
 			want = n - 1 - i
 		} else {
 			want = 1 // one of the cycle: the other is under it

@@ -82,7 +82,7 @@ func BenchmarkEncode(b *testing.B) {
 		for b.Loop() {
 			md := make(map[string]string, len(benchEvent.Metadata))
 			for _, kv := range benchEvent.Metadata {
-				md[string(kv.Key)] = kv.Value.Emit()
+				md[string(kv.Key)] = kv.Value.String()
 			}
 			r := Record{
 				Kind: benchEvent.Kind.String(), Time: benchEvent.Time, PID: 4242,

@@ -162,7 +162,7 @@ func appendMetadata(b []byte, md []attribute.KeyValue) []byte {
 		if kv.Value.Type() == attribute.STRING {
 			b = appendString(b, kv.Value.AsString(), maxValue)
 		} else {
-			b = appendString(b, kv.Value.Emit(), maxValue)
+			b = appendString(b, kv.Value.String(), maxValue)
 		}
 	}
 	return append(b, '}')

@@ -1,7 +1,8 @@
-// Package otlptest is a real OTLP/gRPC trace receiver that runs inside a
-// test: a grpc.Server listening on 127.0.0.1 with the OTLP TraceService
-// registered, which keeps every span it accepts and the gRPC metadata of
-// every export call.
+// Package otlptest is a real OTLP/gRPC receiver that runs inside a test: a
+// grpc.Server listening on 127.0.0.1 (over TLS with [WithTLS]) with the
+// OTLP trace, logs and metrics services registered, which keeps every span
+// and log record it accepts, counts the metric exports, and keeps the gRPC
+// metadata of every trace export call.
 //
 //	srv := otlptest.NewServer(t, otlptest.WithBasicAuth("crs", "s3cret"))
 //	tel, err := crstel.Setup(ctx, crstel.WithEndpoint(srv.URL()), crstel.WithBasicAuth("crs", "s3cret"))

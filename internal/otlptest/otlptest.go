@@ -314,9 +314,9 @@ func (s *Server) Requests() int {
 	return s.requests
 }
 
-// Headers returns the incoming gRPC metadata of each export call so far,
-// accepted or not, in the order they arrived. Keys are lower case, as gRPC
-// makes them: md.Get("authorization").
+// Headers returns the incoming gRPC metadata of each trace export call so
+// far, accepted or not, in the order they arrived. Keys are lower case, as
+// gRPC makes them: md.Get("authorization").
 func (s *Server) Headers() []metadata.MD {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -475,7 +475,7 @@ func unixNano(ns uint64) time.Time {
 	if ns == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, int64(ns)) //nolint:gosec // OTLP times fit in an int64 until 2262
+	return time.Unix(0, int64(ns)) // OTLP times fit in an int64 until 2262
 }
 
 func attrs(kvs []*commonpb.KeyValue) map[string]any {

@@ -6,7 +6,7 @@ import (
 	"github.com/crstel/crstel/internal/provider"
 )
 
-type pointerProvider struct{ n int }
+type pointerProvider struct{ _ int }
 
 type mapProvider struct{ m map[string]int }
 

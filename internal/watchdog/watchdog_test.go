@@ -178,7 +178,7 @@ func TestReportSpan(t *testing.T) {
 		}
 		for k, v := range want {
 			if got[k] != v {
-				t.Errorf("report span %s = %s, want %s", k, got[k].Emit(), v.Emit())
+				t.Errorf("report span %s = %s, want %s", k, got[k].String(), v.String())
 			}
 		}
 		if e := got[watchdog.ElapsedKey].AsFloat64(); e < 1 || e > 1.2 {
