@@ -34,24 +34,32 @@ const InvalidKey = attribute.Key("crstel.invalid")
 
 // actionCtx is a running action: the context the action's span is started
 // from (its parent, so that spans started inside the action find it with
-// ctx.Value(actionKey{})), the span Action returns (the SDK's span, with
-// End recording panics and telling the watchdog), and the watchdog's
-// record of the action, in one allocation.
+// ctx.Value(actionKey{})), and the span Action returns (the SDK's span, with
+// End recording panics and telling the watchdog), in one allocation.
 type actionCtx struct {
 	context.Context // the context Action was given
 	trace.Span      // the action's span, set once started
-	watchdog.Action // category, name, metadata, budget
 
-	task *task // metadata of the action and everything inside it; nil if none
+	category string
+	name     string
+	task     *task // metadata of the action and everything inside it; nil if none
 	// started is false while the action's own span is being started, so
 	// that the stamping processor leaves that span alone.
 	started bool
-	// p is the pipeline tracking the action (watchdog, journal, goroutine
-	// label), nil if none: End tells it the action ended.
-	p *pipeline.Pipeline
 	// tc is the tracer the action's span came from, which the actions
 	// inside it use too.
 	tc *tracerCache
+	// w is the pipeline's record of the action (watchdog, journal,
+	// goroutine label), nil if no pipeline tracks it: End tells it the
+	// action ended. It is made only for a pipeline, so that an action
+	// without one stays small.
+	w *tracked
+}
+
+// tracked is an action a pipeline tracks.
+type tracked struct {
+	watchdog.Action
+	p *pipeline.Pipeline
 }
 
 type actionKey struct{}
@@ -87,7 +95,7 @@ func ActionOf(ctx context.Context) (category crs.Category, name string, ok bool)
 	if a == nil {
 		return "", "", false
 	}
-	return crs.Category(a.Category), a.Name, true
+	return crs.Category(a.category), a.name, true
 }
 
 // ActionOption configures one [Action].
@@ -234,16 +242,27 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 		problems = append(problems, errNilContext("Action"))
 		ctx = context.Background()
 	}
-	if !category.Valid() {
-		problems = append(problems, category.Validate())
-		category = crs.Category(crs.SanitizeName(string(category)))
-	}
-	if err := crs.ValidateName(name); err != nil {
-		problems = append(problems, err)
-		name = crs.SanitizeName(name)
-	}
 	enclosing := actionFrom(ctx)
 	t, tctx, invalid, leftOut := withMeta(ctx, taskFrom(ctx), meta)
+	// The mandatory attributes and the task's, made once per task, category
+	// and name: a pair seen before is valid.
+	owner, taskAttrs := &noTask, []attribute.KeyValue(nil)
+	if t != nil {
+		owner, taskAttrs = t, t.attrs
+	}
+	so, known := owner.starts.lookup(category, name)
+	if !known {
+		valid := true
+		if !category.Valid() {
+			problems = append(problems, category.Validate())
+			category, valid = crs.Category(crs.SanitizeName(string(category))), false
+		}
+		if err := crs.ValidateName(name); err != nil {
+			problems = append(problems, err)
+			name, valid = crs.SanitizeName(name), false
+		}
+		so = owner.starts.make(category, name, taskAttrs, valid)
+	}
 	if invalid != nil {
 		problems = append(problems, invalid)
 	}
@@ -253,18 +272,15 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 		cfg = newActionConfig(opts)
 	}
 	a := &actionCtx{Context: tctx, task: t}
-	a.Category, a.Name = string(category), name
+	a.category, a.name = string(category), name
 	a.tc = tracerFor(ctx, enclosing, cfg.tp)
 
-	// The mandatory attributes and the task's, made once per task, category
-	// and name; then the attributes of the options, which may not replace
-	// them.
-	owner, taskAttrs := &noTask, []attribute.KeyValue(nil)
-	if t != nil {
-		owner, taskAttrs = t, t.attrs
+	// The options' attributes, which may not replace the mandatory ones,
+	// links and kind, after the mandatory attributes (so is not ours to
+	// change).
+	if len(cfg.attrs) > 0 || len(cfg.links) > 0 || cfg.kind != trace.SpanKindUnspecified {
+		so = slices.Clip(so)
 	}
-	var start [4]trace.SpanStartOption
-	so := append(start[:0], owner.starts.get(category, name, taskAttrs))
 	if len(cfg.attrs) > 0 {
 		attrs := make([]attribute.KeyValue, 0, len(cfg.attrs))
 		for _, kv := range cfg.attrs {
@@ -290,16 +306,17 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	violation.Mark(ctx, span, problems...)
 	violation.Report(ctx, leftOut)
 	if p := a.tc.pipeline; p != nil && span.SpanContext().IsSampled() { // sampled spans record; IsRecording would lock
-		a.Owner, a.Heartbeat, a.Budget = a, cfg.heartbeat, cfg.budget
+		w := &tracked{p: p}
+		w.Owner, w.Category, w.Name, w.Heartbeat, w.Budget = a, a.category, a.name, cfg.heartbeat, cfg.budget
 		if !cfg.budgetSet {
-			a.Budget = p.Budget(a.Category)
+			w.Budget = p.Budget(a.category)
 		}
 		var outer *watchdog.Action
-		if enclosing != nil && enclosing.p != nil {
-			outer = &enclosing.Action
+		if enclosing != nil && enclosing.w != nil {
+			outer = &enclosing.w.Action
 		}
-		if p.Track(tctx, &a.Action, span.SpanContext().SpanID(), outer) {
-			a.p = p
+		if p.Track(tctx, &w.Action, span.SpanContext().SpanID(), outer) {
+			a.w = w
 		}
 	}
 	return sctx, a
@@ -313,9 +330,9 @@ func (a *actionCtx) replaces(kv attribute.KeyValue) error {
 	var want string
 	switch {
 	case kv.Key == crs.ActionCategoryKey:
-		want = a.Category
+		want = a.category
 	case kv.Key == crs.ActionNameKey:
-		want = a.Name
+		want = a.name
 	case kv.Key == InvalidKey:
 		return fmt.Errorf("%s is crstel's mark of invalid input; left out", kv.Key)
 	case a.task != nil:
@@ -349,7 +366,7 @@ func (a *actionCtx) End(opts ...trace.SpanEndOption) {
 }
 
 func (a *actionCtx) end(opts []trace.SpanEndOption) {
-	if a.p != nil {
+	if a.w != nil {
 		// The export reads the attributes anyway (the queue's byte bound
 		// estimates them): reading them first costs only the check.
 		// Without Setup's pipeline, SetAttributes on the span Action
@@ -357,8 +374,8 @@ func (a *actionCtx) end(opts []trace.SpanEndOption) {
 		a.undoReplaced()
 	}
 	a.Span.End(opts...)
-	if a.p != nil {
-		a.p.Ended(&a.Action)
+	if a.w != nil {
+		a.w.p.Ended(&a.w.Action)
 	}
 }
 
@@ -408,7 +425,7 @@ func (a *actionCtx) undoReplaced() {
 	if len(problems) == 0 {
 		return
 	}
-	own := append([]attribute.KeyValue{crs.ActionCategory(crs.Category(a.Category)), crs.ActionName(a.Name)}, a.Metadata()...)
+	own := append([]attribute.KeyValue{crs.ActionCategory(crs.Category(a.category)), crs.ActionName(a.name)}, a.Metadata()...)
 	a.Span.SetAttributes(own...)
 	violation.Mark(a.Context, a.Span, problems...)
 }
@@ -433,7 +450,7 @@ func (a *actionCtx) ReadOnly() sdktrace.ReadOnlySpan {
 // Describe returns the action's category, name and task metadata; for
 // the packages that find the action through actionref.
 func (a *actionCtx) Describe() (category, name string, metadata []attribute.KeyValue) {
-	return a.Category, a.Name, a.Metadata()
+	return a.category, a.name, a.Metadata()
 }
 
 // Metadata returns the action's task metadata as attributes.

@@ -67,7 +67,7 @@ func (*SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) 
 		return false
 	}
 	stamp := make([]attribute.KeyValue, 0, 2+len(taskAttrs))
-	for _, kv := range [2]attribute.KeyValue{crs.ActionCategory(crs.Category(a.Category)), crs.ActionName(a.Name)} {
+	for _, kv := range [2]attribute.KeyValue{crs.ActionCategory(crs.Category(a.category)), crs.ActionName(a.name)} {
 		if !keep(kv) {
 			stamp = append(stamp, kv)
 		}

@@ -56,8 +56,18 @@ func (t *task) value(key string) (string, bool) {
 // has reports whether t has every entry of meta, with the same value: the
 // metadata merged with meta is t's.
 func (t *task) has(meta crs.Metadata) bool {
-	if len(meta) > len(t.attrs) {
+	switch {
+	case len(meta) > len(t.attrs):
 		return false
+	case len(meta) == len(t.attrs):
+		// The same metadata, usually: a lookup in meta for each entry of t
+		// is cheaper than ranging over meta.
+		for _, kv := range t.attrs {
+			if v, ok := meta[string(kv.Key)]; !ok || v != kv.Value.AsString() {
+				return false
+			}
+		}
+		return true
 	}
 	for k, v := range meta {
 		if got, ok := t.value(k); !ok || got != v {
@@ -123,7 +133,10 @@ func withMeta(ctx context.Context, parent *task, meta crs.Metadata) (*task, cont
 	if parent == nil {
 		if b := baggage.FromContext(ctx); b.Len() == 0 {
 			e := intern(meta)
-			if e.t.bag.Len() > 0 {
+			switch {
+			case e.background != nil && ctx == context.Background():
+				ctx = e.background
+			case e.t.bag.Len() > 0:
 				ctx = baggage.ContextWithBaggage(ctx, e.t.bag)
 			}
 			return e.t, ctx, errors.Join(e.invalid, e.t.bagInvalid), e.t.leftOut
@@ -202,18 +215,28 @@ type internEntry struct {
 	given   []attribute.KeyValue // the metadata as given, sorted by key
 	t       *task
 	invalid error // what Validate found in it
+	// background is context.Background with the task's baggage, made
+	// once: the context of a worker's actions, often.
+	background context.Context
 }
 
 // interned holds the tasks of the metadata given most recently: a table
 // small enough to stay in the cache, large enough for the tasks a process
-// works on at once.
-var interned [64]atomic.Pointer[internEntry]
+// works on at once; lastInterned is the entry used last, tried first,
+// which saves hashing the metadata when one task is at work.
+var (
+	interned     [64]atomic.Pointer[internEntry]
+	lastInterned atomic.Pointer[internEntry]
+)
 
 var internSeed = maphash.MakeSeed()
 
 // intern returns the entry of meta, made on first use: its task, with its
 // baggage, and what Validate found.
 func intern(meta crs.Metadata) *internEntry {
+	if e := lastInterned.Load(); e != nil && e.matches(meta) {
+		return e
+	}
 	var h uint64
 	for k, v := range meta {
 		// The sum does not depend on the order of the map's iteration.
@@ -221,6 +244,7 @@ func intern(meta crs.Metadata) *internEntry {
 	}
 	slot := &interned[h%uint64(len(interned))]
 	if e := slot.Load(); e != nil && e.hash == h && e.matches(meta) {
+		lastInterned.Store(e)
 		return e
 	}
 	e := &internEntry{hash: h, invalid: meta.Validate()}
@@ -233,7 +257,11 @@ func intern(meta crs.Metadata) *internEntry {
 		}
 	}
 	e.t.bag, e.t.bagInvalid, e.t.leftOut = withTaskBaggage(baggage.Baggage{}, e.t.attrs)
+	if e.t.bag.Len() > 0 {
+		e.background = baggage.ContextWithBaggage(context.Background(), e.t.bag)
+	}
 	slot.Store(e)
+	lastInterned.Store(e)
 	return e
 }
 
@@ -252,16 +280,20 @@ func (e *internEntry) matches(meta crs.Metadata) bool {
 
 // startOptions caches the start options of a task's actions, by category
 // and name: the attributes crs.action.category, crs.action.name and the
-// task's, given to samplers at the start, made once. Names are
-// low-cardinality by design; past maxStartOptions pairs, options are made
-// for each action. The first pair a task is used with costs nothing to
-// keep, so a task used once (fresh metadata on every call) pays for its
-// option alone.
+// task's, given to samplers at the start, made once, in a slice of one
+// that Action passes to the tracer as it is (a slice made for each call
+// would escape to the heap). Only valid pairs are kept, so a pair found
+// needs no validation. Names are low-cardinality by design; past
+// maxStartOptions pairs, options are made for each action. The first pair
+// a task is used with costs nothing to keep, so a task used once (fresh
+// metadata on every call) pays for its option alone.
 type startOptions struct {
-	once  sync.Once
-	first startOption                 // the first pair, set once
-	last  atomic.Pointer[startOption] // the other pair used last
-	m     atomic.Pointer[map[startKey]trace.SpanStartOption]
+	// first is the first valid pair: written once by the caller that
+	// claims it, read once set says so.
+	first          startOption
+	claimed, isSet atomic.Bool
+	last           atomic.Pointer[startOption] // the other pair used last
+	m     atomic.Pointer[map[startKey][]trace.SpanStartOption]
 }
 
 type startKey struct {
@@ -271,49 +303,60 @@ type startKey struct {
 
 type startOption struct {
 	startKey
-	opt trace.SpanStartOption
+	opts []trace.SpanStartOption
 }
 
 const maxStartOptions = 256
 
-// get returns the start option of an action of category and name with the
-// task attributes attrs (those of the task owning s).
-func (s *startOptions) get(category crs.Category, name string, attrs []attribute.KeyValue) trace.SpanStartOption {
+// lookup returns the start options of a valid pair seen before, and true;
+// or nil and false.
+func (s *startOptions) lookup(category crs.Category, name string) ([]trace.SpanStartOption, bool) {
 	key := startKey{category, name}
-	s.once.Do(func() { s.first = startOption{key, newStartOption(key, attrs)} })
-	if s.first.startKey == key {
-		return s.first.opt
+	if s.isSet.Load() && s.first.startKey == key {
+		return s.first.opts, true
 	}
 	if l := s.last.Load(); l != nil && l.startKey == key {
-		return l.opt
+		return l.opts, true
 	}
-	m := s.m.Load()
-	if m != nil {
+	if m := s.m.Load(); m != nil {
 		if o, ok := (*m)[key]; ok {
 			s.last.Store(&startOption{key, o})
-			return o
+			return o, true
 		}
 	}
-	o := newStartOption(key, attrs)
+	return nil, false
+}
+
+// make returns the start options of an action of category and name with
+// the task attributes attrs (those of the task owning s), and keeps them if
+// the pair is valid.
+func (s *startOptions) make(category crs.Category, name string, attrs []attribute.KeyValue, valid bool) []trace.SpanStartOption {
+	key := startKey{category, name}
+	kvs := make([]attribute.KeyValue, 0, 2+len(attrs))
+	kvs = append(kvs, crs.ActionCategory(category), crs.ActionName(name))
+	opts := []trace.SpanStartOption{trace.WithAttributes(append(kvs, attrs...)...)}
+	if !valid {
+		return opts
+	}
+	if s.claimed.CompareAndSwap(false, true) {
+		s.first = startOption{key, opts}
+		s.isSet.Store(true)
+		return opts
+	}
+	m := s.m.Load()
 	if m == nil || len(*m) < maxStartOptions {
-		next := make(map[startKey]trace.SpanStartOption, 1+lenOf(m))
+		next := make(map[startKey][]trace.SpanStartOption, 1+lenOf(m))
 		if m != nil {
 			maps.Copy(next, *m)
 		}
-		next[key] = o
+		next[key] = opts
 		s.m.Store(&next) // a race may lose an entry: it is made again
 	}
-	s.last.Store(&startOption{key, o})
-	return o
+	s.last.Store(&startOption{key, opts})
+	return opts
 }
 
-func newStartOption(key startKey, attrs []attribute.KeyValue) trace.SpanStartOption {
-	kvs := make([]attribute.KeyValue, 0, 2+len(attrs))
-	kvs = append(kvs, crs.ActionCategory(key.category), crs.ActionName(key.name))
-	return trace.WithAttributes(append(kvs, attrs...)...)
-}
-
-func lenOf(m *map[startKey]trace.SpanStartOption) int {
+func lenOf(m *map[startKey][]trace.SpanStartOption) int {
 	if m == nil {
 		return 0
 	}

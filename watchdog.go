@@ -127,8 +127,8 @@ func Heartbeat(ctx context.Context) {
 	if ctx == nil {
 		return
 	}
-	if a := actionFrom(ctx); a != nil {
-		a.Beat()
+	if a := actionFrom(ctx); a != nil && a.w != nil {
+		a.w.Beat()
 	}
 }
 

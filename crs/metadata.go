@@ -39,6 +39,9 @@ type Metadata map[string]string
 // crs.action.name), or more than [MaxMetadataKeys] entries. A nil or empty
 // Metadata is valid.
 func (m Metadata) Validate() error {
+	if len(m) <= MaxMetadataKeys && m.allValid() {
+		return nil // without sorting the keys
+	}
 	var errs []error
 	if len(m) > MaxMetadataKeys {
 		errs = append(errs, fmt.Errorf("%w: %d entries, more than %d", ErrInvalidMetadata, len(m), MaxMetadataKeys))
@@ -86,6 +89,16 @@ func reservedKey(k string) bool {
 	return strings.HasPrefix(k, "crs.") || strings.HasPrefix(k, "fuzz.corpus.") || strings.HasPrefix(k, "crstel.")
 }
 
+// allValid reports whether every entry of m is valid.
+func (m Metadata) allValid() bool {
+	for k, v := range m {
+		if validateEntry(k, v) != nil {
+			return false
+		}
+	}
+	return true
+}
+
 func (m Metadata) sortedKeys() []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -106,16 +119,17 @@ func (m Metadata) Attributes() []attribute.KeyValue {
 	if len(m) == 0 {
 		return nil
 	}
-	keys := m.sortedKeys()
-	kvs := make([]attribute.KeyValue, 0, min(len(keys), MaxMetadataKeys))
-	for _, k := range keys {
-		if len(kvs) == MaxMetadataKeys {
-			break
-		}
+	kvs := make([]attribute.KeyValue, 0, len(m))
+	for k, v := range m {
 		if k == "" || len(k) > MaxMetadataKeyLen || !utf8.ValidString(k) || reservedKey(k) {
 			continue
 		}
-		kvs = append(kvs, attribute.String(k, cutUTF8(m[k], MaxMetadataValueLen)))
+		kvs = append(kvs, attribute.String(k, cutUTF8(v, MaxMetadataValueLen)))
+	}
+	// Sorted in place: no slice of keys to sort first.
+	slices.SortFunc(kvs, func(a, b attribute.KeyValue) int { return strings.Compare(string(a.Key), string(b.Key)) })
+	if len(kvs) > MaxMetadataKeys {
+		return slices.Clone(kvs[:MaxMetadataKeys]) // not the room of the rest
 	}
 	return kvs
 }
