@@ -293,7 +293,7 @@ type startOptions struct {
 	first          startOption
 	claimed, isSet atomic.Bool
 	last           atomic.Pointer[startOption] // the other pair used last
-	m     atomic.Pointer[map[startKey][]trace.SpanStartOption]
+	m              atomic.Pointer[map[startKey][]trace.SpanStartOption]
 }
 
 type startKey struct {
