@@ -51,8 +51,8 @@ type actionCtx struct {
 	tc *tracerCache
 	// w is the pipeline's record of the action (watchdog, journal,
 	// goroutine label), nil if no pipeline tracks it: End tells it the
-	// action ended. It is made only for a pipeline, so that an action
-	// without one stays small.
+	// action ended. It is made only for a pipeline (see trackedAction), so
+	// that an action without one stays small.
 	w *tracked
 }
 
@@ -60,6 +60,12 @@ type actionCtx struct {
 type tracked struct {
 	watchdog.Action
 	p *pipeline.Pipeline
+}
+
+// trackedAction is an action whose tracer provider has a pipeline.
+type trackedAction struct {
+	actionCtx
+	tracked
 }
 
 type actionKey struct{}
@@ -271,9 +277,18 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	if len(opts) > 0 {
 		cfg = newActionConfig(opts)
 	}
-	a := &actionCtx{Context: tctx, task: t}
+	tc := tracerFor(ctx, enclosing, cfg.tp)
+	var a *actionCtx
+	var w *tracked
+	if tc.pipeline != nil {
+		// One allocation for the action and the pipeline's record of it.
+		aw := &trackedAction{}
+		a, w = &aw.actionCtx, &aw.tracked
+	} else {
+		a = &actionCtx{}
+	}
+	a.Context, a.task, a.tc = tctx, t, tc
 	a.category, a.name = string(category), name
-	a.tc = tracerFor(ctx, enclosing, cfg.tp)
 
 	// The options' attributes, which may not replace the mandatory ones,
 	// links and kind, after the mandatory attributes (so is not ours to
@@ -306,8 +321,8 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	violation.Mark(ctx, span, problems...)
 	violation.Report(ctx, leftOut)
 	if p := a.tc.pipeline; p != nil && span.SpanContext().IsSampled() { // sampled spans record; IsRecording would lock
-		w := &tracked{p: p}
-		w.Owner, w.Category, w.Name, w.Heartbeat, w.Budget = a, a.category, a.name, cfg.heartbeat, cfg.budget
+		w.p = p
+		w.Owner, w.Heartbeat, w.Budget = a, cfg.heartbeat, cfg.budget
 		if !cfg.budgetSet {
 			w.Budget = p.Budget(a.category)
 		}

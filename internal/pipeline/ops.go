@@ -33,12 +33,13 @@ func (o *op) ParentSpanID() trace.SpanID {
 	return trace.SpanID{}
 }
 
-func (o *op) Metadata() []attribute.KeyValue {
+// Describe returns the category, name and metadata of the enclosing
+// action; without one, the operation's name alone.
+func (o *op) Describe() (category, name string, metadata []attribute.KeyValue) {
 	if o.action == nil {
-		return nil
+		return "", o.Op, nil
 	}
-	_, _, meta := o.action.Describe()
-	return meta
+	return o.action.Describe()
 }
 
 // ReadOnly returns the operation's span as the SDK records it.
@@ -66,10 +67,7 @@ func Watch(ctx context.Context, span trace.Span, name, budgetKey string) func() 
 		return nil
 	}
 	o := &op{Context: ctx, span: span, action: actionref.From(ctx)}
-	o.Owner, o.Op, o.Name, o.Budget = o, name, name, p.Budget(budgetKey)
-	if o.action != nil {
-		o.Category, o.Name, _ = o.action.Describe()
-	}
+	o.Owner, o.Op, o.Budget = o, name, p.Budget(budgetKey)
 	deadline, _ := ctx.Deadline()
 	if !p.wd.Add(&o.Action, span.SpanContext().SpanID(), time.Now(), deadline) {
 		return nil

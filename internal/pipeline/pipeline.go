@@ -178,9 +178,10 @@ func (p *Pipeline) journalEnd(a *watchdog.Action, noted bool) {
 		return
 	}
 	cancelled := a.Owner.Err() != nil
+	category, name, meta := a.Owner.Describe()
 	e := journal.Event{
 		Kind: journal.KindEnd, Span: a.Owner.SpanContext(), Parent: a.Owner.ParentSpanID(),
-		Category: a.Category, Name: cmp.Or(a.Op, a.Name), Metadata: a.Owner.Metadata(),
+		Category: category, Name: cmp.Or(a.Op, name), Metadata: meta,
 		Cancelled: cancelled, Time: time.Now(), Status: "unset",
 	}
 	var s sdktrace.ReadOnlySpan
@@ -227,9 +228,10 @@ func (p *Pipeline) snapshot(yield func(journal.Event) bool) {
 }
 
 func startEvent(a *watchdog.Action) journal.Event {
+	category, name, meta := a.Owner.Describe()
 	return journal.Event{
 		Kind: journal.KindStart, Time: a.Start(), Span: a.Owner.SpanContext(), Parent: a.Owner.ParentSpanID(),
-		Category: a.Category, Name: cmp.Or(a.Op, a.Name), Metadata: a.Owner.Metadata(),
+		Category: category, Name: cmp.Or(a.Op, name), Metadata: meta,
 		Budget: a.Budget, Deadline: a.ContextDeadline(), Heartbeat: a.Heartbeat,
 	}
 }

@@ -154,6 +154,23 @@ func labelSpans(line string) []trace.SpanID {
 	return ids
 }
 
+// place returns the innermost open action of a goroutine whose label lists
+// spans, and how many levels below target it is, if it is target or one of
+// its open descendants. A label that starts with target needs no look at
+// the other open actions: the common case, and the cheap one when a
+// million are open.
+func (s *stacks) place(spans []trace.SpanID, target trace.SpanID) (trace.SpanID, int, bool) {
+	if len(spans) > 0 && spans[0] == target {
+		return target, 0, true
+	}
+	span, ok := s.innermost(spans)
+	if !ok {
+		return trace.SpanID{}, 0, false
+	}
+	depth, ok := s.descends(span, target)
+	return span, depth, ok
+}
+
 // innermost returns the first of spans that is an open action.
 func (s *stacks) innermost(spans []trace.SpanID) (trace.SpanID, bool) {
 	s.index()
@@ -175,11 +192,7 @@ func (s *stacks) of(a *Action) string {
 	var b strings.Builder
 	shown := 0
 	for _, g := range s.groups {
-		span, ok := s.innermost(g.spans)
-		if !ok {
-			continue
-		}
-		depth, ok := s.descends(span, target)
+		span, depth, ok := s.place(g.spans, target)
 		if !ok {
 			continue
 		}

@@ -89,8 +89,9 @@ type Owner interface {
 	// ParentSpanID identifies the span the action's span is a child of;
 	// invalid for a root.
 	ParentSpanID() trace.SpanID
-	// Metadata is the action's task metadata.
-	Metadata() []attribute.KeyValue
+	// Describe returns the action's category and name, and its task
+	// metadata.
+	Describe() (category, name string, metadata []attribute.KeyValue)
 	// Err is the error of the context the action runs in.
 	Err() error
 	// EndAbandoned ends the action's span with an error status saying why.
@@ -106,11 +107,9 @@ type Owner interface {
 // tracking costs no allocation of its own. Exported fields are set before
 // [Watchdog.Add] and not changed after.
 type Action struct {
-	Owner    Owner
-	Category string
-	Name     string
-	// Op names an operation inside the action Category and Name describe,
-	// such as the LLM call "chat gpt-4o-mini"; "" for an action itself.
+	Owner Owner // what it is (Describe), its span and context
+	// Op names an operation inside the action the Owner describes, such
+	// as the LLM call "chat gpt-4o-mini"; "" for an action itself.
 	Op        string
 	Budget    time.Duration // 0: none
 	Heartbeat time.Duration // 0: none
@@ -561,11 +560,12 @@ func (w *Watchdog) report(a *Action, state State, n int, now time.Time, stacks *
 	elapsed := max(time.Duration(w.since(now)-a.start), 0)
 	r := Report{
 		State: state, Span: a.Owner.SpanContext(), Parent: a.Owner.ParentSpanID(),
-		Category: a.Category, Name: a.Name, Op: a.Op, Metadata: a.Owner.Metadata(),
+		Op:    a.Op,
 		Start: a.Start(), Elapsed: elapsed, Budget: a.Budget, N: n,
 		Reason: reason(a, state, elapsed, now),
 		Stack:  stacks.of(a),
 	}
+	r.Category, r.Name, r.Metadata = a.Owner.Describe()
 	if w.cfg.Tracer != nil {
 		w.reportSpan(r)
 	}

@@ -28,12 +28,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type owner struct {
 	trace.Span
 	ctx       context.Context
+	name      string
 	abandoned string
 }
 
 func (o *owner) Err() error { return o.ctx.Err() }
-func (o *owner) Metadata() []attribute.KeyValue {
-	return []attribute.KeyValue{attribute.String("task.id", "task-1")}
+func (o *owner) Describe() (string, string, []attribute.KeyValue) {
+	return "building", o.name, []attribute.KeyValue{attribute.String("task.id", "task-1")}
 }
 func (o *owner) ParentSpanID() trace.SpanID {
 	return o.Span.(sdktrace.ReadOnlySpan).Parent().SpanID()
@@ -80,8 +81,8 @@ func (f *fixture) got() []watchdog.Report {
 // start begins a tracked action.
 func (f *fixture) start(ctx context.Context, name string, budget, heartbeat time.Duration) (*watchdog.Action, *owner) {
 	_, span := f.tp.Tracer("test").Start(ctx, name)
-	o := &owner{Span: span, ctx: ctx}
-	a := &watchdog.Action{Owner: o, Category: "building", Name: name, Budget: budget, Heartbeat: heartbeat}
+	o := &owner{Span: span, ctx: ctx, name: name}
+	a := &watchdog.Action{Owner: o, Budget: budget, Heartbeat: heartbeat}
 	deadline, _ := ctx.Deadline()
 	f.w.Add(a, span.SpanContext().SpanID(), time.Now(), deadline)
 	return a, o
@@ -408,7 +409,8 @@ func TestEndedElsewhere(t *testing.T) {
 					OnReport: func(r watchdog.Report) { f.reports = append(f.reports, r) },
 					Forgotten: func(a *watchdog.Action, noted bool) {
 						mu.Lock()
-						forgotten = append(forgotten, a.Name)
+						_, name, _ := a.Owner.Describe()
+						forgotten = append(forgotten, name)
 						mu.Unlock()
 					},
 				})
