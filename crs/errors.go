@@ -28,8 +28,8 @@ const quoteLimit = 64
 
 // quote returns s quoted for an error message: invalid UTF-8 is escaped and
 // a value longer than 64 bytes is cut, with its full length noted, so a
-// 1 MB value never ends up in a log line. It is the internal
-// violation.Quote, which this package, importing the attribute package
+// 1 MB value never ends up in a log line. It is conform.Quote
+// (and the internal violation.Quote), which this package, importing the attribute package
 // only, cannot import; violation's TestQuoteAgrees keeps the two the same.
 func quote(s string) string {
 	if len(s) <= quoteLimit {

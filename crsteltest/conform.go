@@ -10,10 +10,9 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 
-	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/crs/conform"
 )
 
 // CheckOption configures [Check] and [AssertConforms].
@@ -57,14 +56,20 @@ func unjoin(err error) []error {
 
 // Check returns nil if every span conforms to the CRS Telemetry
 // Specification v1.0, else one joined error per non-conforming span that
-// lists its problems. The rules:
+// lists its problems. The rules are those of package
+// [github.com/crstel/crstel/crs/conform], which the collector's
+// crs_conformance processor and "crstel lint" apply too:
 //   - the resource has a non-empty string service.name;
-//   - crs.action.category is a string naming one of the nine categories;
-//   - crs.action.name is a valid action name (see [crs.ValidateName]);
+//   - crs.action.category and crs.action.name are present; the category is
+//     one of the nine; the name is a valid action name (see
+//     [crs.ValidateName]);
 //   - every attribute of the specification has its type and form (ints are
 //     ints, crs.action.code.lines is "N-M", fuzz.corpus.update.time is RFC
-//     3339), and no key in its namespaces is unknown (crs.code.file);
-//   - the task metadata is present (see [WantMetadata]);
+//     3339), and no key in its namespaces is unknown (crs.code.file, a
+//     misspelling of crs.action.code.file);
+//   - the task metadata is present: every entry of [WantMetadata], with its
+//     value; without it, round.id, task.id and team.id are on every span of
+//     a trace if they are on one;
 //   - crstel did not mark the span invalid ([crstel.InvalidKey]).
 //
 // An empty spans is an error: a check of nothing proves nothing.
@@ -79,88 +84,58 @@ func Check(spans []sdktrace.ReadOnlySpan, opts ...CheckOption) error {
 		}
 	}
 	want := cfg.metadata
-	var perTrace map[trace.TraceID]map[attribute.Key]attribute.Value
-	if want == nil {
-		perTrace = traceMetadata(spans)
-	}
+	problems := make([][]string, len(spans))
+	conform.New(conform.Config{RequiredMetadata: slices.Sorted(maps.Keys(want))}).Check(len(spans),
+		func(i int) conform.Span { return Span(spans[i]) },
+		func(i int, f conform.Finding) { problems[i] = append(problems[i], f.String()) })
 	var errs []error
-	for _, s := range spans {
-		var problems []string
-		add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-
-		if res := s.Resource(); res == nil {
-			add("no resource, so no service.name")
-		} else if v, ok := res.Set().Value(crs.ServiceNameKey); !ok || v.Type() != attribute.STRING || v.AsString() == "" {
-			add("resource has no string service.name")
-		}
-		attrs := make(map[attribute.Key]attribute.Value, len(s.Attributes()))
-		for _, kv := range s.Attributes() {
-			attrs[kv.Key] = kv.Value
-			if err := crs.CheckAttribute(kv); err != nil {
-				add("%v", err)
-			}
-		}
-		for _, k := range []attribute.Key{crs.ActionCategoryKey, crs.ActionNameKey} {
-			if _, ok := attrs[k]; !ok {
-				add("mandatory attribute %s missing", k)
-			}
-		}
-		if v, ok := attrs[crstel.InvalidKey]; ok {
-			add("crstel marked it invalid: %s", strings.Join(v.AsStringSlice(), "; "))
-		}
-		if want != nil {
-			for _, k := range slices.Sorted(maps.Keys(want)) {
-				if v, ok := attrs[attribute.Key(k)]; !ok {
-					add("task metadata %s missing", k)
-				} else if v.Type() != attribute.STRING || v.AsString() != want[k] {
-					add("task metadata %s is %s, want %q", k, v.String(), want[k])
-				}
-			}
-		} else {
-			common, ok := perTrace[s.SpanContext().TraceID()]
-			switch {
-			case !ok:
-				add("no crstel action span in its trace to take the task metadata from; use WantMetadata")
-			case len(common) == 0:
-				add("no task metadata on the trace's action spans")
-			}
-			for _, k := range slices.Sorted(maps.Keys(common)) {
-				if v, ok := attrs[k]; !ok || v != common[k] {
-					add("task metadata %s=%q of its trace missing", k, common[k].String())
+	for i, s := range spans {
+		for _, k := range slices.Sorted(maps.Keys(want)) {
+			for _, kv := range s.Attributes() {
+				if string(kv.Key) == k && (kv.Value.Type() != attribute.STRING || kv.Value.AsString() != want[k]) {
+					problems[i] = append(problems[i], fmt.Sprintf("%s: task metadata %s is %s, want %q", conform.MissingMetadata, k, conform.Quote(kv.Value.String()), want[k]))
 				}
 			}
 		}
-		if len(problems) > 0 {
-			errs = append(errs, fmt.Errorf("span %q (span id %s) does not conform: %s",
-				s.Name(), s.SpanContext().SpanID(), strings.Join(problems, "; ")))
+		if len(problems[i]) > 0 {
+			errs = append(errs, fmt.Errorf("span %q (span id %s) does not conform:\n\t%s",
+				s.Name(), s.SpanContext().SpanID(), strings.Join(problems[i], "\n\t")))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// traceMetadata returns, for each trace, the string attributes shared by all
-// its crstel action spans, less the specification's and crstel's own.
-func traceMetadata(spans []sdktrace.ReadOnlySpan) map[trace.TraceID]map[attribute.Key]attribute.Value {
-	out := make(map[trace.TraceID]map[attribute.Key]attribute.Value)
-	for _, s := range spans {
-		if s.InstrumentationScope().Name != crstel.ScopeName {
-			continue
+// Span returns s as the rules of package
+// [github.com/crstel/crstel/crs/conform] read a span: the adapter of the
+// OpenTelemetry SDK's spans.
+func Span(s sdktrace.ReadOnlySpan) conform.Span { return sdkSpan{s} }
+
+type sdkSpan struct{ sdktrace.ReadOnlySpan }
+
+func (s sdkSpan) TraceID() [16]byte { return s.SpanContext().TraceID() }
+
+func (s sdkSpan) Attr(key attribute.Key) (attribute.Value, bool) {
+	for _, kv := range s.Attributes() {
+		if kv.Key == key {
+			return kv.Value, true
 		}
-		mine := make(map[attribute.Key]attribute.Value)
-		for _, kv := range s.Attributes() {
-			if _, spec := crs.Lookup(kv.Key); spec || kv.Value.Type() != attribute.STRING ||
-				strings.HasPrefix(string(kv.Key), "crstel.") {
-				continue
-			}
-			mine[kv.Key] = kv.Value
-		}
-		id := s.SpanContext().TraceID()
-		common, seen := out[id]
-		if !seen {
-			out[id] = mine
-			continue
-		}
-		maps.DeleteFunc(common, func(k attribute.Key, v attribute.Value) bool { return mine[k] != v })
 	}
-	return out
+	return attribute.Value{}, false
+}
+
+func (s sdkSpan) Range(f func(attribute.KeyValue) bool) {
+	for _, kv := range s.Attributes() {
+		if !f(kv) {
+			return
+		}
+	}
+}
+
+func (s sdkSpan) ServiceName() (string, bool) {
+	res := s.Resource()
+	if res == nil {
+		return "", false
+	}
+	v, ok := res.Set().Value(crs.ServiceNameKey)
+	return v.AsString(), ok && v.Type() == attribute.STRING
 }

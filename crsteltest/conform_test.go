@@ -15,6 +15,8 @@ import (
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/crs/conform"
+	"github.com/crstel/crstel/crs/conform/conformtest"
 	"github.com/crstel/crstel/crsteltest"
 )
 
@@ -80,23 +82,22 @@ func TestCheck(t *testing.T) {
 		}), want: `"telemetry_init"`},
 		{name: "misspelled key", span: stub(withAttr(attribute.String("crs.code.file", "a.c"))), want: `"crs.code.file"`},
 		{name: "plural code.files", span: stub(withAttr(attribute.String("crs.action.code.files", "a.c"))), want: `"crs.action.code.files"`},
-		{name: "int as string", span: stub(withAttr(attribute.String("crs.action.effort.weight", "8"))), want: "crs.action.effort.weight is STRING"},
-		{name: "size as string", span: stub(withAttr(attribute.String("fuzz.corpus.size", "1500"))), want: "fuzz.corpus.size is STRING"},
-		{name: "additions as string", span: stub(withAttr(attribute.String("fuzz.corpus.additions", "a,b"))), want: "fuzz.corpus.additions is STRING"},
+		{name: "int as string", span: stub(withAttr(attribute.String("crs.action.effort.weight", "8"))), want: `type_mismatch: crs.action.effort.weight is a string "8", want an int`},
+		{name: "size as string", span: stub(withAttr(attribute.String("fuzz.corpus.size", "1500"))), want: `type_mismatch: fuzz.corpus.size is a string "1500", want an int`},
+		{name: "additions as string", span: stub(withAttr(attribute.String("fuzz.corpus.additions", "a,b"))), want: `type_mismatch: fuzz.corpus.additions is a string "a,b", want a string slice`},
 		{name: "bad time", span: stub(withAttr(attribute.String("fuzz.corpus.update.time", "yesterday"))), want: "RFC 3339"},
-		{name: "marked invalid", span: stub(withAttr(crstel.InvalidKey.StringSlice([]string{"bad name"}))), want: "marked it invalid: bad name"},
+		{name: "marked invalid", span: stub(withAttr(crstel.InvalidKey.StringSlice([]string{"bad name"}))), want: "marked_invalid: crstel marked the span invalid: bad name"},
 		{name: "metadata missing", span: stub(without("task.id")), opts: []crsteltest.CheckOption{crsteltest.WantMetadata(task)}, want: "task metadata task.id missing"},
 		{name: "metadata wrong", span: stub(func(s *tracetest.SpanStub) {
 			without("task.id")(s)
 			s.Attributes = append(s.Attributes, attribute.String("task.id", "task-2"))
-		}), opts: []crsteltest.CheckOption{crsteltest.WantMetadata(task)}, want: `task.id is task-2, want "task-1"`},
-		{name: "no action span to infer metadata", span: stub(func(s *tracetest.SpanStub) {
-			s.InstrumentationScope.Name = "other"
-		}), want: "no crstel action span"},
-		{name: "no metadata at all", span: stub(func(s *tracetest.SpanStub) {
+		}), opts: []crsteltest.CheckOption{crsteltest.WantMetadata(task)}, want: `task.id is "task-2", want "task-1"`},
+		// Without WantMetadata, no metadata is required of a span alone:
+		// the rulebook's default (see TestCheckTraceMetadata for a trace).
+		{name: "no metadata, none required", span: stub(func(s *tracetest.SpanStub) {
 			without("task.id")(s)
 			without("round.id")(s)
-		}), want: "no task metadata"},
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,4 +182,35 @@ func TestRecorderStrict(t *testing.T) {
 		}
 	}()
 	crstel.Action(context.Background(), "unknown", "x", nil)
+}
+
+// TestCheckCases: the rulebook's cases through the SDK's spans, as
+// AssertConforms and Check read them.
+func TestCheckCases(t *testing.T) {
+	conformtest.Test(t, func(c conformtest.Case) []conformtest.Got {
+		spans := make([]sdktrace.ReadOnlySpan, len(c.Spans))
+		for i, s := range c.Spans {
+			res := resource.Empty()
+			switch {
+			case s.ServiceInt:
+				res = resource.NewSchemaless(attribute.Int("service.name", 7))
+			case s.Service != "":
+				res = resource.NewSchemaless(attribute.String("service.name", s.Service))
+			}
+			stub := tracetest.SpanStub{
+				Name:        s.Name,
+				SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{s.Trace}, SpanID: trace.SpanID{s.ID}}),
+				Attributes:  s.Attributes,
+				Resource:    res,
+			}
+			if s.Parent != 0 {
+				stub.Parent = trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{s.Trace}, SpanID: trace.SpanID{s.Parent}})
+			}
+			spans[i] = stub.Snapshot()
+		}
+		var got []conformtest.Got
+		conform.New(c.Config).Check(len(spans), func(i int) conform.Span { return crsteltest.Span(spans[i]) },
+			func(i int, f conform.Finding) { got = append(got, conformtest.Got{Span: i, Rule: f.Rule, Key: f.Key}) })
+		return got
+	})
 }
