@@ -112,8 +112,8 @@ func ExampleAssertConforms() {
 	// Output:
 	// conforms
 	// FAIL: span "SELECT" (span id …) does not conform:
-	// 	missing_attribute: mandatory attribute crs.action.category missing; fix: start spans with crstel.Action, or set crs.action.category on every span; crs_conformance in mode repair copies it from the enclosing action
-	// 	missing_attribute: mandatory attribute crs.action.name missing; fix: start spans with crstel.Action, or set crs.action.name on every span; crs_conformance in mode repair copies it from the enclosing action
+	// 	missing_attribute: mandatory attribute crs.action.category missing; fix: start spans with crstel.Action, or set crs.action.category on every span; the crs_conformance processor copies it from the enclosing action
+	// 	missing_attribute: mandatory attribute crs.action.name missing; fix: start spans with crstel.Action, or set crs.action.name on every span; the crs_conformance processor copies it from the enclosing action
 	// 	missing_metadata: task metadata round.id missing; fix: put the TaskDetail's metadata on every span: crstel.WithTask does
 	// 	missing_metadata: task metadata task.id missing; fix: put the TaskDetail's metadata on every span: crstel.WithTask does
 }

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -130,6 +131,13 @@ type Config struct {
 // for concurrent use.
 type Checker struct {
 	required, trace []string
+	// keys are the metadata keys of required and trace, each once;
+	// requiredIdx and traceIdx the index in keys of each of theirs.
+	keys                  []string
+	requiredIdx, traceIdx []int
+	// runs are the working states of calls to Check, reused: a check
+	// allocates nothing per span.
+	runs sync.Pool
 }
 
 // New returns a Checker for cfg.
@@ -138,88 +146,197 @@ func New(cfg Config) *Checker {
 	if cfg.TraceMetadata == nil {
 		c.trace = slices.Clone(DefaultTraceMetadata)
 	}
+	for _, k := range append(slices.Clone(c.required), c.trace...) {
+		if !slices.Contains(c.keys, k) {
+			c.keys = append(c.keys, k)
+		}
+	}
+	for _, k := range c.required {
+		c.requiredIdx = append(c.requiredIdx, slices.Index(c.keys, k))
+	}
+	for _, k := range c.trace {
+		c.traceIdx = append(c.traceIdx, slices.Index(c.keys, k))
+	}
 	return c
 }
 
+// seenBits is how many metadata keys a check notes while it ranges over a
+// span's attributes; it looks up those past them one by one. Bits 0 and 1
+// are the category and the name.
+const seenBits = 62
+
+// run is the state of one call to Check or CheckSpan.
+type run struct {
+	c *Checker
+	// traces holds, for each trace of the batch, the offset in vals of
+	// the values of the keys of Config.TraceMetadata that some of its
+	// spans carry ("" for none); last is the trace looked up last.
+	traces  map[[16]byte]int
+	vals    []string
+	lastID  [16]byte
+	lastOff int
+	// i is the index of the span checked; report the caller's report.
+	i      int
+	report func(i int, f Finding)
+	// emit reports a finding of span i; visit checks an attribute, notes
+	// the keys it sees in seen, and keeps its findings in pending.
+	emit    func(Finding)
+	visit   func(attribute.KeyValue) bool
+	seen    uint64
+	pending []Finding
+}
+
+func (c *Checker) getRun(report func(i int, f Finding)) *run {
+	r, _ := c.runs.Get().(*run)
+	if r == nil {
+		r = &run{c: c}
+		r.emit = func(f Finding) { r.report(r.i, f) }
+		keep := func(f Finding) { r.pending = append(r.pending, f) }
+		r.visit = func(kv attribute.KeyValue) bool {
+			switch kv.Key {
+			case crs.ActionCategoryKey:
+				r.seen |= 1
+			case crs.ActionNameKey:
+				r.seen |= 2
+			default:
+				for j, k := range r.c.keys[:min(len(r.c.keys), seenBits)] {
+					if string(kv.Key) == k {
+						r.seen |= 1 << (j + 2)
+						break
+					}
+				}
+			}
+			checkAttribute(kv, keep)
+			return true
+		}
+	}
+	r.report = report
+	r.lastOff = -1
+	return r
+}
+
+func (c *Checker) putRun(r *run) {
+	r.report = nil
+	clear(r.traces)
+	clear(r.vals)
+	r.vals = r.vals[:0]
+	clear(r.pending)
+	r.pending = r.pending[:0]
+	c.runs.Put(r)
+}
+
+// traceOffset returns the offset in r.vals of the values of trace id, or
+// -1 if it has none; create adds them.
+func (r *run) traceOffset(id [16]byte, create bool) int {
+	if r.lastOff >= 0 && id == r.lastID {
+		return r.lastOff
+	}
+	off, ok := r.traces[id]
+	if !ok {
+		if !create {
+			return -1
+		}
+		if r.traces == nil {
+			r.traces = make(map[[16]byte]int)
+		}
+		off = len(r.vals)
+		r.vals = append(r.vals, make([]string, len(r.c.trace))...)
+		r.traces[id] = off
+	}
+	r.lastID, r.lastOff = id, off
+	return off
+}
+
 // Check checks n spans, span(i) returning the i-th, and calls report with
-// the index of each span that breaks a rule and the finding; spans that
-// conform are not reported. The spans of one trace are compared with each
-// other for the metadata rule, so give a trace's spans in one call where
-// they are at hand.
+// the index of each span that breaks a rule and the finding, in the order
+// of the spans; spans that conform are not reported. The spans of one
+// trace are compared with each other for the metadata rule, so give a
+// trace's spans in one call where they are at hand.
 func (c *Checker) Check(n int, span func(i int) Span, report func(i int, f Finding)) {
-	// The trace metadata: for each trace, the values of the keys that some
-	// of its spans carry.
-	var traces map[[16]byte]map[string]string
+	r := c.getRun(report)
+	defer c.putRun(r)
 	if len(c.trace) > 0 && n > 1 {
 		for i := range n {
 			s := span(i)
-			for _, k := range c.trace {
-				v, ok := s.Attr(attribute.Key(k))
-				if !ok || v.Type() != attribute.STRING || v.AsString() == "" {
-					continue
+			off := r.traceOffset(s.TraceID(), true)
+			for j, k := range c.trace {
+				if r.vals[off+j] != "" {
+					continue // known for this trace
 				}
-				if traces == nil {
-					traces = make(map[[16]byte]map[string]string)
+				if v, ok := s.Attr(attribute.Key(k)); ok && v.Type() == attribute.STRING {
+					r.vals[off+j] = v.AsString()
 				}
-				id := s.TraceID()
-				m := traces[id]
-				if m == nil {
-					m = make(map[string]string, len(c.trace))
-					traces[id] = m
-				}
-				m[k] = v.AsString()
 			}
 		}
 	}
 	for i := range n {
-		s := span(i)
-		c.checkSpan(s, traces[s.TraceID()], func(f Finding) { report(i, f) })
+		r.i = i
+		r.checkSpan(span(i))
 	}
 }
 
 // CheckSpan checks one span alone: the trace metadata rule does not apply.
 func (c *Checker) CheckSpan(s Span) []Finding {
 	var out []Finding
-	c.checkSpan(s, nil, func(f Finding) { out = append(out, f) })
+	r := c.getRun(func(_ int, f Finding) { out = append(out, f) })
+	defer c.putRun(r)
+	r.checkSpan(s)
 	return out
 }
 
-// checkSpan reports the findings of s, whose trace carries the metadata
-// traceMeta.
-func (c *Checker) checkSpan(s Span, traceMeta map[string]string, report func(Finding)) {
+// has reports whether the span s, whose attributes r.visit saw, has the
+// metadata key of index j in c.keys.
+func (r *run) has(s Span, j int) bool {
+	if j < seenBits {
+		return r.seen&(1<<(j+2)) != 0
+	}
+	_, ok := s.Attr(attribute.Key(r.c.keys[j]))
+	return ok
+}
+
+// checkSpan reports the findings of s.
+func (r *run) checkSpan(s Span) {
+	c := r.c
+	r.seen = 0
+	r.pending = r.pending[:0]
+	s.Range(r.visit)
 	if name, ok := s.ServiceName(); !ok || name == "" {
-		report(Finding{Rule: MissingServiceName, Level: Violation, Key: crs.ServiceNameKey,
+		r.emit(Finding{Rule: MissingServiceName, Level: Violation, Key: crs.ServiceNameKey,
 			Message: "the resource has no string service.name",
 			Fix:     "set OTEL_SERVICE_NAME, or service.name in the SDK's resource"})
 	}
-	for _, k := range [...]attribute.Key{crs.ActionCategoryKey, crs.ActionNameKey} {
-		if _, ok := s.Attr(k); !ok {
-			report(Finding{Rule: MissingAttribute, Level: Violation, Key: k,
+	for b, k := range [...]attribute.Key{crs.ActionCategoryKey, crs.ActionNameKey} {
+		if r.seen&(1<<b) == 0 {
+			r.emit(Finding{Rule: MissingAttribute, Level: Violation, Key: k,
 				Message: "mandatory attribute " + string(k) + " missing",
-				Fix:     "start spans with crstel.Action, or set " + string(k) + " on every span; crs_conformance in mode repair copies it from the enclosing action"})
+				Fix:     "start spans with crstel.Action, or set " + string(k) + " on every span; the crs_conformance processor copies it from the enclosing action"})
 		}
 	}
-	s.Range(func(kv attribute.KeyValue) bool {
-		checkAttribute(kv, report)
-		return true
-	})
-	for _, k := range c.required {
-		if _, ok := s.Attr(attribute.Key(k)); !ok {
-			report(Finding{Rule: MissingMetadata, Level: Violation, Key: attribute.Key(k),
+	for _, f := range r.pending {
+		r.emit(f)
+	}
+	for j, k := range c.required {
+		if !r.has(s, c.requiredIdx[j]) {
+			r.emit(Finding{Rule: MissingMetadata, Level: Violation, Key: attribute.Key(k),
 				Message: "task metadata " + k + " missing",
 				Fix:     "put the TaskDetail's metadata on every span: crstel.WithTask does"})
 		}
 	}
-	for _, k := range c.trace {
-		want, ok := traceMeta[k]
-		if !ok || slices.Contains(c.required, k) {
+	if len(r.traces) == 0 {
+		return
+	}
+	off := r.traceOffset(s.TraceID(), false)
+	if off < 0 {
+		return
+	}
+	for j, k := range c.trace {
+		want := r.vals[off+j]
+		if want == "" || slices.Contains(c.required, k) || r.has(s, c.traceIdx[j]) {
 			continue
 		}
-		if _, ok := s.Attr(attribute.Key(k)); !ok {
-			report(Finding{Rule: MissingMetadata, Level: Violation, Key: attribute.Key(k),
-				Message: "task metadata " + k + "=" + Quote(want) + " of its trace missing",
-				Fix:     "put the TaskDetail's metadata on every span of the task, not only on some"})
-		}
+		r.emit(Finding{Rule: MissingMetadata, Level: Violation, Key: attribute.Key(k),
+			Message: "task metadata " + k + "=" + Quote(want) + " of its trace missing",
+			Fix:     "put the TaskDetail's metadata on every span of the task, not only on some"})
 	}
 }
 
@@ -231,12 +348,12 @@ func checkAttribute(kv attribute.KeyValue, report func(Finding)) {
 			Fix:     "fix the input crstel names"})
 		return
 	}
+	k := string(kv.Key)
+	if !strings.HasPrefix(k, "crs.") && !strings.HasPrefix(k, "fuzz.corpus.") && kv.Key != crs.ServiceNameKey {
+		return // task metadata, gen_ai.*, http.*: not the specification's
+	}
 	spec, ok := crs.Lookup(kv.Key)
 	if !ok {
-		k := string(kv.Key)
-		if !strings.HasPrefix(k, "crs.") && !strings.HasPrefix(k, "fuzz.corpus.") {
-			return // task metadata, gen_ai.*, http.*: not the specification's
-		}
 		f := Finding{Rule: MisspelledKey, Level: Violation, Key: kv.Key, Value: Quote(kv.Value.String()),
 			Message: "unknown key " + Quote(k) + " in the specification's namespace"}
 		if meant, ok := Nearest(kv.Key); ok {
