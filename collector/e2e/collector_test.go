@@ -1,0 +1,231 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+const (
+	// readyTimeout bounds the wait for a started collector to serve.
+	readyTimeout = 60 * time.Second
+	// stopTimeout bounds the wait for a graceful stop before SIGKILL.
+	stopTimeout = 10 * time.Second
+	// poll is the period of every polling loop.
+	poll = 50 * time.Millisecond
+)
+
+// defaultConfig is the distribution's default configuration.
+var defaultConfig = filepath.Join(moduleDir, "config.yaml")
+
+// collector is a running crstelcol with the default configuration, its
+// file exporter writing to spansFile.
+type collector struct {
+	grpc, metrics string // host:port
+	spansFile     string
+	log           *syncBuffer
+	cmd           *exec.Cmd
+	done          chan error
+}
+
+// start runs crstelcol with the default configuration on free loopback
+// ports, its pipelines exporting to the file exporter; the test stops it.
+func start(t *testing.T) *collector {
+	t.Helper()
+	bin := crstelcol(t)
+	dir := t.TempDir()
+	c := &collector{
+		grpc: freeAddr(t), metrics: freeAddr(t),
+		spansFile: filepath.Join(dir, "spans.jsonl"),
+		log:       new(syncBuffer),
+		done:      make(chan error, 1),
+	}
+	_, metricsPort, _ := net.SplitHostPort(c.metrics)
+	c.cmd = exec.Command(bin, "--config", defaultConfig)
+	c.cmd.Env = append(os.Environ(),
+		"CRSTELCOL_GRPC_ENDPOINT="+c.grpc,
+		"CRSTELCOL_HTTP_ENDPOINT="+freeAddr(t),
+		"CRSTELCOL_METRICS_HOST=127.0.0.1",
+		"CRSTELCOL_METRICS_PORT="+metricsPort,
+		"CRSTELCOL_EXPORTER=file",
+		"CRSTELCOL_FILE_PATH="+c.spansFile,
+	)
+	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
+	if err := c.cmd.Start(); err != nil {
+		t.Fatalf("start crstelcol: %v", err)
+	}
+	go func() { c.done <- c.cmd.Wait() }()
+	t.Cleanup(func() { c.stop(t) })
+
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		if _, err := c.scrape(); err == nil {
+			return c
+		}
+		select {
+		case err := <-c.done:
+			c.done <- err
+			t.Fatalf("crstelcol exited before it served: %v\n%s", err, c.log)
+		case <-time.After(poll):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("crstelcol did not serve its metrics on %s in %s:\n%s", c.metrics, readyTimeout, c.log)
+		}
+	}
+}
+
+// stop stops the collector: SIGTERM, then SIGKILL after stopTimeout.
+func (c *collector) stop(t *testing.T) {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(stopTimeout):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+		t.Errorf("crstelcol did not stop in %s after SIGTERM; killed", stopTimeout)
+	}
+	if t.Failed() {
+		t.Logf("crstelcol's log:\n%s", c.log)
+	}
+}
+
+// freeAddr returns a free port of 127.0.0.1, as host:port.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// scrape returns the collector's own metrics, from its Prometheus
+// endpoint.
+func (c *collector) scrape() (string, error) {
+	client := http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + c.metrics + "/metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	return string(b), nil
+}
+
+// metric returns the value of the sample of name whose labels include
+// labels (name="value" each), or false if there is none.
+func metric(text, name string, labels ...string) (float64, bool) {
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		series, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		match := true
+		for _, l := range labels {
+			if !strings.Contains(series, l) {
+				match = false
+				break
+			}
+		}
+		if match {
+			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// waitSpans waits up to timeout for n spans in the collector's file, and
+// returns them by name.
+func (c *collector) waitSpans(t *testing.T, n int, timeout time.Duration) map[string]ptrace.Span {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		spans, err := c.spans()
+		if err == nil && len(spans) >= n {
+			return spans
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d spans (%v) in %s, want %d", len(spans), err, timeout, n)
+		}
+		time.Sleep(poll)
+	}
+}
+
+// spans reads the OTLP JSON lines of the collector's file exporter, by span
+// name.
+func (c *collector) spans() (map[string]ptrace.Span, error) {
+	b, err := os.ReadFile(c.spansFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]ptrace.Span)
+	for line := range bytes.Lines(b) {
+		if !bytes.HasSuffix(line, []byte("\n")) {
+			break // being written
+		}
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(line)
+		if err != nil {
+			return nil, err
+		}
+		rss := td.ResourceSpans()
+		for i := range rss.Len() {
+			sss := rss.At(i).ScopeSpans()
+			for j := range sss.Len() {
+				spans := sss.At(j).Spans()
+				for k := range spans.Len() {
+					out[spans.At(k).Name()] = spans.At(k)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// syncBuffer is a bytes.Buffer that a process writes and a test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
