@@ -18,6 +18,8 @@ import (
 // TestChildEnvironment: the child gets the action's trace context and the
 // task metadata, and none of the stale values its parent had.
 func TestChildEnvironment(t *testing.T) {
+	// Serial: Run puts the trace context in the child's environment with
+	// the global propagator (otel.SetTextMapPropagator).
 	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	cmd := childCmd(t, "env")
 	cmd.Env = append(cmd.Env, "TRACESTATE=stale=1", "BAGGAGE=stale=1")
@@ -50,6 +52,8 @@ func TestChildEnvironment(t *testing.T) {
 }
 
 func TestContextToEnv(t *testing.T) {
+	// Serial: ContextToEnv injects with the global propagator
+	// (otel.SetTextMapPropagator).
 	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	ctx, span := crstel.Action(crstel.WithTask(context.Background(), crs.Metadata{"task.id": "t-1"}), crs.Testing, "t", nil)
 	defer span.End()
@@ -72,7 +76,9 @@ func TestContextToEnv(t *testing.T) {
 }
 
 func TestContextFromEnv(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal()) // the propagators
+	// Serial: the environment (t.Setenv) is the process's, and
+	// ContextFromEnv extracts with the global propagator.
+	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	t.Setenv("TRACEPARENT", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	t.Setenv("BAGGAGE", "round.id=round-1;crstel.task,task.id=task-1;crstel.task,other=x")
 	ctx := crstel.ContextFromEnv(context.Background())
