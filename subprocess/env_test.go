@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel"
@@ -74,6 +76,36 @@ func TestContextToEnv(t *testing.T) {
 		t.Errorf("ContextToEnv(nil) = %q", got)
 	}
 }
+
+// TestContextToEnvWithoutPropagator: with no propagator installed, or one
+// with other fields, the child still never sees the parent's stale W3C
+// variables.
+func TestContextToEnvWithoutPropagator(t *testing.T) {
+	// Serial: it sets the global propagator.
+	prev := otel.GetTextMapPropagator()
+	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
+	stale := []string{"A=1", "TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "TRACESTATE=x=1", "BAGGAGE=task.id=old"}
+	for name, prop := range map[string]propagation.TextMapPropagator{
+		"none":       propagation.NewCompositeTextMapPropagator(),
+		"other only": fieldsPropagator{"x-trace"},
+	} {
+		otel.SetTextMapPropagator(prop)
+		got := crstel.ContextToEnv(context.Background(), stale)
+		if !slices.Equal(got, []string{"A=1"}) {
+			t.Errorf("%s: ContextToEnv = %q, want [A=1]", name, got)
+		}
+	}
+}
+
+// fieldsPropagator is a propagator with fields of its own, which injects
+// and extracts nothing.
+type fieldsPropagator []string
+
+func (fieldsPropagator) Inject(context.Context, propagation.TextMapCarrier) {}
+func (fieldsPropagator) Extract(ctx context.Context, _ propagation.TextMapCarrier) context.Context {
+	return ctx
+}
+func (p fieldsPropagator) Fields() []string { return p }
 
 func TestContextFromEnv(t *testing.T) {
 	// Serial: the environment (t.Setenv) is the process's, and
