@@ -48,6 +48,12 @@ func (c *Collector) Spans(tb testing.TB) []Span {
 	return spans
 }
 
+// SpansPath returns the path of the file the collector writes the spans it
+// receives to: OTLP JSON, one ExportTraceServiceRequest a line, as its file
+// exporter writes them, the spans it acknowledged included (see Spans). A
+// restart starts the file anew: it then holds the spans of the runs since.
+func (c *Collector) SpansPath() string { return c.spansPath }
+
 // WaitForSpans polls Spans until the collector wrote at least n spans or
 // timeout passed, and returns the spans written then: fewer than n on
 // timeout, more if more arrived.

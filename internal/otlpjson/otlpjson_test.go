@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // readAll reads every span of input, or returns the first error.
@@ -306,4 +308,22 @@ func FuzzOTLPJSON(f *testing.F) {
 		}
 		t.Fatalf("Next did not end after %d lines", lines)
 	})
+}
+
+func TestValue(t *testing.T) {
+	for _, tt := range []struct {
+		in   any
+		want attribute.Value
+	}{
+		{nil, attribute.Value{}},
+		{[]any{}, attribute.StringSliceValue(nil)},
+		{[]any{"a", "b"}, attribute.StringSliceValue([]string{"a", "b"})},
+		{[]any{int64(1), "b"}, attribute.SliceValue(attribute.Int64Value(1), attribute.StringValue("b"))},
+		{map[string]any{"b": []any{true}, "a": 1.5}, attribute.MapValue(attribute.Float64("a", 1.5), attribute.BoolSlice("b", []bool{true}))},
+		{7, attribute.StringValue("7")},
+	} {
+		if got := Value(tt.in); got.Type() != tt.want.Type() || got.String() != tt.want.String() {
+			t.Errorf("Value(%#v) = %s %s, want %s %s", tt.in, got.Type(), got, tt.want.Type(), tt.want)
+		}
+	}
 }
