@@ -114,8 +114,8 @@
 // missing_attribute, type_mismatch, unknown_category, invalid_name,
 // invalid_value, misspelled_key, missing_metadata, marked_invalid), and
 // within a rule by key: how many spans, the three most frequent examples
-// (span name and message, with the value found), "and N more", and the
-// fix. A last line sums up. Names and values from the input are quoted,
+// (span name and message, with the value found; among the first 10,000
+// distinct ones), "and N more", and the fix. A last line sums up. Names and values from the input are quoted,
 // escaped and cut to 64 bytes (conform.Quote), and lines fit in 80
 // columns.
 //

@@ -21,11 +21,12 @@ import (
 )
 
 // Bounds of the report: how many distinct examples (span name, message,
-// fix) of a rule and key the report shows, and how many it tells apart
-// before it only counts the others.
+// fix) of a rule and key the report shows, the most frequent, and how many
+// it tells apart before it only counts the others, which bounds its memory
+// with an input of millions of spans of distinct names.
 const (
 	maxExamples = 3
-	maxDistinct = 100
+	maxDistinct = 10000
 )
 
 // noService labels the spans whose resource has no string service.name.
@@ -51,12 +52,12 @@ func (c *cli) lint(args []string) error {
 		return usageError{"lint: no FILE (- reads the standard input)"}
 	}
 	cfg := conform.Config{RequiredMetadata: require, TraceMetadata: []string{}}
-	if *traceMeta != "none" {
+	if tm := strings.TrimSpace(*traceMeta); tm != "" && tm != "none" {
 		var keys keyList
-		if err := keys.Set(*traceMeta); err != nil && strings.TrimSpace(*traceMeta) != "" {
+		if err := keys.Set(tm); err != nil {
 			return usageError{"lint: --trace-metadata: " + err.Error()}
 		}
-		cfg.TraceMetadata = append(cfg.TraceMetadata, keys...)
+		cfg.TraceMetadata = keys
 	}
 
 	l := newLinter(cfg)
@@ -85,8 +86,10 @@ func (c *cli) lint(args []string) error {
 // keyList is a flag of comma-separated keys, repeatable.
 type keyList []string
 
+// String returns the keys, comma-separated.
 func (k *keyList) String() string { return strings.Join(*k, ",") }
 
+// Set adds the comma-separated keys of s; an empty one is an error.
 func (k *keyList) Set(s string) error {
 	for key := range strings.SplitSeq(s, ",") {
 		key = strings.TrimSpace(key)
@@ -130,6 +133,7 @@ type linter struct {
 	duplicates int
 }
 
+// newLinter returns a linter that checks with cfg.
 func newLinter(cfg conform.Config) *linter {
 	return &linter{cfg: cfg, seen: make(map[[24]byte]bool)}
 }
@@ -194,6 +198,7 @@ type lintSpan struct {
 	attrs     []attribute.KeyValue
 }
 
+// newLintSpan returns s as the rules read it.
 func newLintSpan(s otlpjson.Span) lintSpan {
 	ls := lintSpan{name: s.Name, trace: s.TraceID, attrs: make([]attribute.KeyValue, len(s.Attributes))}
 	for i, kv := range s.Attributes {
@@ -207,8 +212,11 @@ func newLintSpan(s otlpjson.Span) lintSpan {
 	return ls
 }
 
+// TraceID returns the id of the span's trace.
 func (s *lintSpan) TraceID() [16]byte { return s.trace }
 
+// Attr returns the value of the span attribute key: the first, if the
+// input has it twice.
 func (s *lintSpan) Attr(key attribute.Key) (attribute.Value, bool) {
 	for _, kv := range s.attrs {
 		if kv.Key == key {
@@ -218,6 +226,8 @@ func (s *lintSpan) Attr(key attribute.Key) (attribute.Value, bool) {
 	return attribute.Value{}, false
 }
 
+// Range calls f with each attribute of the span, in the order of the
+// input, until f returns false.
 func (s *lintSpan) Range(f func(attribute.KeyValue) bool) {
 	for _, kv := range s.attrs {
 		if !f(kv) {
@@ -226,6 +236,8 @@ func (s *lintSpan) Range(f func(attribute.KeyValue) bool) {
 	}
 }
 
+// ServiceName returns the resource's service.name, and whether it is a
+// string.
 func (s *lintSpan) ServiceName() (string, bool) { return s.service, s.serviceOK }
 
 // lintReport is the report of a lint, as --json prints it (see doc.go).
@@ -270,8 +282,7 @@ type keyReport struct {
 	More     int                  `json:"more"`
 	last     int                  // the last span counted in Spans, plus one
 	distinct map[example]*example // by span, message and fix, Count 0
-	order    []*example           // in the order found
-	others   int                  // findings past maxDistinct examples
+	order    []*example           // in the order found, at most maxDistinct
 }
 
 // example is findings of one rule and key on spans of one name, with the
@@ -394,8 +405,7 @@ func (kr *keyReport) add(i int, e example) {
 	ex := kr.distinct[e]
 	if ex == nil {
 		if len(kr.order) == maxDistinct {
-			kr.others++
-			return
+			return // counted in Findings, and so in More
 		}
 		ex = &e
 		kr.distinct[e] = ex

@@ -663,3 +663,43 @@ func FuzzLint(f *testing.F) {
 		}
 	})
 }
+
+// TestLintMore: a rule and key show the three most frequent examples, then
+// count the others, however many.
+func TestLintMore(t *testing.T) {
+	var spans []conformtest.Span
+	for i := range 150 {
+		name := "GET /v1/task/" + strconv.Itoa(i)
+		if i >= 140 {
+			name = "chat gpt-4o" // 10 spans: the most frequent
+		}
+		spans = append(spans, conformtest.Span{Name: name, Trace: 1, ID: byte(i + 1), Service: "api",
+			Attributes: append([]attribute.KeyValue{crs.ActionName("serve")}, metadata...)})
+	}
+	spans[1].Name = spans[0].Name // 2 spans: the second most frequent
+	path := writeFile(t, t.TempDir(), "spans.jsonl", otlpJSON(t, jsonLines, spans...))
+	out, _, code := lintCmd(t, path)
+	want := `service "api": 150 spans, 150 violate the specification
+  missing_attribute: 150 findings
+    crs.action.category on 150 spans:
+      "chat gpt-4o" (10 spans): mandatory attribute crs.action.category missing
+      "GET /v1/task/0" (2 spans): mandatory attribute crs.action.category
+        missing
+      "GET /v1/task/2": mandatory attribute crs.action.category missing
+      and 137 more spans
+      fix: start spans with crstel.Action, or set crs.action.category on every
+        span; crs_conformance in mode repair copies it from the enclosing action
+`
+	if code != 1 || !strings.HasPrefix(out, want) {
+		t.Errorf("exit %d, report\n%s\nwant 1 and\n%s", code, out, want)
+	}
+	out, _, _ = lintCmd(t, "--json", path)
+	var rep lintReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	k := rep.Services[0].Rules[0].Keys[0]
+	if len(k.Examples) != 3 || k.More != 137 || k.Spans != 150 || k.Findings != 150 {
+		t.Errorf("--json: %d examples, %d more, %d spans, %d findings; want 3, 137, 150, 150", len(k.Examples), k.More, k.Spans, k.Findings)
+	}
+}
