@@ -38,7 +38,8 @@ func ContextFromEnv(ctx context.Context) context.Context {
 // ContextToEnv returns a copy of env with the trace context and baggage of
 // ctx set as TRACEPARENT, TRACESTATE and BAGGAGE (the global propagator's
 // fields, in upper case), for a child process that calls [ContextFromEnv].
-// Earlier values of these variables are removed, so a child never sees a
+// Earlier values of these variables, and of TRACEPARENT, TRACESTATE and
+// BAGGAGE whatever the propagator, are removed, so a child never sees a
 // stale trace context; a nil env stands for os.Environ(), as for
 // exec.Cmd.Env. The result holds only what the propagator injects: no
 // variable at all if ctx has no span and no baggage.
@@ -51,7 +52,10 @@ func ContextToEnv(ctx context.Context, env []string) []string {
 	}
 	prop := otel.GetTextMapPropagator()
 	fields := slices.Sorted(slices.Values(prop.Fields())) // for a stable order
-	names := make(map[string]bool, len(fields))
+	// The W3C names are removed whatever the propagator: a process with
+	// none installed, or another one, must not pass on its parent's trace
+	// context as if it were its own.
+	names := map[string]bool{"TRACEPARENT": true, "TRACESTATE": true, "BAGGAGE": true}
 	for _, f := range fields {
 		names[envName(f)] = true
 	}

@@ -1,7 +1,7 @@
 package crsteltest_test
 
 import (
-	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -157,31 +157,77 @@ func TestAssertConformsFailsPerSpan(t *testing.T) {
 	}
 }
 
+// TestRecorder: the actions of the recorder's contexts, and the spans of
+// its provider, go to it, stamped by crstel's span processor, with its
+// service name; WithGlobal makes it the global provider, for code that uses
+// otel.Tracer, until its test ends.
 func TestRecorder(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithServiceName("patcher"))
-	if otel.GetTracerProvider() != rec.Provider() {
-		t.Fatal("NewRecorder did not install its provider")
+	prev := otel.GetTracerProvider()
+	for _, global := range []bool{false, true} {
+		t.Run(fmt.Sprintf("global=%t", global), func(t *testing.T) {
+			opts := []crsteltest.RecorderOption{crsteltest.WithServiceName("patcher")}
+			if global {
+				// Serial: WithGlobal sets the global provider
+				// (otel.SetTracerProvider).
+				opts = append(opts, crsteltest.WithGlobal())
+			} else {
+				t.Parallel()
+			}
+			rec := crsteltest.NewRecorder(t, opts...)
+			ctx, tracer := rec.Context(t.Context()), rec.Provider().Tracer("llm")
+			if global {
+				if otel.GetTracerProvider() != rec.Provider() {
+					t.Fatal("NewRecorder did not install its provider")
+				}
+				ctx, tracer = t.Context(), otel.Tracer("llm")
+			}
+			ctx, span := crstel.Action(crstel.WithTask(ctx, task), crs.PatchGeneration, "generate_patch", nil)
+			_, child := tracer.Start(ctx, "chat")
+			child.End()
+			span.End()
+			if n := len(rec.Ended()); n != 2 {
+				t.Fatalf("the recorder has %d ended spans, want 2", n)
+			}
+			crsteltest.AssertConforms(t, rec.Ended(), crsteltest.WantMetadata(task))
+			res := rec.Ended()[0].Resource()
+			if v, _ := res.Set().Value("service.name"); v.AsString() != "patcher" {
+				t.Errorf("service.name = %q, want patcher", v.AsString())
+			}
+		})
 	}
-	ctx := crstel.WithTask(context.Background(), task)
-	ctx, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
-	_, child := otel.Tracer("llm").Start(ctx, "chat")
-	child.End()
-	span.End()
-	crsteltest.AssertConforms(t, rec.Ended(), crsteltest.WantMetadata(task))
-	res := rec.Ended()[0].Resource()
-	if v, _ := res.Set().Value("service.name"); v.AsString() != "patcher" {
-		t.Errorf("service.name = %q, want patcher", v.AsString())
+	// The WithGlobal subtest has ended; the other one waits for this
+	// function to return.
+	if otel.GetTracerProvider() != prev {
+		t.Error("the global provider was not put back after the test")
 	}
 }
 
+// TestRecorderStrict: invalid input panics in the contexts of a recorder
+// made WithStrict; with WithGlobal too, in every context.
 func TestRecorderStrict(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithStrict())
-	defer func() {
-		if recover() == nil {
-			t.Error("invalid category did not panic in strict mode")
-		}
-	}()
-	crstel.Action(context.Background(), "unknown", "x", nil)
+	for _, global := range []bool{false, true} {
+		t.Run(fmt.Sprintf("global=%t", global), func(t *testing.T) {
+			opts := []crsteltest.RecorderOption{crsteltest.WithStrict()}
+			if global {
+				// Serial: with WithGlobal, strict mode is the process's
+				// (violation.SetStrict).
+				opts = append(opts, crsteltest.WithGlobal())
+			} else {
+				t.Parallel()
+			}
+			rec := crsteltest.NewRecorder(t, opts...)
+			ctx := rec.Context(t.Context())
+			if global {
+				ctx = t.Context()
+			}
+			defer func() {
+				if recover() == nil {
+					t.Error("invalid category did not panic in strict mode")
+				}
+			}()
+			crstel.Action(ctx, "unknown", "x", nil)
+		})
+	}
 }
 
 // TestCheckCases: the rulebook's cases through the SDK's spans, as

@@ -13,6 +13,7 @@ import (
 // TestCaptureErrors: the log gets the errors of its test, and the handler
 // that was there before gets those after it.
 func TestCaptureErrors(t *testing.T) {
+	// Serial: the OpenTelemetry error handler is global.
 	before := crsteltest.CaptureErrors(t)
 	var during *crsteltest.ErrorLog
 	t.Run("capturing", func(t *testing.T) {

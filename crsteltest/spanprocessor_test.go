@@ -6,7 +6,6 @@ import (
 	"sync"
 	"testing"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -45,12 +44,14 @@ func spanIDs[S ~[]E, E interface{ SpanContext() trace.SpanContext }](spans S) []
 // records, started and ended, after crstel's processor has stamped them;
 // a nil processor is ignored.
 func TestWithSpanProcessor(t *testing.T) {
+	t.Parallel()
 	t.Run("processor", func(t *testing.T) {
+		t.Parallel()
 		p := &startAttrs{SpanRecorder: tracetest.NewSpanRecorder(), attrs: make(map[string][]attribute.KeyValue)}
-		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithSpanProcessor(p))
-		ctx := crstel.WithTask(context.Background(), task)
+		rec := crsteltest.NewRecorder(t, crsteltest.WithSpanProcessor(p))
+		ctx := crstel.WithTask(rec.Context(t.Context()), task)
 		ctx, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
-		_, child := otel.Tracer("llm").Start(ctx, "chat")
+		_, child := rec.Provider().Tracer("llm").Start(ctx, "chat")
 		child.End()
 		span.End()
 
@@ -73,8 +74,9 @@ func TestWithSpanProcessor(t *testing.T) {
 		}
 	})
 	t.Run("nil", func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithSpanProcessor(nil))
-		_, span := otel.Tracer("t").Start(context.Background(), "work")
+		t.Parallel()
+		rec := crsteltest.NewRecorder(t, crsteltest.WithSpanProcessor(nil))
+		_, span := rec.Provider().Tracer("t").Start(t.Context(), "work")
 		span.End()
 		if got := len(rec.Ended()); got != 1 {
 			t.Errorf("the recorder has %d ended spans, want 1", got)

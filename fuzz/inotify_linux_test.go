@@ -5,32 +5,23 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"golang.org/x/sys/unix"
+
+	"github.com/crstel/crstel/crsteltest"
 )
 
 // TestOnChangeFallsBackToPolling: when inotify fails, the Watcher says so
 // once and polls, recording updates as periodic, since that is how it
 // finds them.
 func TestOnChangeFallsBackToPolling(t *testing.T) {
+	// Serial: inotifyInit1 and the OpenTelemetry error handler are global.
 	inotifyInit1 = func(int) (int, error) { return -1, unix.EMFILE }
 	t.Cleanup(func() { inotifyInit1 = unix.InotifyInit1 })
-	var (
-		mu      sync.Mutex
-		handled []error
-	)
-	prev := otel.GetErrorHandler()
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		handled = append(handled, err)
-	}))
-	t.Cleanup(func() { otel.SetErrorHandler(prev) })
+	captured := crsteltest.CaptureErrors(t)
 
 	synctest.Test(t, func(t *testing.T) {
 		dir := t.TempDir()
@@ -57,9 +48,7 @@ func TestOnChangeFallsBackToPolling(t *testing.T) {
 			}
 		}
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	if len(handled) != 1 || !errors.Is(handled[0], unix.EMFILE) || !strings.Contains(handled[0].Error(), "polling") {
+	if handled := captured.Errors(); len(handled) != 1 || !errors.Is(handled[0], unix.EMFILE) || !strings.Contains(handled[0].Error(), "polling") {
 		t.Errorf("otel.Handle got %v, want one error saying inotify failed and it polls", handled)
 	}
 }

@@ -21,8 +21,9 @@ import (
 )
 
 func TestRecord(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-	ctx, action := fuzzing(t)
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	ctx, action := fuzzing(t, rec)
 	when := time.Date(2025, 3, 1, 12, 30, 0, 500, time.FixedZone("CET", 3600))
 	fuzz.Record(ctx, fuzz.CorpusUpdate{
 		Method:    fuzz.MethodPeriodic,
@@ -43,7 +44,7 @@ func TestRecord(t *testing.T) {
 	if got, want := s.InstrumentationScope().Name, fuzz.ScopeName; got != want {
 		t.Errorf("scope = %q, want %q", got, want)
 	}
-	a := attrs(s)
+	a := crsteltest.Attrs(s)
 	tests := []struct {
 		key      attribute.Key
 		wantType attribute.Type
@@ -80,13 +81,14 @@ func TestRecord(t *testing.T) {
 }
 
 func TestRecordZeroTimeIsNow(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-	ctx, _ := fuzzing(t)
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	ctx, _ := fuzzing(t, rec)
 	before := time.Now()
 	fuzz.Record(ctx, fuzz.CorpusUpdate{Method: fuzz.MethodOnChange, FullSnapshot: true})
 	after := time.Now()
 
-	a := attrs(updates(rec.Ended())[0])
+	a := crsteltest.Attrs(updates(rec.Ended())[0])
 	got, err := time.Parse(time.RFC3339Nano, a[crs.FuzzCorpusUpdateTimeKey].AsString())
 	if err != nil || got.Before(before.Truncate(0)) || got.After(after) {
 		t.Errorf("update.time = %v (%v), want between %v and %v", got, err, before, after)
@@ -109,6 +111,7 @@ func names(n int) []string {
 }
 
 func TestRecordCapsAdditions(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		n           int
@@ -126,12 +129,13 @@ func TestRecordCapsAdditions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-			ctx, _ := fuzzing(t)
+			t.Parallel()
+			rec := crsteltest.NewRecorder(t)
+			ctx, _ := fuzzing(t, rec)
 			in := names(tt.n)
 			fuzz.Record(ctx, fuzz.CorpusUpdate{Method: fuzz.MethodPeriodic, Size: tt.n, Additions: in}, tt.opts...)
 
-			a := attrs(updates(rec.Ended())[0])
+			a := crsteltest.Attrs(updates(rec.Ended())[0])
 			got := a[crs.FuzzCorpusAdditionsKey].AsStringSlice()
 			if len(got) != tt.wantLen || !slices.Equal(got, in[:tt.wantLen]) {
 				t.Errorf("got %d additions, want the first %d", len(got), tt.wantLen)
@@ -149,13 +153,14 @@ func TestRecordCapsAdditions(t *testing.T) {
 }
 
 func TestRecordRepairsInvalidUTF8(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-	ctx, _ := fuzzing(t)
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	ctx, _ := fuzzing(t, rec)
 	in := []string{"ok", "crash-\xff\xfe", "caf\xc3\xa9", "half-\xe2\x82"}
 	orig := slices.Clone(in)
 	fuzz.Record(ctx, fuzz.CorpusUpdate{Method: fuzz.MethodPeriodic, Size: 4, Additions: in})
 
-	got := attrs(updates(rec.Ended())[0])[crs.FuzzCorpusAdditionsKey].AsStringSlice()
+	got := crsteltest.Attrs(updates(rec.Ended())[0])[crs.FuzzCorpusAdditionsKey].AsStringSlice()
 	want := []string{"ok", `crash-\xff\xfe`, "café", `half-\xe2\x82`}
 	if !slices.Equal(got, want) {
 		t.Errorf("additions = %q, want %q", got, want)
@@ -186,16 +191,17 @@ func TestRecordInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// Serial: the OpenTelemetry error handler is global.
+			captured := crsteltest.CaptureErrors(t)
 			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-			h := catchHandled(t)
-			ctx, _ := fuzzing(t)
+			ctx, _ := fuzzing(t, rec)
 			fuzz.Record(ctx, tt.u)
 
 			spans := updates(rec.Ended())
 			if len(spans) != 1 {
 				t.Fatalf("got %d update spans, want 1: the update is still recorded", len(spans))
 			}
-			a := attrs(spans[0])
+			a := crsteltest.Attrs(spans[0])
 			if m, ok := a[crs.FuzzCorpusUpdateMethodKey]; m.AsString() != tt.wantMethod || ok != (tt.wantMethod != "") {
 				t.Errorf("method = %q (present %v), want %q", m.AsString(), ok, tt.wantMethod)
 			}
@@ -206,7 +212,7 @@ func TestRecordInvalid(t *testing.T) {
 			if !strings.Contains(inv, tt.wantInMsg) {
 				t.Errorf("%s = %q, want it to mention %s", crstel.InvalidKey, inv, tt.wantInMsg)
 			}
-			if errs := h.get(); len(errs) != 1 || !errors.Is(errs[0], crs.ErrInvalidAttribute) || !strings.Contains(errs[0].Error(), tt.wantInMsg) {
+			if errs := captured.Errors(); len(errs) != 1 || !errors.Is(errs[0], crs.ErrInvalidAttribute) || !strings.Contains(errs[0].Error(), tt.wantInMsg) {
 				t.Errorf("otel.Handle got %v, want one error wrapping crs.ErrInvalidAttribute, mentioning %s", errs, tt.wantInMsg)
 			}
 			if err := crsteltest.Check(spans, crsteltest.WantMetadata(task)); err == nil {
@@ -217,8 +223,9 @@ func TestRecordInvalid(t *testing.T) {
 }
 
 func TestRecordStrictPanics(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithStrict())
-	ctx, _ := fuzzing(t)
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t, crsteltest.WithStrict())
+	ctx, _ := fuzzing(t, rec)
 	func() {
 		defer func() {
 			r := recover()
@@ -239,71 +246,81 @@ func TestRecordStrictPanics(t *testing.T) {
 }
 
 func TestRecordNilContext(t *testing.T) {
+	// Serial: the OpenTelemetry error handler is global, and a nil ctx
+	// takes the global provider.
+	captured := crsteltest.CaptureErrors(t)
 	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-	h := catchHandled(t)
 	var ctx context.Context
 	fuzz.Record(ctx, fuzz.CorpusUpdate{Method: fuzz.MethodPeriodic})
 	spans := updates(rec.Ended())
 	if len(spans) != 1 {
 		t.Fatalf("got %d update spans, want 1", len(spans))
 	}
-	if inv := attrs(spans[0])[crstel.InvalidKey].AsStringSlice(); len(inv) != 1 || !strings.Contains(inv[0], "nil context") {
+	if inv := crsteltest.Attrs(spans[0])[crstel.InvalidKey].AsStringSlice(); len(inv) != 1 || !strings.Contains(inv[0], "nil context") {
 		t.Errorf("%s = %q, want the nil context named", crstel.InvalidKey, inv)
 	}
-	if got := len(h.get()); got != 1 {
+	if got := len(captured.Errors()); got != 1 {
 		t.Errorf("otel.Handle got %d errors, want 1", got)
 	}
 }
 
 // TestRecordOutsideFuzzing: inside another action, the update carries that
-// action; outside any, it has no crs.action.* and does not conform.
+// action.
 func TestRecordOutsideFuzzing(t *testing.T) {
-	t.Run("other action", func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-		ctx := crstel.WithTask(t.Context(), task)
-		ctx, span := crstel.Action(ctx, crs.InputGeneration, "generate_seeds", nil)
-		fuzz.Record(ctx, fuzz.CorpusUpdate{Method: fuzz.MethodOnChange, Size: 1})
-		span.End()
-		a := attrs(updates(rec.Ended())[0])
-		if got := a[crs.ActionCategoryKey].AsString(); got != "input_generation" {
-			t.Errorf("category = %q, want input_generation", got)
-		}
-		crsteltest.AssertConforms(t, rec.Ended(), crsteltest.WantMetadata(task))
-	})
-	t.Run("no action", func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-		h := catchHandled(t)
-		fuzz.Record(t.Context(), fuzz.CorpusUpdate{Method: fuzz.MethodOnChange, Size: 1})
-		spans := updates(rec.Ended())
-		if len(spans) != 1 {
-			t.Fatalf("got %d update spans, want 1", len(spans))
-		}
-		a := attrs(spans[0])
-		for _, k := range []attribute.Key{crs.ActionCategoryKey, crs.ActionNameKey, crstel.InvalidKey} {
-			if v, ok := a[k]; ok {
-				t.Errorf("%s = %s, want none", k, v.String())
-			}
-		}
-		if errs := h.get(); len(errs) != 0 {
-			t.Errorf("otel.Handle got %v, want nothing: recording outside an action is allowed", errs)
-		}
-		err := crsteltest.Check(spans, crsteltest.WantMetadata(task))
-		if err == nil || !strings.Contains(err.Error(), "crs.action.category missing") {
-			t.Errorf("Check = %v, want crs.action.category missing", err)
-		}
-	})
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	ctx := crstel.WithTask(rec.Context(t.Context()), task)
+	ctx, span := crstel.Action(ctx, crs.InputGeneration, "generate_seeds", nil)
+	fuzz.Record(ctx, fuzz.CorpusUpdate{Method: fuzz.MethodOnChange, Size: 1})
+	span.End()
+	a := crsteltest.Attrs(updates(rec.Ended())[0])
+	if got := a[crs.ActionCategoryKey].AsString(); got != "input_generation" {
+		t.Errorf("category = %q, want input_generation", got)
+	}
+	crsteltest.AssertConforms(t, rec.Ended(), crsteltest.WantMetadata(task))
 }
 
+// TestRecordOutsideAnyAction: outside any action, the update has no
+// crs.action.* and does not conform, and nothing is reported.
+func TestRecordOutsideAnyAction(t *testing.T) {
+	// Serial: the OpenTelemetry error handler is global, and outside an
+	// action t.Context() takes the global provider.
+	captured := crsteltest.CaptureErrors(t)
+	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+	fuzz.Record(t.Context(), fuzz.CorpusUpdate{Method: fuzz.MethodOnChange, Size: 1})
+	spans := updates(rec.Ended())
+	if len(spans) != 1 {
+		t.Fatalf("got %d update spans, want 1", len(spans))
+	}
+	a := crsteltest.Attrs(spans[0])
+	for _, k := range []attribute.Key{crs.ActionCategoryKey, crs.ActionNameKey, crstel.InvalidKey} {
+		if v, ok := a[k]; ok {
+			t.Errorf("%s = %s, want none", k, v.String())
+		}
+	}
+	if errs := captured.Errors(); len(errs) != 0 {
+		t.Errorf("otel.Handle got %v, want nothing: recording outside an action is allowed", errs)
+	}
+	err := crsteltest.Check(spans, crsteltest.WantMetadata(task))
+	if err == nil || !strings.Contains(err.Error(), "crs.action.category missing") {
+		t.Errorf("Check = %v, want crs.action.category missing", err)
+	}
+}
+
+// TestRecordWithTracerProvider: the span goes to the provider given, not
+// to the enclosing action's; a nil provider is ignored.
 func TestRecordWithTracerProvider(t *testing.T) {
-	global := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	ctx, _ := fuzzing(t, rec)
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
-	fuzz.Record(t.Context(), fuzz.CorpusUpdate{Method: fuzz.MethodPeriodic}, fuzz.WithTracerProvider(tp), fuzz.WithTracerProvider(nil))
+	fuzz.Record(ctx, fuzz.CorpusUpdate{Method: fuzz.MethodPeriodic}, fuzz.WithTracerProvider(tp), fuzz.WithTracerProvider(nil))
 	if got, want := len(sr.Ended()), 1; got != want {
 		t.Errorf("got %d spans on the given provider, want %d", got, want)
 	}
-	if got := len(global.Ended()); got != 0 {
-		t.Errorf("got %d spans on the global provider, want 0", got)
+	if got := len(updates(rec.Ended())); got != 0 {
+		t.Errorf("got %d update spans on the action's provider, want 0", got)
 	}
 }

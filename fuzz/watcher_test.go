@@ -100,7 +100,7 @@ func checkSpans(t *testing.T, spans []sdktrace.ReadOnlySpan, action trace.Span, 
 		t.Fatalf("got %d update spans, want %d, one per update", len(us), len(got))
 	}
 	for i, s := range us {
-		a := attrs(s)
+		a := crsteltest.Attrs(s)
 		if p := s.Parent().SpanID(); p != action.SpanContext().SpanID() {
 			t.Errorf("span %d: parent %s, want the fuzzing action", i, p)
 		}
@@ -124,9 +124,10 @@ func checkSpans(t *testing.T, spans []sdktrace.ReadOnlySpan, action trace.Span, 
 
 // TestWatcherPolling drives a polling Watcher step by step in fake time.
 func TestWatcherPolling(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-		ctx, action := fuzzing(t)
+		rec := crsteltest.NewRecorder(t)
+		ctx, action := fuzzing(t, rec)
 		dir := t.TempDir()
 		touch(t, dir, "seed1", "seed2", ".cur_input")
 		if err := os.Mkdir(filepath.Join(dir, ".state"), 0o755); err != nil {
@@ -201,9 +202,10 @@ func TestWatcherPolling(t *testing.T) {
 // TestWatcherFakeFuzzer has a fake fuzzer add inputs, some through a
 // temporary file, and remove old ones, while a polling Watcher watches.
 func TestWatcherFakeFuzzer(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-		ctx, action := fuzzing(t)
+		rec := crsteltest.NewRecorder(t)
+		ctx, action := fuzzing(t, rec)
 		dir := t.TempDir()
 		touch(t, dir, "seed")
 		const every = 4
@@ -299,9 +301,10 @@ func TestWatcherFakeFuzzer(t *testing.T) {
 // once, then watched.
 func TestWatcherMissingDir(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		// Serial: the OpenTelemetry error handler is global.
+		captured := crsteltest.CaptureErrors(t)
 		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-		h := catchHandled(t)
-		ctx, action := fuzzing(t)
+		ctx, action := fuzzing(t, rec)
 		dir := filepath.Join(t.TempDir(), "out", "default", "queue")
 		var c collector
 		w := fuzz.NewWatcher(dir, fuzz.WithInterval(time.Second), fuzz.WithOnUpdate(c.add))
@@ -311,7 +314,7 @@ func TestWatcherMissingDir(t *testing.T) {
 		stop := start(ctx, w)
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		if errs := h.get(); len(errs) != 1 || !errors.Is(errs[0], os.ErrNotExist) {
+		if errs := captured.Errors(); len(errs) != 1 || !errors.Is(errs[0], os.ErrNotExist) {
 			t.Errorf("otel.Handle got %v, want one not-exist error in 10 intervals", errs)
 		}
 		if got := c.all(); len(got) != 0 {
@@ -336,9 +339,9 @@ func TestWatcherMissingDir(t *testing.T) {
 }
 
 func TestWatcherRunTwice(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-		ctx, _ := fuzzing(t)
+		ctx, _ := fuzzing(t, crsteltest.NewRecorder(t))
 		dir := t.TempDir()
 		var c collector
 		w := fuzz.NewWatcher(dir, fuzz.WithOnUpdate(c.add), nil)
@@ -370,9 +373,10 @@ func TestWatcherRunTwice(t *testing.T) {
 }
 
 func TestWatcherCapsSnapshot(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-		ctx, action := fuzzing(t)
+		rec := crsteltest.NewRecorder(t)
+		ctx, action := fuzzing(t, rec)
 		dir := t.TempDir()
 		touch(t, dir, names(25)...)
 		var c collector
@@ -385,7 +389,7 @@ func TestWatcherCapsSnapshot(t *testing.T) {
 		if len(got) != 1 || len(got[0].Additions) != 25 {
 			t.Fatalf("got %v, want one update with all 25 names for WithOnUpdate", got)
 		}
-		a := attrs(updates(rec.Ended())[0])
+		a := crsteltest.Attrs(updates(rec.Ended())[0])
 		if got := a[crs.FuzzCorpusAdditionsKey].AsStringSlice(); !slices.Equal(got, names(10)) {
 			t.Errorf("additions %q, want the first 10 names", got)
 		}
@@ -415,8 +419,9 @@ func TestWatcherOnChange(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("inotify is Linux-only; elsewhere MethodOnChange polls")
 	}
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-	ctx, action := fuzzing(t)
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	ctx, action := fuzzing(t, rec)
 	dir := t.TempDir()
 	touch(t, dir, "seed")
 	ch := make(chan fuzz.CorpusUpdate, 100)
@@ -475,9 +480,10 @@ func TestWatcherOnChangeDirRecreated(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("inotify is Linux-only")
 	}
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-	catchHandled(t)
-	ctx, _ := fuzzing(t)
+	t.Parallel()
+	// The errors of the directory while it is gone are not checked: they
+	// go to OpenTelemetry's error handler, which logs them.
+	ctx, _ := fuzzing(t, crsteltest.NewRecorder(t))
 	dir := filepath.Join(t.TempDir(), "corpus")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -521,9 +527,9 @@ func TestWithMethod(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-				h := catchHandled(t)
-				ctx, _ := fuzzing(t)
+				// Serial: the OpenTelemetry error handler is global.
+				captured := crsteltest.CaptureErrors(t)
+				ctx, _ := fuzzing(t, crsteltest.NewRecorder(t, crsteltest.WithGlobal()))
 				dir := t.TempDir()
 				touch(t, dir, "seed")
 				var c collector
@@ -545,8 +551,7 @@ func TestWithMethod(t *testing.T) {
 						t.Errorf("update %d: method %q, want %q", i, u.Method, fuzz.MethodPeriodic)
 					}
 				}
-				errs := h.get()
-				switch {
+				switch errs := captured.Errors(); {
 				case tt.wantErr == "" && len(errs) > 0:
 					t.Errorf("otel.Handle got %v, want nothing", errs)
 				case tt.wantErr != "" && (len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.wantErr)):
@@ -556,6 +561,8 @@ func TestWithMethod(t *testing.T) {
 		})
 	}
 	t.Run("strict", func(t *testing.T) {
+		// Serial: NewWatcher has no context, so its strict mode is the
+		// process's (violation.SetStrict).
 		crsteltest.NewRecorder(t, crsteltest.WithGlobal(), crsteltest.WithStrict())
 		defer func() {
 			if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), `"hourly"`) {

@@ -87,6 +87,7 @@ func anthropicClient(t *testing.T, srv *httptest.Server, opts ...genai.Transport
 // TestOpenAIClient drives the official openai-go client through the
 // transport.
 func TestOpenAIClient(t *testing.T) {
+	t.Parallel()
 	params := openai.ChatCompletionNewParams{
 		Model:               "gpt-4o-mini",
 		Messages:            []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("You are terse."), openai.UserMessage("Write a short poem about OpenTelemetry")},
@@ -94,6 +95,7 @@ func TestOpenAIClient(t *testing.T) {
 		MaxCompletionTokens: openai.Int(2048),
 	}
 	t.Run("plain", func(t *testing.T) {
+		t.Parallel()
 		rec, ctx, action := inAction(t)
 		client := openAIClient(t, fakeAPI(t, 0))
 		resp, err := client.Chat.Completions.New(ctx, params)
@@ -113,6 +115,7 @@ func TestOpenAIClient(t *testing.T) {
 		}
 	})
 	t.Run("streamed", func(t *testing.T) {
+		t.Parallel()
 		rec, ctx, action := inAction(t)
 		client := openAIClient(t, fakeAPI(t, 0), genai.WithCapture(genai.CaptureSpan))
 		p := params
@@ -140,6 +143,7 @@ func TestOpenAIClient(t *testing.T) {
 		}
 	})
 	t.Run("embeddings", func(t *testing.T) {
+		t.Parallel()
 		rec, ctx, action := inAction(t)
 		client := openAIClient(t, fakeAPI(t, 0))
 		resp, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{
@@ -156,6 +160,7 @@ func TestOpenAIClient(t *testing.T) {
 		wantAttrs(t, endedWith(t, rec, ""), genai.OperationNameKey.String("embeddings"), genai.UsageInputTokensKey.Int64(8))
 	})
 	t.Run("retried after a 429", func(t *testing.T) {
+		t.Parallel()
 		rec, ctx, action := inAction(t)
 		client := openAIClient(t, fakeAPI(t, 1))
 		resp, err := client.Chat.Completions.New(ctx, params)
@@ -183,6 +188,7 @@ func TestOpenAIClient(t *testing.T) {
 // TestAnthropicClient drives the official anthropic-sdk-go client through
 // the transport.
 func TestAnthropicClient(t *testing.T) {
+	t.Parallel()
 	params := anthropic.MessageNewParams{
 		Model:     anthropic.Model("claude-sonnet-4-5"),
 		MaxTokens: 1024,
@@ -190,6 +196,7 @@ func TestAnthropicClient(t *testing.T) {
 		Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hello, Claude"))},
 	}
 	t.Run("plain", func(t *testing.T) {
+		t.Parallel()
 		rec, ctx, action := inAction(t)
 		client := anthropicClient(t, fakeAPI(t, 0), genai.WithCapture(genai.CaptureSpan))
 		msg, err := client.Messages.New(ctx, params)
@@ -212,6 +219,7 @@ func TestAnthropicClient(t *testing.T) {
 		}
 	})
 	t.Run("streamed", func(t *testing.T) {
+		t.Parallel()
 		rec, ctx, action := inAction(t)
 		client := anthropicClient(t, fakeAPI(t, 0))
 		stream := client.Messages.NewStreaming(ctx, params)

@@ -120,6 +120,7 @@ func TestKeysMatchSemconv(t *testing.T) {
 
 // TestStartEnd traces calls by hand, inside an action.
 func TestStartEnd(t *testing.T) {
+	t.Parallel()
 	temp, seed := 0.2, 7
 	tests := []struct {
 		name     string
@@ -177,6 +178,7 @@ func TestStartEnd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			rec, ctx, action := inAction(t)
 			cctx, call := genai.Start(ctx, tt.req)
 			if got := trace.SpanFromContext(cctx); got != call.Span() {
@@ -228,6 +230,8 @@ func (e statusErr) ErrorType() string { return strconv.Itoa(int(e)) }
 // TestStartOutsideAction: a call outside any action is still traced; one
 // with a nil context too.
 func TestStartOutsideAction(t *testing.T) {
+	// Serial: outside a recorder's context, and with a nil one, a call
+	// takes the global provider (otel.SetTracerProvider).
 	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	_, call := genai.Start(context.Background(), genai.Request{Model: "m"})
 	call.End(genai.Response{ID: "r1"}, nil)
@@ -254,8 +258,9 @@ func TestStartCapture(t *testing.T) {
 		want bool
 	}{{"default", nil, false}, {"CaptureSpan", []genai.Option{genai.WithCapture(genai.CaptureSpan)}, true}} {
 		t.Run(tt.name, func(t *testing.T) {
+			// Serial: the environment (t.Setenv) is the process's.
 			t.Setenv(genai.EnvCapture, "")
-			rec, ctx, action := inAction(t)
+			rec, ctx, action := inAction(t, crsteltest.WithGlobal())
 			_, call := genai.Start(ctx, req, tt.opts...)
 			call.End(resp, nil)
 			action.End()

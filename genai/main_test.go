@@ -162,12 +162,12 @@ func serve(t testing.TB, c canned) (*httptest.Server, *received) {
 	return srv, got
 }
 
-// inAction installs a recorder and starts an action in a context with the
-// task metadata.
-func inAction(t *testing.T) (*crsteltest.Recorder, context.Context, trace.Span) {
+// inAction makes a recorder with opts and starts an action, in a context
+// of the recorder's with the task metadata.
+func inAction(t *testing.T, opts ...crsteltest.RecorderOption) (*crsteltest.Recorder, context.Context, trace.Span) {
 	t.Helper()
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-	ctx := crstel.WithTask(context.Background(), task)
+	rec := crsteltest.NewRecorder(t, opts...)
+	ctx := crstel.WithTask(rec.Context(t.Context()), task)
 	ctx, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
 	return rec, ctx, span
 }

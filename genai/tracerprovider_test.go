@@ -18,18 +18,20 @@ import (
 )
 
 // TestWithTracerProvider: the spans of calls, made with Start or through
-// NewTransport, go to the provider given, not to the global one; a nil
-// provider is ignored.
+// NewTransport, go to the provider given, not to the one of the context
+// (a recorder's, as the enclosing action's would be); a nil provider is
+// ignored.
 func TestWithTracerProvider(t *testing.T) {
-	// call makes one chat call with opts and ends it.
-	type call func(t *testing.T, opts ...genai.Option)
-	start := func(t *testing.T, opts ...genai.Option) {
-		_, c := genai.Start(context.Background(), genai.Request{Provider: genai.ProviderOpenAI, Model: "gpt-4o-mini"}, opts...)
+	t.Parallel()
+	// call makes one chat call in ctx with opts and ends it.
+	type call func(t *testing.T, ctx context.Context, opts ...genai.Option)
+	start := func(t *testing.T, ctx context.Context, opts ...genai.Option) {
+		_, c := genai.Start(ctx, genai.Request{Provider: genai.ProviderOpenAI, Model: "gpt-4o-mini"}, opts...)
 		c.End(genai.Response{ID: "chatcmpl-1"}, nil)
 	}
-	transport := func(t *testing.T, opts ...genai.Option) {
+	transport := func(t *testing.T, ctx context.Context, opts ...genai.Option) {
 		srv, _ := serve(t, jsonResponse(openAIResponse))
-		resp := post(t, context.Background(), newClient(t, transportOptions(opts)...), srv.URL+"/v1/chat/completions", openAIRequest)
+		resp := post(t, ctx, newClient(t, transportOptions(opts)...), srv.URL+"/v1/chat/completions", openAIRequest)
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
@@ -46,7 +48,7 @@ func TestWithTracerProvider(t *testing.T) {
 		name    string
 		call    call
 		opts    func(*sdktrace.TracerProvider) []genai.Option
-		wantOwn bool // the span goes to the provider given, else to the global one
+		wantOwn bool // the span goes to the provider given, else to the context's
 	}{
 		{name: "Start", call: start, opts: own, wantOwn: true},
 		{name: "Start nil after provider", call: start, opts: ownThenNil, wantOwn: true},
@@ -57,7 +59,8 @@ func TestWithTracerProvider(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			global := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+			t.Parallel()
+			rec := crsteltest.NewRecorder(t)
 			sr := tracetest.NewSpanRecorder()
 			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 			t.Cleanup(func() {
@@ -66,9 +69,9 @@ func TestWithTracerProvider(t *testing.T) {
 				}
 			})
 
-			tt.call(t, tt.opts(tp)...)
+			tt.call(t, rec.Context(t.Context()), tt.opts(tp)...)
 
-			mine, theirs := scopeSpans(sr.Ended(), genai.ScopeName), scopeSpans(global.Ended(), genai.ScopeName)
+			mine, theirs := scopeSpans(sr.Ended(), genai.ScopeName), scopeSpans(rec.Ended(), genai.ScopeName)
 			if !tt.wantOwn {
 				mine, theirs = theirs, mine
 			}

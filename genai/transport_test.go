@@ -38,6 +38,7 @@ import (
 // action, and checks the spans against the specification and the GenAI
 // conventions, and that the caller gets what the server sent.
 func TestTransport(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		path     string
@@ -180,6 +181,7 @@ func TestTransport(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			rec, ctx, action := inAction(t)
 			srv, got := serve(t, tt.resp)
 			client := newClient(t)
@@ -263,6 +265,7 @@ func TestTransport(t *testing.T) {
 // TestTransportPassThrough: requests the transport does not know reach the
 // base transport as they are, and make no span.
 func TestTransportPassThrough(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ method, path string }{
 		{"GET", "/v1/models"},
 		{"POST", "/v1/files"},
@@ -271,6 +274,7 @@ func TestTransportPassThrough(t *testing.T) {
 		{"POST", "/v1/messages/count_tokens"},
 	} {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			t.Parallel()
 			rec, ctx, action := inAction(t)
 			srv, _ := serve(t, jsonResponse(`{"object":"list","data":[]}`))
 			base := &recordingRT{base: http.DefaultTransport}
@@ -324,6 +328,7 @@ func (r *recordingRT) requests() []*http.Request {
 // TestTransportRequestBody: the request body reaches the server whole and
 // the same, whatever its size, and redirects can send it again.
 func TestTransportRequestBody(t *testing.T) {
+	t.Parallel()
 	huge := func(n int) string {
 		var b strings.Builder
 		b.WriteString(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"`)
@@ -354,6 +359,7 @@ func TestTransportRequestBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			rec, ctx, action := inAction(t)
 			srv, got := serve(t, jsonResponse(openAIResponse))
 			base := &recordingRT{base: http.DefaultTransport}
@@ -404,6 +410,7 @@ func TestTransportRequestBody(t *testing.T) {
 // TestTransportRedirect: a 307 makes the client send the body again
 // (through GetBody); each hop is a call.
 func TestTransportRedirect(t *testing.T) {
+	t.Parallel()
 	rec, ctx, action := inAction(t)
 	var mu sync.Mutex
 	var bodies []string
@@ -460,7 +467,15 @@ func TestTransportHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec, ctx, action := inAction(t)
+			var opts []crsteltest.RecorderOption
+			if tt.injected {
+				// Serial: WithPropagation injects with the global
+				// propagator (otel.SetTextMapPropagator).
+				opts = append(opts, crsteltest.WithGlobal())
+			} else {
+				t.Parallel()
+			}
+			rec, ctx, action := inAction(t, opts...)
 			srv, got := serve(t, jsonResponse(openAIResponse))
 			target, _ := url.Parse(srv.URL)
 			client := &http.Client{Transport: genai.NewTransport(&recordingRT{base: http.DefaultTransport, target: target}, tt.opts...)}
@@ -539,6 +554,7 @@ func TestTransportHeaders(t *testing.T) {
 // TestTransportProvider: WithProviderName wins, then the host, then the wire
 // format.
 func TestTransportProvider(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		url, want string
 		opts      []genai.TransportOption
@@ -558,6 +574,7 @@ func TestTransportProvider(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
+			t.Parallel()
 			rec, ctx, action := inAction(t)
 			srv, _ := serve(t, jsonResponse(openAIResponse))
 			target, _ := url.Parse(srv.URL)
@@ -639,6 +656,7 @@ func readEvent(t *testing.T, r io.Reader) []byte {
 // reading a stream fails to read on, and the span ends as canceled, with
 // what the stream said so far.
 func TestTransportCancelMidStream(t *testing.T) {
+	t.Parallel()
 	rec, ctx, action := inAction(t)
 	c := streamResponse(openAIStream[:2])
 	c.hold = true
@@ -664,7 +682,9 @@ func TestTransportCancelMidStream(t *testing.T) {
 // ends the call as canceled; Close from another goroutine while a Read
 // waits is safe.
 func TestTransportCloseEarly(t *testing.T) {
+	t.Parallel()
 	t.Run("stream", func(t *testing.T) {
+		t.Parallel()
 		rec, ctx, action := inAction(t)
 		c := streamResponse(openAIStream[:2])
 		c.hold = true
@@ -685,6 +705,7 @@ func TestTransportCloseEarly(t *testing.T) {
 		endedWith(t, rec, "canceled")
 	})
 	t.Run("json", func(t *testing.T) {
+		t.Parallel()
 		rec, ctx, action := inAction(t)
 		c := jsonResponse(openAIResponse[:100])
 		c.hold = true
@@ -697,6 +718,7 @@ func TestTransportCloseEarly(t *testing.T) {
 		endedWith(t, rec, "canceled")
 	})
 	t.Run("json decoder stops at the brace", func(t *testing.T) {
+		t.Parallel()
 		rec, ctx, action := inAction(t)
 		// Two flushed writes: no Content-Length, so the end is known only
 		// at EOF, which json.Decoder does not wait for.
@@ -715,6 +737,7 @@ func TestTransportCloseEarly(t *testing.T) {
 		wantAttrs(t, a, genai.ResponseIDKey.String(v.ID), genai.UsageOutputTokensKey.Int64(10))
 	})
 	t.Run("after the stream's terminator", func(t *testing.T) {
+		t.Parallel()
 		rec, ctx, action := inAction(t)
 		c := streamResponse(openAIStream)
 		c.hold = true // the server does not end the body: only [DONE] says it is over
@@ -738,6 +761,7 @@ func TestTransportCloseEarly(t *testing.T) {
 // TestTransportContext: a call whose context is canceled, or runs out of
 // time, before the response comes fails with "canceled" or "timeout".
 func TestTransportContext(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		// ctx returns the call's context; arrived is closed when the
@@ -760,6 +784,7 @@ func TestTransportContext(t *testing.T) {
 		}, "timeout"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			rec, ctx, action := inAction(t)
 			arrived, release := make(chan struct{}), make(chan struct{})
 			var once sync.Once
@@ -876,8 +901,9 @@ func TestTransportCapture(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// Serial: the environment (t.Setenv) is the process's.
 			t.Setenv(genai.EnvCapture, tt.env)
-			rec, ctx, action := inAction(t)
+			rec, ctx, action := inAction(t, crsteltest.WithGlobal())
 			srv, _ := serve(t, tt.resp)
 			resp := post(t, ctx, newClient(t, tt.opts...), srv.URL+tt.path, tt.req)
 			io.Copy(io.Discard, resp.Body)
@@ -937,8 +963,8 @@ func TestTransportCapture(t *testing.T) {
 // TestTransportMetrics: the GenAI histograms, with the conventions'
 // buckets and attributes.
 func TestTransportMetrics(t *testing.T) {
-	rec, ctx, action := inAction(t)
-	_ = rec
+	t.Parallel()
+	_, ctx, action := inAction(t)
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer mp.Shutdown(context.Background())
@@ -1019,6 +1045,7 @@ func TestTransportMetrics(t *testing.T) {
 // TestTransportConcurrent makes calls of every kind at once through one
 // transport; run with -race.
 func TestTransportConcurrent(t *testing.T) {
+	t.Parallel()
 	rec, ctx, action := inAction(t)
 	plain, _ := serve(t, jsonResponse(openAIResponse))
 	streamed, _ := serve(t, streamResponse(anthropicStream))
@@ -1076,6 +1103,7 @@ func (c *idleCloser) CloseIdleConnections() { c.closed = true }
 // TestTransportBaseError: an error of the base transport ends the call with
 // it, typed.
 func TestTransportBaseError(t *testing.T) {
+	t.Parallel()
 	rec, ctx, action := inAction(t)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -1095,6 +1123,7 @@ func TestTransportBaseError(t *testing.T) {
 // TestTransportCompressed: a body compressed for a caller that asked for
 // it reaches the caller as sent, and is parsed if it is gzip.
 func TestTransportCompressed(t *testing.T) {
+	t.Parallel()
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	io.WriteString(zw, openAIResponse)
@@ -1110,6 +1139,7 @@ func TestTransportCompressed(t *testing.T) {
 		{name: "corrupt gzip", encoding: "gzip", acceptEncoding: "gzip", body: "\x1f\x8bnot gzip", wantBody: "\x1f\x8bnot gzip"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			rec, ctx, action := inAction(t)
 			c := jsonResponse(tt.body)
 			c.header["Content-Encoding"] = tt.encoding
@@ -1143,6 +1173,7 @@ func TestTransportCompressed(t *testing.T) {
 // TestTransportHTTP2 makes calls over HTTP/2 with TLS, whose streams and
 // cancellations net/http handles apart from HTTP/1.1's.
 func TestTransportHTTP2(t *testing.T) {
+	t.Parallel()
 	start := func(t *testing.T, c canned) (*httptest.Server, *http.Client) {
 		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body)
@@ -1165,6 +1196,7 @@ func TestTransportHTTP2(t *testing.T) {
 		return srv, client
 	}
 	t.Run("stream", func(t *testing.T) {
+		t.Parallel()
 		rec, ctx, action := inAction(t)
 		srv, client := start(t, streamResponse(openAIStream))
 		resp := post(t, ctx, client, srv.URL+"/v1/chat/completions", `{"model":"gpt-4o-mini","stream":true,"messages":[]}`)
@@ -1180,6 +1212,7 @@ func TestTransportHTTP2(t *testing.T) {
 		wantAttrs(t, endedWith(t, rec, ""), genai.ResponseIDKey.String("chatcmpl-stream1"), genai.UsageOutputTokensKey.Int64(4))
 	})
 	t.Run("cancel mid-stream", func(t *testing.T) {
+		t.Parallel()
 		rec, ctx, action := inAction(t)
 		c := streamResponse(openAIStream[:2])
 		c.hold = true
@@ -1201,6 +1234,7 @@ func TestTransportHTTP2(t *testing.T) {
 // TestTransportBodyDropped: a response dropped without closing its body
 // still ends its span, once the garbage collector finds it.
 func TestTransportBodyDropped(t *testing.T) {
+	t.Parallel()
 	rec, ctx, action := inAction(t)
 	// In memory: net/http would keep the connection of an unclosed body
 	// for ever.
@@ -1225,6 +1259,7 @@ func TestTransportBodyDropped(t *testing.T) {
 // TestTransportErrorScrubbed: an error of the base transport that quotes
 // the URL or the key reaches the span without them.
 func TestTransportErrorScrubbed(t *testing.T) {
+	t.Parallel()
 	rec, ctx, action := inAction(t)
 	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		return nil, &url.Error{Op: "Post", URL: r.URL.String(), Err: fmt.Errorf("proxy refused %s", r.Header.Get("Authorization"))}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel"
@@ -18,6 +20,8 @@ import (
 // TestChildEnvironment: the child gets the action's trace context and the
 // task metadata, and none of the stale values its parent had.
 func TestChildEnvironment(t *testing.T) {
+	// Serial: Run puts the trace context in the child's environment with
+	// the global propagator (otel.SetTextMapPropagator).
 	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	cmd := childCmd(t, "env")
 	cmd.Env = append(cmd.Env, "TRACESTATE=stale=1", "BAGGAGE=stale=1")
@@ -50,6 +54,8 @@ func TestChildEnvironment(t *testing.T) {
 }
 
 func TestContextToEnv(t *testing.T) {
+	// Serial: ContextToEnv injects with the global propagator
+	// (otel.SetTextMapPropagator).
 	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	ctx, span := crstel.Action(crstel.WithTask(context.Background(), crs.Metadata{"task.id": "t-1"}), crs.Testing, "t", nil)
 	defer span.End()
@@ -71,8 +77,40 @@ func TestContextToEnv(t *testing.T) {
 	}
 }
 
+// TestContextToEnvWithoutPropagator: with no propagator installed, or one
+// with other fields, the child still never sees the parent's stale W3C
+// variables.
+func TestContextToEnvWithoutPropagator(t *testing.T) {
+	// Serial: it sets the global propagator.
+	prev := otel.GetTextMapPropagator()
+	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
+	stale := []string{"A=1", "TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "TRACESTATE=x=1", "BAGGAGE=task.id=old"}
+	for name, prop := range map[string]propagation.TextMapPropagator{
+		"none":       propagation.NewCompositeTextMapPropagator(),
+		"other only": fieldsPropagator{"x-trace"},
+	} {
+		otel.SetTextMapPropagator(prop)
+		got := crstel.ContextToEnv(context.Background(), stale)
+		if !slices.Equal(got, []string{"A=1"}) {
+			t.Errorf("%s: ContextToEnv = %q, want [A=1]", name, got)
+		}
+	}
+}
+
+// fieldsPropagator is a propagator with fields of its own, which injects
+// and extracts nothing.
+type fieldsPropagator []string
+
+func (fieldsPropagator) Inject(context.Context, propagation.TextMapCarrier) {}
+func (fieldsPropagator) Extract(ctx context.Context, _ propagation.TextMapCarrier) context.Context {
+	return ctx
+}
+func (p fieldsPropagator) Fields() []string { return p }
+
 func TestContextFromEnv(t *testing.T) {
-	crsteltest.NewRecorder(t, crsteltest.WithGlobal()) // the propagators
+	// Serial: the environment (t.Setenv) is the process's, and
+	// ContextFromEnv extracts with the global propagator.
+	crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	t.Setenv("TRACEPARENT", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	t.Setenv("BAGGAGE", "round.id=round-1;crstel.task,task.id=task-1;crstel.task,other=x")
 	ctx := crstel.ContextFromEnv(context.Background())

@@ -1,7 +1,6 @@
 package subprocess_test
 
 import (
-	"context"
 	"os"
 	"slices"
 	"testing"
@@ -17,6 +16,7 @@ import (
 // from a copy of cmd.Args, in place of RedactArgs; nil from it records no
 // command line; a nil function is ignored.
 func TestWithRedactArgs(t *testing.T) {
+	t.Parallel()
 	// mask replaces every argument after the command in place, which must
 	// not change cmd.Args.
 	mask := func(args []string) []string {
@@ -44,7 +44,8 @@ func TestWithRedactArgs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+			t.Parallel()
+			rec := crsteltest.NewRecorder(t)
 			var seen []string
 			var opts []subprocess.Option
 			if tt.redact != nil {
@@ -59,7 +60,7 @@ func TestWithRedactArgs(t *testing.T) {
 				opts = append(opts, subprocess.WithRedactArgs(nil))
 			}
 			cmd := childCmd(t, "echo", raw[1:]...)
-			ctx := crstel.WithTask(context.Background(), task1)
+			ctx := crstel.WithTask(rec.Context(t.Context()), task1)
 			if err := subprocess.Run(ctx, crs.Building, "build", cmd, opts...); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
@@ -69,7 +70,7 @@ func TestWithRedactArgs(t *testing.T) {
 			if !slices.Equal(seen, tt.wantSeen) {
 				t.Errorf("the function got %q, want %q", seen, tt.wantSeen)
 			}
-			a := attrs(only(t, rec.Ended()))
+			a := crsteltest.Attrs(only(t, rec.Ended()))
 			v, ok := a[subprocess.CommandArgsKey]
 			switch {
 			case tt.wantArgs == nil && ok:

@@ -63,15 +63,6 @@ func asChild(t *testing.T, cmd *exec.Cmd, mode string) *exec.Cmd {
 	return cmd
 }
 
-// attrs returns a span's attributes by key.
-func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
-	m := make(map[attribute.Key]attribute.Value)
-	for _, kv := range s.Attributes() {
-		m[kv.Key] = kv.Value
-	}
-	return m
-}
-
 // only returns the only ended span, failing the test otherwise.
 func only(t *testing.T, spans []sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan {
 	t.Helper()
@@ -86,8 +77,9 @@ func only(t *testing.T, spans []sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan {
 }
 
 func TestSuccess(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-	ctx := crstel.WithTask(context.Background(), task1)
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	ctx := crstel.WithTask(rec.Context(t.Context()), task1)
 	cmd := childCmd(t, "echo", "--password=hunter2", "-v")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -101,7 +93,7 @@ func TestSuccess(t *testing.T) {
 	if s.Name() != "build" || s.Status().Code != codes.Unset {
 		t.Errorf("span %q, status %v: want build, unset", s.Name(), s.Status())
 	}
-	a := attrs(s)
+	a := crsteltest.Attrs(s)
 	if got := a[subprocess.CommandArgsKey].AsStringSlice(); !slices.Equal(got, []string{os.Args[0], "--password=" + logs.Redacted, "-v"}) {
 		t.Errorf("command args %q: want the password redacted", got)
 	}
@@ -135,26 +127,28 @@ func TestSuccess(t *testing.T) {
 // recorded; that of a small one, which Linux reports as its parent's, is
 // not.
 func TestMaxRSS(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	ctx := rec.Context(t.Context())
 	var self syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &self); err != nil {
 		t.Fatal(err)
 	}
 	n := int(self.Maxrss)*1024 + 64<<20 // Linux: KiB
-	if err := subprocess.Run(context.Background(), crs.Testing, "big", childCmd(t, "alloc", strconv.Itoa(n))); err != nil {
+	if err := subprocess.Run(ctx, crs.Testing, "big", childCmd(t, "alloc", strconv.Itoa(n))); err != nil {
 		t.Fatal(err)
 	}
-	if err := subprocess.Run(context.Background(), crs.Testing, "small", exec.Command("sh", "-c", "true")); err != nil {
+	if err := subprocess.Run(ctx, crs.Testing, "small", exec.Command("sh", "-c", "true")); err != nil {
 		t.Fatal(err)
 	}
 	spans := rec.Ended()
 	if len(spans) != 2 {
 		t.Fatalf("got %d spans, want 2", len(spans))
 	}
-	if rss, ok := attrs(spans[0])[subprocess.MaxRSSKey]; !ok || rss.AsInt64() < int64(n) || rss.AsInt64() > int64(n)+1<<30 {
+	if rss, ok := crsteltest.Attrs(spans[0])[subprocess.MaxRSSKey]; !ok || rss.AsInt64() < int64(n) || rss.AsInt64() > int64(n)+1<<30 {
 		t.Errorf("peak RSS of a child that touched %d bytes: %v (set: %v)", n, rss.String(), ok)
 	}
-	if rss, ok := attrs(spans[1])[subprocess.MaxRSSKey]; ok {
+	if rss, ok := crsteltest.Attrs(spans[1])[subprocess.MaxRSSKey]; ok {
 		t.Errorf("peak RSS of sh -c true: %v, want none (it would be this process's)", rss.String())
 	}
 }
@@ -193,6 +187,7 @@ func TestSemconvKeys(t *testing.T) {
 }
 
 func TestFailure(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name     string
 		cmd      func(t *testing.T) *exec.Cmd
@@ -203,8 +198,9 @@ func TestFailure(t *testing.T) {
 		{name: "signal", cmd: func(*testing.T) *exec.Cmd { return exec.Command("sh", "-c", "kill -SEGV $$") }, signal: "SIGSEGV"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-			ctx := crstel.WithTask(context.Background(), task1)
+			t.Parallel()
+			rec := crsteltest.NewRecorder(t)
+			ctx := crstel.WithTask(rec.Context(t.Context()), task1)
 			err := subprocess.Run(ctx, crs.Testing, "run_tests", tt.cmd(t))
 			var exitErr *exec.ExitError
 			if !errors.As(err, &exitErr) {
@@ -214,7 +210,7 @@ func TestFailure(t *testing.T) {
 			if s.Status().Code != codes.Error || s.Status().Description != err.Error() {
 				t.Errorf("status %v, want an error saying %q", s.Status(), err)
 			}
-			a := attrs(s)
+			a := crsteltest.Attrs(s)
 			code, hasCode := a[subprocess.ExitCodeKey]
 			sig, hasSig := a[subprocess.SignalKey]
 			if tt.signal == "" {
@@ -233,8 +229,10 @@ func TestFailure(t *testing.T) {
 }
 
 func TestNotStarted(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-	cancelled, cancel := context.WithCancel(context.Background())
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	ctx := rec.Context(t.Context())
+	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	for _, tt := range []struct {
 		name string
@@ -242,8 +240,8 @@ func TestNotStarted(t *testing.T) {
 		cmd  *exec.Cmd
 		want string
 	}{
-		{"nil command", context.Background(), nil, "nil *exec.Cmd"},
-		{"no such command", context.Background(), exec.Command("/nonexistent/crstel-no-such-command"), "no such file"},
+		{"nil command", ctx, nil, "nil *exec.Cmd"},
+		{"no such command", ctx, exec.Command("/nonexistent/crstel-no-such-command"), "no such file"},
 		{"cancelled context", cancelled, exec.Command("true"), "context canceled"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,6 +297,7 @@ func setupWatchdog(t *testing.T) (*crstel.Telemetry, *tracetest.InMemoryExporter
 // watchdog while it runs, and killed at its time limit, the deadline of
 // its context.
 func TestOverdueThenKilled(t *testing.T) {
+	// Serial: crstel.Setup installs the global provider and watchdog.
 	tel, exp, reports := setupWatchdog(t)
 	ctx := crstel.WithTask(context.Background(), task1)
 	const budget, limit = 50 * time.Millisecond, 600 * time.Millisecond
@@ -356,7 +355,7 @@ func TestOverdueThenKilled(t *testing.T) {
 	if action == nil {
 		t.Fatal("the action's span was not exported")
 	}
-	a := attrs(action.Snapshot())
+	a := crsteltest.Attrs(action.Snapshot())
 	if a[subprocess.SignalKey].AsString() != "SIGKILL" || a[subprocess.KilledKey].AsString() != "subprocess: stopped: context deadline exceeded" {
 		t.Errorf("signal %v, killed %v: want SIGKILL at the deadline", a[subprocess.SignalKey].String(), a[subprocess.KilledKey].String())
 	}
@@ -367,8 +366,9 @@ func TestOverdueThenKilled(t *testing.T) {
 
 // TestContextKills: a child is killed when its context is done.
 func TestContextKills(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	ctx, cancel := context.WithTimeout(rec.Context(t.Context()), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	err := subprocess.Run(ctx, crs.Testing, "run_tests", childCmd(t, "hang"))
@@ -378,7 +378,7 @@ func TestContextKills(t *testing.T) {
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("Run took %v", d)
 	}
-	if got := attrs(only(t, rec.Ended()))[subprocess.SignalKey].AsString(); got != "SIGKILL" {
+	if got := crsteltest.Attrs(only(t, rec.Ended()))[subprocess.SignalKey].AsString(); got != "SIGKILL" {
 		t.Errorf("signal %q, want SIGKILL", got)
 	}
 }
@@ -388,6 +388,7 @@ func TestContextKills(t *testing.T) {
 // still runs cmd.WaitDelay later; a child that exits 0 on SIGTERM still
 // makes an error, as exec.CommandContext does.
 func TestCancelAndWaitDelay(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		mode       string
 		waitDelay  time.Duration
@@ -399,8 +400,9 @@ func TestCancelAndWaitDelay(t *testing.T) {
 		{"exit0-on-term", 30 * time.Second, "", "ready\nterminating\n"},
 	} {
 		t.Run(tt.mode, func(t *testing.T) {
-			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
-			ctx, cancel := context.WithCancel(context.Background())
+			t.Parallel()
+			rec := crsteltest.NewRecorder(t)
+			ctx, cancel := context.WithCancel(rec.Context(t.Context()))
 			defer cancel()
 			cmd := childCmdContext(t, ctx, tt.mode)
 			var cancels atomic.Int32
@@ -424,7 +426,7 @@ func TestCancelAndWaitDelay(t *testing.T) {
 			if n := cancels.Load(); n != 1 {
 				t.Errorf("cmd.Cancel called %d times, want once (by Run or by exec)", n)
 			}
-			a := attrs(only(t, rec.Ended()))
+			a := crsteltest.Attrs(only(t, rec.Ended()))
 			if got := a[subprocess.SignalKey].AsString(); got != tt.wantSignal {
 				t.Errorf("signal %q, want %q", got, tt.wantSignal)
 			}
@@ -441,7 +443,8 @@ func TestCancelAndWaitDelay(t *testing.T) {
 // TestCommandContext: a command made with exec.CommandContext is stopped
 // when its own context is done, by exec with its Cancel, and Run says so.
 func TestCommandContext(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
 	cmdCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := childCmdContext(t, cmdCtx, "hang")
@@ -449,12 +452,12 @@ func TestCommandContext(t *testing.T) {
 	ready := make(chan struct{})
 	cmd.Stdout = &readyWriter{w: io.Discard, ready: ready}
 	go cancelWhenReady(ready, cancel)
-	err := subprocess.Run(context.Background(), crs.Testing, "run_tests", cmd)
+	err := subprocess.Run(rec.Context(t.Context()), crs.Testing, "run_tests", cmd)
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) {
 		t.Errorf("Run: %v, want exec's *exec.ExitError", err)
 	}
-	a := attrs(only(t, rec.Ended()))
+	a := crsteltest.Attrs(only(t, rec.Ended()))
 	if got := a[subprocess.SignalKey].AsString(); got != "SIGTERM" {
 		t.Errorf("signal %q, want SIGTERM", got)
 	}
@@ -478,15 +481,16 @@ func cancelWhenReady(ready <-chan struct{}, cancel func()) {
 
 // expiring is a context whose deadline passes when expire is called, so
 // that a test reaches the deadline at a point it chooses rather than after
-// a guessed time.
+// a guessed time. It has the values of its parent, which must not be
+// cancelable: context.Cause would take the parent's cause for its own.
 type expiring struct {
 	context.Context
 	done chan struct{}
 	once sync.Once
 }
 
-func newExpiring() *expiring {
-	return &expiring{Context: context.Background(), done: make(chan struct{})}
+func newExpiring(parent context.Context) *expiring {
+	return &expiring{Context: parent, done: make(chan struct{})}
 }
 
 func (c *expiring) expire()               { c.once.Do(func() { close(c.done) }) }
@@ -505,6 +509,7 @@ func (c *expiring) Err() error {
 // its context is canceled or reaches its deadline, and when the command's
 // Cancel stops the child alone.
 func TestProcessGroup(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name       string
 		deadline   bool // the context reaches its deadline, else it is canceled
@@ -521,14 +526,15 @@ func TestProcessGroup(t *testing.T) {
 			wantKilled: "subprocess: stopped: context deadline exceeded"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+			t.Parallel()
+			rec := crsteltest.NewRecorder(t)
 			var ctx context.Context
 			var stop func()
 			if tt.deadline {
-				e := newExpiring()
+				e := newExpiring(rec.Context(context.Background()))
 				ctx, stop = e, e.expire
 			} else {
-				ctx, stop = context.WithCancel(context.Background())
+				ctx, stop = context.WithCancel(rec.Context(t.Context()))
 			}
 			defer stop()
 			cmd := childCmd(t, "spawn")
@@ -550,7 +556,7 @@ func TestProcessGroup(t *testing.T) {
 				t.Fatalf("the child said %q, want its grandchild's pid", out.String())
 			}
 			t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-			a := attrs(only(t, rec.Ended()))
+			a := crsteltest.Attrs(only(t, rec.Ended()))
 			if got := a[subprocess.SignalKey].AsString(); got != tt.wantSignal {
 				t.Errorf("signal %q, want %q", got, tt.wantSignal)
 			}
@@ -620,10 +626,11 @@ func (b *syncBuffer) String() string {
 // TestOutputLog: the output is logged line by line in the action, up to
 // the limit, and still reaches the caller's writer, whole.
 func TestOutputLog(t *testing.T) {
-	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
 	var logBuf syncBuffer
 	logger := slog.New(logs.NewHandler(slog.NewJSONHandler(&logBuf, nil)))
-	ctx := crstel.WithTask(context.Background(), task1)
+	ctx := crstel.WithTask(rec.Context(t.Context()), task1)
 	cmd := childCmd(t, "output")
 	var both bytes.Buffer // one writer for both: exec must not write to it at once
 	cmd.Stdout, cmd.Stderr = &both, &both
@@ -690,7 +697,7 @@ func TestOutputLog(t *testing.T) {
 	if !slices.Equal(stderr, wantErr) {
 		t.Errorf("stderr records %+v, want %+v", stderr, wantErr)
 	}
-	a := attrs(span)
+	a := crsteltest.Attrs(span)
 	for k, want := range map[attribute.Key]int64{
 		subprocess.StdoutSizeKey:              int64(len("short\r\nexactly-ten\n") + 31 + len("after the limit\n")),
 		subprocess.StdoutUnloggedSizeKey:      17 + int64(len("after the limit")),
@@ -709,6 +716,8 @@ func TestOutputLog(t *testing.T) {
 // trace, its action a child of the subprocess action, with the same task
 // metadata; its logs too.
 func TestContinueTrace(t *testing.T) {
+	// Serial: Run puts the trace context in the child's environment with
+	// the global propagator (otel.SetTextMapPropagator).
 	rec := crsteltest.NewRecorder(t, crsteltest.WithGlobal())
 	srv := otlptest.NewServer(t)
 	ctx := crstel.WithTask(context.Background(), task1)

@@ -1,12 +1,16 @@
 // Command crstel reads the trace journals that processes using crstel
 // write, to find the CRS actions that never ended: the work a hung,
-// crashed or killed process was doing.
+// crashed or killed process was doing; and it checks recordings of
+// telemetry against the CRS Telemetry Specification v1.0.
 //
 // Usage:
 //
 //	crstel trace list [--json]
 //	crstel trace read FILE
 //	crstel trace anomalies [FILE] [--all] [--json] [--filter TEXT] [--stacks]
+//	crstel lint [--json] [--require KEYS] [--trace-metadata KEYS] FILE...
+//
+// # Trace journals
 //
 // Journals are in the directory CRSTEL_TRACE_DIR names (relative to the
 // current directory if it is relative), else $XDG_STATE_HOME/crstel/traces,
@@ -71,4 +75,92 @@
 // not a regular file or is not readable, a journal directory that is not a
 // directory or cannot be read, or CRSTEL_TRACE_DIR=off where the directory
 // is needed; and 1 for other errors, such as no journal to analyse.
+//
+// # Checking a recording: crstel lint
+//
+// "crstel lint" checks spans recorded as OTLP JSON with the rules of the
+// specification (package crs/conform, which crsteltest.AssertConforms and
+// the collector's crs_conformance processor apply too), for example what
+// the OpenTelemetry Collector's file exporter wrote during a rehearsal:
+//
+//	exporters:
+//	  file:
+//	    path: ./spans.jsonl
+//
+//	crstel lint spans.jsonl
+//
+// Each FILE, or the standard input for "-", holds JSON Lines, one
+// ExportTraceServiceRequest or TracesData a line, as the file exporter
+// writes them, or such documents each over several lines, pretty-printed:
+// the first value of a FILE decides which. Ids may be hex, as OTLP JSON
+// says, or base64; 64-bit integers JSON strings or numbers; enums numbers
+// or names; every attribute value type is read (an array of strings is a
+// string slice, an empty array an empty one). A value is at most 64 MiB: a
+// longer line is not read further. The spans of a trace are checked
+// together, wherever they are in the input, since one rule compares them:
+// task metadata (round.id, task.id, team.id) that some spans of a trace
+// carry is missing from those that do not. A span read twice (the same
+// trace and span id, as when the collector wrote a batch again after a
+// retry) is checked once and counted as a duplicate.
+//
+// --require KEY[,KEY...] (repeatable) names task metadata every span must
+// carry. --trace-metadata KEY[,KEY...] names the keys compared within a
+// trace, round.id,task.id,team.id by default; "" or none compares none.
+//
+// The report has a part per service (service.name of the resource; the
+// spans without a string one come last, as "spans without a service.name"):
+// how many spans it has and how many violate the specification, then the
+// findings by rule, in the order of conform.Rules (missing_service_name,
+// missing_attribute, type_mismatch, unknown_category, invalid_name,
+// invalid_value, misspelled_key, missing_metadata, marked_invalid), and
+// within a rule by key: how many spans, the three most frequent examples
+// (span name and message, with the value found; among the first 10,000
+// distinct ones), "and N more", and the fix. A last line sums up. Names and values from the input are quoted,
+// escaped and cut to 64 bytes (conform.Quote), and lines fit in 80
+// columns.
+//
+// --json prints the same report as one JSON object:
+//
+//	{
+//	  "files": ["spans.jsonl"],        // the FILEs, "-" for the standard input
+//	  "require": [],                    // --require
+//	  "trace_metadata": ["round.id", "task.id", "team.id"],
+//	  "spans": 57,                      // spans checked, duplicates not counted
+//	  "traces": 9,
+//	  "duplicates": 0,
+//	  "spans_with_violations": 3,
+//	  "violations": 5,                  // findings of level violation
+//	  "improvements": 0,                // findings of level improvement
+//	  "services": [{
+//	    "service": "patcher",           // service.name, whole; "" for spans without one (last)
+//	    "spans": 45, "spans_with_violations": 3, "violations": 5, "improvements": 0,
+//	    "rules": [{                     // in the order of conform.Rules
+//	      "rule": "type_mismatch",
+//	      "level": "violation",         // or "improvement"
+//	      "findings": 1,
+//	      "keys": [{                    // most spans first
+//	        "key": "crs.action.effort.weight",  // whole, as in the input
+//	        "spans": 1, "findings": 1,
+//	        "examples": [{              // at most 3, most frequent first
+//	          "span": "\"generate_patch\"",   // the span name, quoted and cut as in the text
+//	          "value": "\"8\"",              // the value found, quoted and cut; "" if none
+//	          "message": "crs.action.effort.weight is a string \"8\", want an int",
+//	          "fix": "send it as an int, not a string: ...",
+//	          "count": 1                // findings with this span name, message and fix
+//	        }],
+//	        "more": 0                   // findings not among the examples
+//	      }]
+//	    }]
+//	  }]
+//	}
+//
+// Rules are stable names (see conform.Rule); fields are added, never
+// renamed or removed.
+//
+// lint exits with 0 when every span conforms (findings of level
+// improvement alone do not fail), 1 when a span violates the
+// specification or no span was found, and 2 for a usage error or a FILE
+// that cannot be read or decoded, with one line naming the FILE and line:
+//
+//	crstel: spans.jsonl:3: the line ends inside a JSON string: it is cut off (JSON strings hold no raw line breaks)
 package main

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -51,6 +52,12 @@ const childBound = 30 * time.Second
 // command that hangs fails the test instead of hanging it.
 func cmdChild(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return cmdChildInput(t, dir, nil, args...)
+}
+
+// cmdChildInput is cmdChild with stdin as the child's standard input.
+func cmdChildInput(t *testing.T, dir string, stdin io.Reader, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), childBound)
 	defer cancel()
 	a, _ := json.Marshal(args)
@@ -60,7 +67,7 @@ func cmdChild(t *testing.T, dir string, args ...string) (stdout, stderr string, 
 	child.Env = append(os.Environ(), "CRSTEL_TEST_CLI="+string(a), "CRSTEL_TRACE_DIR="+dir, "TZ=UTC", "GORACE=atexit_sleep_ms=0")
 	child.WaitDelay = time.Second
 	var out, errOut bytes.Buffer
-	child.Stdout, child.Stderr = &out, &errOut
+	child.Stdin, child.Stdout, child.Stderr = stdin, &out, &errOut
 	err := child.Run()
 	if ctx.Err() != nil {
 		t.Errorf("crstel %s: still running after %v, killed: it hangs", strings.Join(args, " "), childBound)

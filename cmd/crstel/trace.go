@@ -23,6 +23,7 @@ import (
 const usage = `usage: crstel trace list [--json]
        crstel trace read FILE
        crstel trace anomalies [FILE] [--all] [--json] [--filter TEXT] [--stacks]
+       crstel lint [--json] [--require KEYS] [--trace-metadata KEYS] FILE...
 `
 
 // Exit codes.
@@ -48,6 +49,7 @@ func (e inputError) Unwrap() error { return e.err }
 
 // cli is one run of the command.
 type cli struct {
+	stdin          io.Reader // for lint -
 	stdout, stderr io.Writer
 	dir            string         // the journals' directory, absolute if possible
 	dirFrom        string         // where dir comes from, for messages
@@ -60,7 +62,7 @@ type cli struct {
 // its exit code. env reads the environment: CRSTEL_TRACE_DIR, and TZ for
 // printed times.
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	c := &cli{stdout: stdout, stderr: stderr, now: time.Now(), loc: time.Local}
+	c := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr, now: time.Now(), loc: time.Local}
 	if env == nil {
 		env = os.Getenv
 	}
@@ -83,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, errViolations):
+		return exitError // the report says what they are
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(stdout, usage)
 		if c.off {
@@ -90,7 +94,8 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 		} else {
 			fmt.Fprintf(stdout, "\nJournals are in %s (%s).\n", clean(c.dir), c.dirFrom)
 		}
-		fmt.Fprint(stdout, "Exit status: 0 on success, 2 for a usage error or input that cannot be read, 1 otherwise.\n")
+		fmt.Fprint(stdout, "Exit status: 0 on success, 2 for a usage error or input that cannot be read or decoded, 1 otherwise;\n"+
+			"lint exits with 1 when a span violates the CRS Telemetry Specification.\n")
 		return exitOK
 	case errors.As(err, &uerr):
 		fmt.Fprintf(stderr, "crstel: %s\n%s", clean(err.Error()), usage)
@@ -183,6 +188,8 @@ func (c *cli) run(args []string) error {
 	case "-h", "-help", "--help", "help":
 		return flag.ErrHelp
 	case "trace":
+	case "lint":
+		return c.lint(args[1:])
 	default:
 		return usageError{fmt.Sprintf("unknown command %q", args[0])}
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,8 +146,15 @@ func TestCollector(t *testing.T) {
 		t.Errorf("child status = %d %q, want 2 boom", child.StatusCode, child.StatusMessage)
 	}
 	wantEvents := []Event{{Name: "event", Attributes: map[string]any{"n": int64(-7)}}}
-	if !reflect.DeepEqual(child.Events, wantEvents) {
-		t.Errorf("child events = %#v, want %#v", child.Events, wantEvents)
+	events := slices.Clone(child.Events)
+	for i, e := range events {
+		if e.Time.IsZero() || e.Time.Before(child.StartTime) || e.Time.After(child.EndTime) {
+			t.Errorf("child event %q at %v, want a time between the child's start %v and end %v", e.Name, e.Time, child.StartTime, child.EndTime)
+		}
+		events[i].Time = time.Time{}
+	}
+	if !reflect.DeepEqual(events, wantEvents) {
+		t.Errorf("child events = %#v, want %#v", events, wantEvents)
 	}
 
 	if got := c.Metric(t, "otelcol_receiver_accepted_spans"); got != 2 {

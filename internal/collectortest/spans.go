@@ -2,18 +2,17 @@ package collectortest
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
+	"encoding/hex"
 	"errors"
-	"fmt"
-	"github.com/crstel/crstel/internal/otlptest"
+	"io"
 	"io/fs"
-	"math"
 	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/crstel/crstel/internal/otlpjson"
+	"github.com/crstel/crstel/internal/otlptest"
 )
 
 // Span is a span received by the collector, in the same form as the spans
@@ -48,6 +47,12 @@ func (c *Collector) Spans(tb testing.TB) []Span {
 	}
 	return spans
 }
+
+// SpansPath returns the path of the file the collector writes the spans it
+// receives to: OTLP JSON, one ExportTraceServiceRequest a line, as its file
+// exporter writes them, the spans it acknowledged included (see Spans). A
+// restart starts the file anew: it then holds the spans of the runs since.
+func (c *Collector) SpansPath() string { return c.spansPath }
 
 // WaitForSpans polls Spans until the collector wrote at least n spans or
 // timeout passed, and returns the spans written then: fewer than n on
@@ -92,165 +97,55 @@ func completeLines(data []byte) []byte {
 // decodeSpans decodes OTLP-JSON lines, one TracesData message per line.
 func decodeSpans(data []byte) ([]Span, error) {
 	var spans []Span
-	for i, line := range bytes.Split(data, []byte("\n")) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
+	r := otlpjson.NewReader(bytes.NewReader(data))
+	for {
+		batch, err := r.Next()
+		if err == io.EOF {
+			return spans, nil
 		}
-		var td jsonTracesData
-		if err := json.Unmarshal(line, &td); err != nil {
-			return nil, fmt.Errorf("line %d: %w", i+1, err)
-		}
-		for _, rs := range td.ResourceSpans {
-			res, err := decodeAttributes(rs.Resource.Attributes)
-			if err != nil {
-				return nil, fmt.Errorf("line %d: resource: %w", i+1, err)
-			}
-			for _, ss := range rs.ScopeSpans {
-				for _, js := range ss.Spans {
-					s, err := js.span()
-					if err != nil {
-						return nil, fmt.Errorf("line %d: span %q: %w", i+1, js.Name, err)
-					}
-					s.Resource = res
-					s.Scope = ss.Scope.Name
-					spans = append(spans, s)
-				}
-			}
-		}
-	}
-	return spans, nil
-}
-
-// The jsonX types decode the OTLP JSON encoding of the X protobuf messages
-// (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding).
-type (
-	jsonTracesData struct {
-		ResourceSpans []struct {
-			Resource struct {
-				Attributes []jsonKeyValue `json:"attributes"`
-			} `json:"resource"`
-			ScopeSpans []struct {
-				Scope struct {
-					Name string `json:"name"`
-				} `json:"scope"`
-				Spans []jsonSpan `json:"spans"`
-			} `json:"scopeSpans"`
-		} `json:"resourceSpans"`
-	}
-
-	jsonSpan struct {
-		TraceID      string         `json:"traceId"`
-		SpanID       string         `json:"spanId"`
-		ParentSpanID string         `json:"parentSpanId"`
-		Name         string         `json:"name"`
-		Kind         int            `json:"kind"`
-		Attributes   []jsonKeyValue `json:"attributes"`
-		Events       []struct {
-			Name       string         `json:"name"`
-			Attributes []jsonKeyValue `json:"attributes"`
-		} `json:"events"`
-		Status struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"status"`
-	}
-
-	jsonKeyValue struct {
-		Key   string       `json:"key"`
-		Value jsonAnyValue `json:"value"`
-	}
-
-	jsonAnyValue struct {
-		StringValue *string         `json:"stringValue"`
-		BoolValue   *bool           `json:"boolValue"`
-		IntValue    json.RawMessage `json:"intValue"`    // A string, or a number.
-		DoubleValue json.RawMessage `json:"doubleValue"` // A number, or "NaN", "Infinity", "-Infinity".
-		BytesValue  *string         `json:"bytesValue"`  // Base64.
-		ArrayValue  *struct {
-			Values []jsonAnyValue `json:"values"`
-		} `json:"arrayValue"`
-		KvlistValue *struct {
-			Values []jsonKeyValue `json:"values"`
-		} `json:"kvlistValue"`
-	}
-)
-
-func (js jsonSpan) span() (Span, error) {
-	attrs, err := decodeAttributes(js.Attributes)
-	if err != nil {
-		return Span{}, err
-	}
-	s := Span{
-		Name:          js.Name,
-		TraceID:       js.TraceID,
-		SpanID:        js.SpanID,
-		ParentSpanID:  js.ParentSpanID,
-		Kind:          js.Kind,
-		Attributes:    attrs,
-		StatusCode:    js.Status.Code,
-		StatusMessage: js.Status.Message,
-	}
-	for _, je := range js.Events {
-		attrs, err := decodeAttributes(je.Attributes)
 		if err != nil {
-			return Span{}, fmt.Errorf("event %q: %w", je.Name, err)
+			return nil, err
 		}
-		s.Events = append(s.Events, Event{Name: je.Name, Attributes: attrs})
+		for _, s := range batch {
+			spans = append(spans, span(s))
+		}
 	}
-	return s, nil
 }
 
-func decodeAttributes(kvs []jsonKeyValue) (map[string]any, error) {
+// span returns s as otlptest reads spans.
+func span(s otlpjson.Span) Span {
+	out := Span{
+		Name:          s.Name,
+		TraceID:       hex.EncodeToString(s.TraceID[:]),
+		SpanID:        hex.EncodeToString(s.SpanID[:]),
+		Kind:          s.Kind,
+		StartTime:     s.StartTime,
+		EndTime:       s.EndTime,
+		Attributes:    attributes(s.Attributes),
+		Resource:      attributes(s.Resource),
+		Scope:         s.Scope,
+		ScopeVersion:  s.ScopeVersion,
+		StatusCode:    s.StatusCode,
+		StatusMessage: s.StatusMessage,
+	}
+	if s.ParentSpanID != ([8]byte{}) {
+		out.ParentSpanID = hex.EncodeToString(s.ParentSpanID[:])
+	}
+	for _, e := range s.Events {
+		out.Events = append(out.Events, Event{Name: e.Name, Time: e.Time, Attributes: attributes(e.Attributes)})
+	}
+	for _, l := range s.Links {
+		out.Links = append(out.Links, otlptest.Link{TraceID: hex.EncodeToString(l.TraceID[:]), SpanID: hex.EncodeToString(l.SpanID[:]),
+			Attributes: attributes(l.Attributes)})
+	}
+	return out
+}
+
+// attributes returns kvs as a map, as otlptest holds attributes.
+func attributes(kvs []otlpjson.KeyValue) map[string]any {
 	m := make(map[string]any, len(kvs))
 	for _, kv := range kvs {
-		v, err := kv.Value.decode()
-		if err != nil {
-			return nil, fmt.Errorf("attribute %q: %w", kv.Key, err)
-		}
-		m[kv.Key] = v
+		m[kv.Key] = kv.Value
 	}
-	return m, nil
-}
-
-func (v jsonAnyValue) decode() (any, error) {
-	switch {
-	case v.StringValue != nil:
-		return *v.StringValue, nil
-	case v.BoolValue != nil:
-		return *v.BoolValue, nil
-	case v.IntValue != nil:
-		return strconv.ParseInt(string(unquote(v.IntValue)), 10, 64)
-	case v.DoubleValue != nil:
-		switch s := string(unquote(v.DoubleValue)); s {
-		case "NaN":
-			return math.NaN(), nil
-		case "Infinity":
-			return math.Inf(1), nil
-		case "-Infinity":
-			return math.Inf(-1), nil
-		default:
-			return strconv.ParseFloat(s, 64)
-		}
-	case v.BytesValue != nil:
-		return base64.StdEncoding.DecodeString(*v.BytesValue)
-	case v.ArrayValue != nil:
-		a := make([]any, 0, len(v.ArrayValue.Values))
-		for _, e := range v.ArrayValue.Values {
-			d, err := e.decode()
-			if err != nil {
-				return nil, err
-			}
-			a = append(a, d)
-		}
-		return a, nil
-	case v.KvlistValue != nil:
-		return decodeAttributes(v.KvlistValue.Values)
-	default:
-		return nil, nil
-	}
-}
-
-// unquote strips the quotes of a JSON string holding a number.
-func unquote(raw json.RawMessage) []byte {
-	return bytes.Trim(raw, `"`)
+	return m
 }

@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
-	"fmt"
 	"maps"
 	"math/big"
 	"net"
@@ -41,6 +40,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/crstel/crstel/internal/otlpjson"
 )
 
 // Option configures a [Server].
@@ -602,71 +603,7 @@ func keyValues(m map[string]any) []attribute.KeyValue {
 	}
 	out := make([]attribute.KeyValue, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, attribute.KeyValue{Key: attribute.Key(k), Value: value(m[k])})
+		out = append(out, attribute.KeyValue{Key: attribute.Key(k), Value: otlpjson.Value(m[k])})
 	}
 	return out
-}
-
-func value(v any) attribute.Value {
-	switch x := v.(type) {
-	case nil:
-		return attribute.Value{}
-	case string:
-		return attribute.StringValue(x)
-	case bool:
-		return attribute.BoolValue(x)
-	case int64:
-		return attribute.Int64Value(x)
-	case float64:
-		return attribute.Float64Value(x)
-	case []byte:
-		return attribute.ByteSliceValue(x)
-	case map[string]any:
-		return attribute.MapValue(keyValues(x)...)
-	case []any:
-		return sliceValue(x)
-	default:
-		return attribute.StringValue(fmt.Sprint(x))
-	}
-}
-
-func sliceValue(x []any) attribute.Value {
-	if len(x) == 0 {
-		return attribute.StringSliceValue(nil)
-	}
-	switch x[0].(type) {
-	case string:
-		if s, ok := homogeneous[string](x); ok {
-			return attribute.StringSliceValue(s)
-		}
-	case bool:
-		if s, ok := homogeneous[bool](x); ok {
-			return attribute.BoolSliceValue(s)
-		}
-	case int64:
-		if s, ok := homogeneous[int64](x); ok {
-			return attribute.Int64SliceValue(s)
-		}
-	case float64:
-		if s, ok := homogeneous[float64](x); ok {
-			return attribute.Float64SliceValue(s)
-		}
-	}
-	vals := make([]attribute.Value, len(x))
-	for i, e := range x {
-		vals[i] = value(e)
-	}
-	return attribute.SliceValue(vals...)
-}
-
-func homogeneous[T any](x []any) ([]T, bool) {
-	out := make([]T, len(x))
-	for i, e := range x {
-		v, ok := e.(T)
-		if !ok {
-			return nil, false
-		}
-		out[i] = v
-	}
-	return out, true
 }
