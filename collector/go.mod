@@ -4,7 +4,10 @@ go 1.26.0
 
 replace github.com/crstel/crstel => ../
 
-tool go.opentelemetry.io/collector/cmd/mdatagen
+tool (
+	github.com/crstel/crstel/cmd/crstel
+	go.opentelemetry.io/collector/cmd/mdatagen
+)
 
 require (
 	github.com/crstel/crstel v0.0.0-00010101000000-000000000000
@@ -43,6 +46,7 @@ require (
 	go.opentelemetry.io/otel/trace v1.47.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sys v0.48.0
+	google.golang.org/grpc v1.84.0
 )
 
 require (
@@ -229,7 +233,6 @@ require (
 	gonum.org/v1/gonum v0.17.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260928230214-8a89bd6388cc // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260928230214-8a89bd6388cc // indirect
-	google.golang.org/grpc v1.84.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/evanphx/json-patch.v4 v4.13.0 // indirect
 	gopkg.in/inf.v0 v0.9.1 // indirect

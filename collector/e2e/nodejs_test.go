@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"slices"
@@ -130,6 +132,61 @@ func TestNodeComponent(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("the collector's metrics:\n%s", grep(text, "crs_conformance"))
+	}
+
+	lintRecording(t, c.spansFile)
+}
+
+// lintRecording runs crstel lint --json on the collector's file, the
+// recording of the Node.js component as crs_conformance left it: the spans
+// it marked are violations (exit status 1), reported by service and rule;
+// the spans it repaired are clean.
+func lintRecording(t *testing.T, file string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "tool", "crstel", "lint", "--json", file)
+	cmd.Dir = moduleDir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("crstel lint %s: %v, want exit status 1 (violations)\n%s%s", file, err, out, stderr.String())
+	}
+	var report struct {
+		Spans               int `json:"spans"`
+		SpansWithViolations int `json:"spans_with_violations"`
+		Services            []struct {
+			Service string `json:"service"`
+			Rules   []struct {
+				Rule string `json:"rule"`
+			} `json:"rules"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal(out, &report); err != nil {
+		t.Fatalf("crstel lint --json: %v\n%s", err, out)
+	}
+	// The five marked spans of node-agent and the one without a service;
+	// the action, its three repaired descendants and upload are clean.
+	if report.Spans != 11 || report.SpansWithViolations != 6 {
+		t.Errorf("lint: %d spans, %d with violations; want 11 and 6\n%s", report.Spans, report.SpansWithViolations, out)
+	}
+	got := map[string][]string{}
+	for _, s := range report.Services {
+		for _, r := range s.Rules {
+			got[s.Service] = append(got[s.Service], r.Rule)
+		}
+		slices.Sort(got[s.Service])
+	}
+	want := map[string][]string{
+		"node-agent": {"invalid_name", "marked_invalid", "missing_metadata", "misspelled_key", "type_mismatch", "unknown_category"},
+		"":           {"marked_invalid", "missing_service_name"},
+	}
+	for service, rules := range want {
+		if !slices.Equal(got[service], rules) {
+			t.Errorf("lint: service %q broke %v, want %v\n%s", service, got[service], rules, out)
+		}
 	}
 }
 
