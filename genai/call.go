@@ -66,6 +66,12 @@ type Response struct {
 	CacheCreationInputTokens int
 	ReasoningOutputTokens    int
 
+	// ProviderCost is the call's cost as the provider reported it (such
+	// as OpenRouter's usage.cost), recorded with source "provider"; nil
+	// when it reported none, and the tokens are priced with the price
+	// table (source "local").
+	ProviderCost *Cost
+
 	// OutputMessages is the content received; recorded only when content
 	// capture is on.
 	OutputMessages []Message
@@ -128,6 +134,8 @@ type config struct {
 	propagate  bool
 	maxBody    int
 	maxContent int
+	// prices is the table of WithPrices; nil for CurrentPrices.
+	prices *Prices
 }
 
 func defaultConfig() config {
@@ -422,6 +430,7 @@ func (c *Call) end(resp Response, err error) {
 			kvs = append(kvs, u.k.Int(u.n))
 		}
 	}
+	kvs = c.cost(kvs, resp)
 	c.mu.Lock()
 	first := c.firstChunk
 	c.mu.Unlock()

@@ -89,6 +89,9 @@ func ExampleStart() {
 	//   gen_ai.response.finish_reasons=["end_turn"] (STRINGSLICE)
 	//   gen_ai.response.id=msg_013Zva2CMHLNnXjNJJKqJ2EF (STRING)
 	//   gen_ai.response.model=claude-sonnet-4-5-20250929 (STRING)
+	//   gen_ai.usage.cost.amount=0.01383 (FLOAT64)
+	//   gen_ai.usage.cost.currency=USD (STRING)
+	//   gen_ai.usage.cost.source=local (STRING)
 	//   gen_ai.usage.input_tokens=2095 (INT64)
 	//   gen_ai.usage.output_tokens=503 (INT64)
 	//   server.address=api.anthropic.com (STRING)
@@ -188,4 +191,28 @@ func ExampleErrorType() {
 	// timeout
 	// canceled
 	// *errors.errorString
+}
+
+// ExampleParsePrices prices calls with a team's own table: here, the price
+// of a fine-tuned model that no public table has. Setup does the same with
+// the file CRSTEL_LLM_PRICES names.
+func ExampleParsePrices() {
+	prices, err := genai.ParsePrices([]byte(`{
+	  "version": "team-prices-2026-12",
+	  "currency": "USD",
+	  "models": [{"model": "ft-patcher", "input": 3, "cache_read": 0.3, "output": 12}]
+	}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p, _ := prices.Lookup("ft-patcher-2026-11-30")
+	fmt.Printf("%s: %s\n", prices.Version(), p.Model)
+	fmt.Printf("%.6f %s\n", p.Cost(genai.Response{InputTokens: 10_000, CacheReadInputTokens: 8_000, OutputTokens: 500}), p.Currency)
+
+	genai.SetPrices(prices) // every call from now on; or genai.WithPrices(prices) for some
+	defer genai.SetPrices(nil)
+	// Output:
+	// team-prices-2026-12: ft-patcher
+	// 0.014400 USD
 }

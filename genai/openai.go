@@ -28,6 +28,10 @@ func openAIUsage(v []byte, r *Response) {
 			}
 		case "completion_tokens_details":
 			r.ReasoningOutputTokens, _ = jsonInt(member(v, "reasoning_tokens"))
+		case "cost": // OpenRouter's, in US dollars (its credits)
+			if f, ok := jsonFloat(v); ok && f >= 0 {
+				r.ProviderCost = &Cost{Amount: f, Currency: "USD"}
+			}
 		}
 	}
 	r.CacheReadInputTokens = cacheHit

@@ -230,8 +230,17 @@ func TestTransport(t *testing.T) {
 			noAttrs(t, a, tt.none...)
 			noAttrs(t, a, genai.InputMessagesKey, genai.OutputMessagesKey, genai.SystemInstructionsKey)
 			for k, v := range a {
-				if strings.HasPrefix(string(k), "gen_ai.usage.") && v.Type() != attribute.INT64 {
+				if strings.HasPrefix(string(k), "gen_ai.usage.") && !strings.HasPrefix(string(k), "gen_ai.usage.cost.") && v.Type() != attribute.INT64 {
 					t.Errorf("%s is %s, want INT64", k, v.Type())
+				}
+			}
+			// Every call that used tokens is priced (the fixtures' models
+			// are in the default table) or marked unpriced.
+			if _, used := a[genai.UsageInputTokensKey]; used {
+				_, priced := a[genai.CostAmountKey]
+				_, unpriced := a[genai.CostUnpricedKey]
+				if priced == unpriced {
+					t.Errorf("a call with usage: cost amount %v, unpriced %v; want exactly one", a[genai.CostAmountKey], a[genai.CostUnpricedKey])
 				}
 			}
 			if id, ok := a[genai.ResponseIDKey]; ok {
