@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/trace"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -19,6 +20,7 @@ import (
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/otlpjson"
+	"github.com/crstel/crstel/internal/otlptest"
 )
 
 // logKeeper is a log exporter that keeps every export call's records.
@@ -466,4 +468,42 @@ func TestLifecycleShutdown(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLifecycleOTLP: lifecycle records go over OTLP gRPC with the other log
+// records, to the collector the spans go to, with their attributes, ids
+// and body intact.
+func TestLifecycleOTLP(t *testing.T) {
+	isolate(t)
+	srv := otlptest.NewServer(t)
+	tel := startSetup(t, crstel.WithEndpoint(srv.URL()), crstel.WithServiceName("patcher"), crstel.WithoutJournal(),
+		crstel.WithMetricReader(sdkmetric.NewManualReader()), crstel.WithWatchdogInterval(20*time.Millisecond),
+		crstel.WithLifecycleInterval(100*time.Millisecond))
+	ctx := crstel.WithTask(context.Background(), task1)
+	_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
+	time.Sleep(250 * time.Millisecond)
+	span.End()
+	if err := shutdownTel(t, tel); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	sc := span.SpanContext()
+	var states []string
+	for _, r := range srv.Logs() {
+		if r.Attributes["log.body.type"] != "json/v1" {
+			continue
+		}
+		states = append(states, r.Attributes["span.state"].(string))
+		if r.TraceID != sc.TraceID().String() || r.SpanID != sc.SpanID().String() || r.Scope != crstel.ScopeName+"/lifecycle" ||
+			r.Resource["service.name"] != "patcher" || r.SeverityText != "INFO" {
+			t.Errorf("record: ids %s %s, scope %q, service %v, severity %q; want %s %s, %s/lifecycle, patcher, INFO",
+				r.TraceID, r.SpanID, r.Scope, r.Resource["service.name"], r.SeverityText, sc.TraceID(), sc.SpanID(), crstel.ScopeName)
+		}
+		body, _ := r.Body.(string)
+		if s := decodeBody(t, body); s.SpanID != sc.SpanID() || s.Name != "generate_patch" {
+			t.Errorf("body: span %x %q, want %s generate_patch", s.SpanID, s.Name, sc.SpanID())
+		}
+	}
+	if len(states) < 2 || states[0] != "heartbeat" || states[len(states)-1] != "ended" {
+		t.Errorf("states %v, want heartbeats, then ended", states)
+	}
 }
