@@ -37,12 +37,7 @@ func BenchmarkActionLifecycle(b *testing.B) {
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			watchdogProvider(b, crstel.WithLogExporter(discardLogs{}), tt.opt)
-			ctx := crstel.WithTask(context.Background(), benchMeta)
-			b.ReportAllocs()
-			for b.Loop() {
-				_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
-				span.End()
-			}
+			benchActionInTask(b)
 		})
 	}
 }
