@@ -10,6 +10,10 @@
 // stays open. At shutdown, actions still open are reported as abandoned
 // and ended with an error, so they are exported too.
 //
+// With Config.Lifecycle, the same check also chooses the actions open past
+// the lifecycle interval that get heartbeat records, and collects the
+// ended ones that had them (see Lifecycle).
+//
 // Per action, Add and Remove cost O(1) under a lock held for a few
 // operations, and no allocation: the registry is a set of intrusive lists.
 // The watchdog's goroutine moves the actions still open at a check into
