@@ -45,6 +45,10 @@
 //	CRSTEL_OVERDUE=...       watchdog budgets by category, such as
 //	                         llm=10m,building=30m,fuzzing=0,default=15m
 //	CRSTEL_TRACE_DIR=DIR     the folder of the action journals; off: none
+//	CRSTEL_HEARTBEAT=5s      the interval of lifecycle records of open actions;
+//	                         off: none; see WithLifecycleInterval
+//	CRSTEL_HEARTBEAT_MAX=N   the most open actions with lifecycle heartbeats;
+//	                         see WithLifecycleMax
 //
 // # Hung actions
 //
@@ -58,6 +62,11 @@
 // it, a log record, a journal record and a [WithOnReport] callback. Each
 // process keeps a journal of its actions, which the command
 // "crstel trace anomalies" reads after a crash.
+//
+// An action still open after [DefaultLifecycleInterval] also sends span
+// lifecycle records, heartbeats while it runs and one when it ends: OTLP log
+// records that carry the span, so that a collector learns of the actions of
+// a process that dies; see [WithLifecycleInterval].
 //
 // # Invalid input
 //

@@ -96,7 +96,8 @@ type config struct {
 	traceDir         string
 	noJournal        bool
 	metricReader     sdkmetric.Reader
-	logs             logsConfig // see logs_setup.go
+	logs             logsConfig      // see logs_setup.go
+	lifecycle        lifecycleConfig // see lifecycle.go
 }
 
 // WithServiceName sets the resource attribute service.name, the name of the

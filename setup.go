@@ -157,7 +157,8 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	if dir := cmp.Or(cfg.traceDir, env.TraceDir); !cfg.noJournal && dir != envconfig.TraceDirOff {
 		journalDir = cmp.Or(dir, journal.DefaultDir())
 	}
-	p := pipeline.New(pipeline.Config{
+	logs := newLogPipeline(cfg, env, res, logExp, logEndpoint)
+	pcfg := pipeline.Config{
 		Budgets: budgets,
 		Watchdog: watchdog.Config{
 			Interval: cmp.Or(cfg.watchdogInterval, DefaultWatchdogInterval),
@@ -168,12 +169,17 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 					cfg.onReport(publicReport(r))
 				}
 			},
+			Lifecycle: lifecycleSettings(cfg, env),
 		},
 		JournalDir: journalDir,
 		Service:    serviceName(res),
 		Logger:     cfg.logger,
-	})
-	t := &Telemetry{tp: tp, acc: acc, pipeline: p, logs: newLogPipeline(cfg, env, res, logExp, logEndpoint)}
+	}
+	if logs.acc != nil { // log records are exported
+		pcfg.Lifecycle = logs.provider.Logger(ScopeName + "/lifecycle")
+	}
+	p := pipeline.New(pcfg)
+	t := &Telemetry{tp: tp, acc: acc, pipeline: p, logs: logs}
 	t.mp = newMeterProvider(res, reader)
 	if err := registerMetrics(t.mp.Meter(ScopeName), t); err != nil {
 		return nil, errors.Join(fmt.Errorf("crstel: registering metrics: %w", err), t.Shutdown(ctx))
@@ -288,7 +294,7 @@ func serviceName(res *resource.Resource) string {
 // validate checks the options: every problem, joined, each naming the
 // option, and never a header value.
 func (c *config) validate() error {
-	errs := slices.Clone(c.optErrs)
+	errs := append(slices.Clone(c.optErrs), c.lifecycle.validate()...)
 	bad := func(option string, value any, err error) {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("crstel: %s(%v): %w", option, value, err))

@@ -42,6 +42,14 @@ type Config struct {
 	// Overdue is CRSTEL_OVERDUE ("llm=10m,building=30m,fuzzing=0"): the
 	// watchdog's budgets by category, "llm" or "default"; nil if unset.
 	Overdue map[string]time.Duration
+	// Heartbeat is CRSTEL_HEARTBEAT: the interval, and initial delay, of
+	// the lifecycle records of open actions; 0 if unset or "off".
+	// HeartbeatOff tells that it is "off".
+	Heartbeat    time.Duration
+	HeartbeatOff bool
+	// HeartbeatMax is CRSTEL_HEARTBEAT_MAX, the most open actions with
+	// lifecycle heartbeats; 0 if unset.
+	HeartbeatMax int
 
 	// ServiceName is OTEL_SERVICE_NAME.
 	ServiceName string

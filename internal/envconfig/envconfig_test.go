@@ -104,6 +104,12 @@ func TestRead(t *testing.T) {
 		{name: "queue full wait", env: env{"CRSTEL_QUEUE_FULL": "wait"}, wantErr: []string{"CRSTEL_QUEUE_FULL", `"wait"`}},
 
 		{name: "queue bytes", env: env{"CRSTEL_QUEUE_BYTES": "67108864"}, want: envconfig.Config{QueueBytes: 64 << 20}},
+		{name: "heartbeat", env: env{"CRSTEL_HEARTBEAT": "2s"}, want: envconfig.Config{Heartbeat: 2 * time.Second}},
+		{name: "heartbeat off", env: env{"CRSTEL_HEARTBEAT": " Off "}, want: envconfig.Config{HeartbeatOff: true}},
+		{name: "heartbeat 0", env: env{"CRSTEL_HEARTBEAT": "0"}, wantErr: []string{"CRSTEL_HEARTBEAT", `"0"`, "from 100ms to 1h", `"off"`}},
+		{name: "heartbeat without unit", env: env{"CRSTEL_HEARTBEAT": "5"}, wantErr: []string{"CRSTEL_HEARTBEAT", `"5"`, "such as 5s"}},
+		{name: "heartbeat max", env: env{"CRSTEL_HEARTBEAT_MAX": "50"}, want: envconfig.Config{HeartbeatMax: 50}},
+		{name: "heartbeat max 0", env: env{"CRSTEL_HEARTBEAT_MAX": "0"}, wantErr: []string{"CRSTEL_HEARTBEAT_MAX", `"0"`, "1 to 262144 (actions)"}},
 		{name: "queue bytes 0", env: env{"CRSTEL_QUEUE_BYTES": "0"}, wantErr: []string{"CRSTEL_QUEUE_BYTES", `"0"`, "65536 to 68719476736"}},
 		{name: "queue bytes 64MiB", env: env{"CRSTEL_QUEUE_BYTES": "64MiB"}, wantErr: []string{"CRSTEL_QUEUE_BYTES", `"64MiB"`, "bytes"}},
 
@@ -418,6 +424,11 @@ func varCases(t *testing.T) map[string]varCase {
 			valid:   []string{"llm=10m,building=30m,fuzzing=0", "default=1ms", "default=8760h", " llm = 5s , "},
 			invalid: []string{"llm", "compile=5m", "llm=soon", "llm=-5m", "llm=0.5ms", "llm=8761h", "llm=9223372036854775807ns", "llm=5"},
 		},
+		envconfig.Heartbeat: {
+			valid:   []string{"5s", "100ms", "1h", "off", "OFF", "1m30s"},
+			invalid: []string{"0", "0s", "5", "99ms", "-5s", "61m", "soon", "on"},
+		},
+		envconfig.HeartbeatMax:       {valid: []string{"1", "1000", "262144"}, invalid: []string{"0", "-1", "262145", "1e3", "many"}},
 		envconfig.ServiceName:        {valid: []string{"patcher", "a b"}},
 		envconfig.ResourceAttributes: {valid: []string{"a=b", "a=b,c=d%20e", "a=", "k=%E2%9C%93"}, invalid: []string{"a", "a=b,", "=b", " =b", "a=%zz", "a=b,c", "a=b,,c=d"}},
 		envconfig.Propagators:        {valid: []string{"tracecontext,baggage", "none", "b3"}, invalid: []string{"zipkin", "tracecontext,foo"}},

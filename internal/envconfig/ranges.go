@@ -61,6 +61,11 @@ var (
 	// CardinalityRange is that of OTEL_GO_X_CARDINALITY_LIMIT, the data
 	// points of one metric per collection.
 	CardinalityRange = Range{Min: 1, Max: 1_000_000, Unit: "data points", NoLimit: true}
+	// LifecycleMaxRange is that of CRSTEL_HEARTBEAT_MAX and
+	// WithLifecycleMax, the most open actions with lifecycle heartbeats:
+	// at most the largest log queue, so that one interval's heartbeats
+	// can fit.
+	LifecycleMaxRange = Range{Min: 1, Max: 1 << 18, Unit: "actions"}
 )
 
 // Want says what the range takes: "an integer from 1 to 4194304 (spans)".
@@ -106,6 +111,10 @@ var (
 	// WatchdogIntervalRange is that of WithWatchdogInterval: from 1 ms to
 	// an hour.
 	WatchdogIntervalRange = DurationRange{Min: time.Millisecond, Max: time.Hour}
+	// LifecycleIntervalRange is that of CRSTEL_HEARTBEAT and
+	// WithLifecycleInterval: from 100 ms (records come on the watchdog's
+	// check, 500 ms by default) to an hour.
+	LifecycleIntervalRange = DurationRange{Min: 100 * time.Millisecond, Max: time.Hour}
 )
 
 // Want says what the range takes: "from 1ms to 1h".

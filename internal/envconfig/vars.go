@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Names of crstel's own variables.
@@ -17,6 +18,14 @@ const (
 	// off.
 	TraceDirOff = "off"
 	Overdue     = "CRSTEL_OVERDUE"
+	// Heartbeat is the interval, and initial delay, of the lifecycle
+	// records of open actions.
+	Heartbeat = "CRSTEL_HEARTBEAT"
+	// HeartbeatOff is the value of CRSTEL_HEARTBEAT that turns lifecycle
+	// records off.
+	HeartbeatOff = "off"
+	// HeartbeatMax is the most open actions with lifecycle heartbeats.
+	HeartbeatMax = "CRSTEL_HEARTBEAT_MAX"
 )
 
 // Names of the general OpenTelemetry variables.
@@ -167,6 +176,22 @@ var Vars = func() []Var {
 			r.c.Overdue, err = parseBudgets(v)
 			return err
 		}},
+		{Name: Heartbeat, Want: "a duration " + LifecycleIntervalRange.Want() + `, such as 5s, or "off"`, parse: func(r *reader, v string) error {
+			if strings.EqualFold(v, HeartbeatOff) {
+				r.c.Heartbeat, r.c.HeartbeatOff = 0, true
+				return nil
+			}
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf(`want a duration %s, such as 5s, or "off"`, LifecycleIntervalRange.Want())
+			}
+			if err := LifecycleIntervalRange.Check(d); err != nil {
+				return fmt.Errorf(`%w, or "off"`, err)
+			}
+			r.c.Heartbeat = d
+			return nil
+		}},
+		rangeVar(HeartbeatMax, LifecycleMaxRange, func(r *reader) *int { return &r.c.HeartbeatMax }),
 
 		{Name: ServiceName, Want: "the service name", parse: func(r *reader, v string) error {
 			r.c.ServiceName = v

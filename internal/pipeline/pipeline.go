@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -49,6 +50,10 @@ type Config struct {
 	JournalDir, Service string
 	// Logger gets a warning if the journal cannot be opened.
 	Logger *slog.Logger
+	// Lifecycle emits the lifecycle records of the actions the watchdog
+	// chooses (Watchdog.Lifecycle, whose Emit is the pipeline's); nil
+	// means none.
+	Lifecycle log.Logger
 }
 
 // Pipeline is the watchdog and the journal of one tracer provider.
@@ -71,6 +76,10 @@ func New(cfg Config) *Pipeline {
 		}
 	}
 	wcfg.Forgotten = p.forgotten
+	wcfg.Lifecycle.Emit = nil
+	if cfg.Lifecycle != nil {
+		wcfg.Lifecycle.Emit = newLifecycle(cfg.Lifecycle, wcfg.Lifecycle.Max)
+	}
 	p.wd = watchdog.New(wcfg)
 	if cfg.JournalDir != "" {
 		jw, err := journal.Open(journal.Options{Dir: cfg.JournalDir, Service: cfg.Service, Snapshot: p.snapshot, Starts: p.starts})

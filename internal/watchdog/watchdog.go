@@ -10,6 +10,10 @@
 // stays open. At shutdown, actions still open are reported as abandoned
 // and ended with an error, so they are exported too.
 //
+// With Config.Lifecycle, the same check also chooses the actions open past
+// the lifecycle interval that get heartbeat records, and collects the
+// ended ones that had them (see Lifecycle).
+//
 // Per action, Add and Remove cost O(1) under a lock held for a few
 // operations, and no allocation: the registry is a set of intrusive lists.
 // The watchdog's goroutine moves the actions still open at a check into
@@ -131,6 +135,8 @@ type Action struct {
 	index    int32 // in the heap; -1 if not there
 	overdues uint16
 	stalls   uint16
+	beatDue  int64          // when its next lifecycle heartbeat is due; never if off
+	lc       lifecycleState // whether it gets lifecycle heartbeats
 }
 
 // Beat records that the action is alive. It does nothing before the
@@ -241,6 +247,9 @@ type Config struct {
 	// watchdog found ended without Remove, after removing it; noted tells
 	// whether Unnoted had yielded it. nil means nothing to do.
 	Forgotten func(a *Action, noted bool)
+	// Lifecycle says which open actions get lifecycle records, and when;
+	// off if its Interval or its Emit is zero.
+	Lifecycle Lifecycle
 }
 
 const shards = 32
@@ -262,6 +271,12 @@ type Watchdog struct {
 	stop chan struct{}
 	done chan struct{}
 
+	// Lifecycle records; guarded by mu.
+	lcActive  int       // actions with heartbeats, open
+	lcOmitted int       // actions past the delay without, open
+	lcEnded   []*Action // actions with heartbeats that ended since the last emit
+	lcDone    bool      // the last records are emitted: no more ended ones
+
 	shutdownOnce sync.Once
 	closed       atomic.Bool
 	reports      [Abandoned + 1]atomic.Int64
@@ -274,6 +289,13 @@ func New(cfg Config) *Watchdog {
 	}
 	if cfg.StackBytes <= 0 {
 		cfg.StackBytes = 8 << 10
+	}
+	if cfg.Lifecycle.Emit == nil {
+		cfg.Lifecycle.Interval = 0
+	}
+	cfg.Lifecycle.Interval = max(cfg.Lifecycle.Interval, 0)
+	if cfg.Lifecycle.Max <= 0 {
+		cfg.Lifecycle.Max = DefaultLifecycleMax
 	}
 	w := &Watchdog{cfg: cfg, epoch: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
@@ -291,6 +313,7 @@ func (w *Watchdog) Add(a *Action, id trace.SpanID, start, deadline time.Time) bo
 	a.start = w.since(start)
 	a.lastBeat.Store(a.start)
 	a.index = -1
+	a.beatDue, a.lc = never, lcNone
 	a.deadline = noDeadline
 	if !deadline.IsZero() {
 		// Sub saturates: a deadline centuries away is as far as a
@@ -347,6 +370,7 @@ func (w *Watchdog) Remove(a *Action) (tracked, noted bool) {
 		if a.index >= 0 {
 			heap.Remove(&w.due, int(a.index))
 		}
+		w.lifecycleEnded(a)
 		w.mu.Unlock()
 	}
 	return true, noted
@@ -361,6 +385,9 @@ func (w *Watchdog) admit() {
 		sh.mu.Lock()
 		for a := sh.head; a != nil && !a.queued; a = a.next {
 			a.queued = true
+			if iv := w.cfg.Lifecycle.Interval; iv > 0 {
+				a.beatDue = addSat(a.start, int64(iv)) // guarded by w.mu, but no one else sees it before the push
+			}
 			if due := a.nextDue(); due != never {
 				w.mu.Lock()
 				a.due = due
@@ -426,9 +453,10 @@ func (w *Watchdog) Snapshot() []*Action {
 // never is the due time of an action with nothing to check.
 const never = math.MaxInt64
 
-// nextDue returns when a is next due for a check, or never: the earlier of
-// its next overdue report and its next heartbeat check.
-func (a *Action) nextDue() int64 { return min(a.nextOverdue(), a.nextStall()) }
+// nextDue returns when a is next due for a check, or never: the earliest
+// of its next overdue report, its next heartbeat check and its next
+// lifecycle heartbeat.
+func (a *Action) nextDue() int64 { return min(a.nextOverdue(), a.nextStall(), a.beatDue) }
 
 // nextOverdue returns when a's next overdue report is due, or never.
 // Reports repeat at growing intervals: the k-th (from 0) is due at
@@ -474,7 +502,9 @@ func (w *Watchdog) loop() {
 			return
 		case <-t.C:
 			w.admit()
-			w.check(time.Now())
+			now := time.Now()
+			beats, omitted := w.check(now)
+			w.emitLifecycle(now, beats, omitted)
 			w.sweep(tick % shards)
 		}
 	}
@@ -507,8 +537,10 @@ func (w *Watchdog) forget(a *Action) {
 	}
 }
 
-// check reports every action due at now.
-func (w *Watchdog) check(now time.Time) {
+// check reports every action due at now. It returns the actions whose
+// lifecycle heartbeat is due, and whether the cap left some out (see
+// chooseBeats).
+func (w *Watchdog) check(now time.Time) (beats []*Action, omitted bool) {
 	type due struct {
 		a     *Action
 		state State
@@ -519,6 +551,15 @@ func (w *Watchdog) check(now time.Time) {
 	w.mu.Lock()
 	for w.due.Len() > 0 && w.due[0].due <= nowNS {
 		a := heap.Pop(&w.due).(*Action)
+		if a.beatDue <= nowNS {
+			beats = append(beats, a)
+			// Every interval from the start; a check late by more than
+			// an interval skips what it missed.
+			iv := int64(w.cfg.Lifecycle.Interval)
+			if a.beatDue = addSat(a.beatDue, iv); a.beatDue <= nowNS {
+				a.beatDue = addSat(nowNS, iv)
+			}
+		}
 		if a.Heartbeat > 0 {
 			switch {
 			case a.nextStall() <= nowNS:
@@ -537,9 +578,12 @@ func (w *Watchdog) check(now time.Time) {
 			heap.Push(&w.due, a)
 		}
 	}
+	if len(beats) > 0 {
+		beats, omitted = w.chooseBeats(beats)
+	}
 	w.mu.Unlock()
 	if len(reports) == 0 {
-		return
+		return beats, omitted
 	}
 	var stacks *stacks
 	for _, r := range reports {
@@ -552,6 +596,7 @@ func (w *Watchdog) check(now time.Time) {
 		}
 		w.report(r.a, r.state, r.n, now, stacks)
 	}
+	return beats, omitted
 }
 
 // report makes one report of a.
@@ -647,6 +692,9 @@ func (w *Watchdog) Shutdown(ctx context.Context) error {
 			return
 		}
 		w.closed.Store(true)
+		// The ended records of the actions that ended since the last
+		// check, and of those ended below.
+		defer w.flushLifecycle()
 		var open []*Action
 		for _, a := range w.Snapshot() {
 			if a.Owner.Ended() {
