@@ -23,6 +23,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/genai"
 	"github.com/crstel/crstel/internal/actionref"
 	"github.com/crstel/crstel/internal/console"
 	"github.com/crstel/crstel/internal/envconfig"
@@ -99,7 +100,8 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		cfg.logger = slog.Default()
 	}
 	budgets, budgetErr := pipeline.MergeBudgets(defaultBudgets, budgetKeys(), env.Overdue, cfg.budgets)
-	err := errors.Join(envErr, cfg.validate(), budgetErr)
+	prices, pricesErr := loadPrices(env.LLMPrices)
+	err := errors.Join(envErr, cfg.validate(), budgetErr, pricesErr)
 	var res *resource.Resource
 	if err == nil {
 		res, err = newResource(ctx, cfg, env)
@@ -118,6 +120,9 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	}
 
 	// Then the rest, which cannot fail.
+	if prices != nil {
+		genai.SetPrices(prices)
+	}
 	tpOpts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
 		sdktrace.WithSpanProcessor(NewSpanProcessor()),
@@ -469,3 +474,16 @@ const batchTimeout = time.Second
 // JournalPath returns the path of this process's action journal, which
 // "crstel trace anomalies" reads, or "" if the journal is off.
 func (t *Telemetry) JournalPath() string { return t.pipeline.JournalPath() }
+
+// loadPrices reads the price table file of CRSTEL_LLM_PRICES, if it names
+// one.
+func loadPrices(path string) (*genai.Prices, error) {
+	if path == "" {
+		return nil, nil
+	}
+	p, err := genai.LoadPrices(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envconfig.LLMPrices, err)
+	}
+	return p, nil
+}

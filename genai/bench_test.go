@@ -1,4 +1,4 @@
-package genai
+package genai_test
 
 import (
 	"bytes"
@@ -16,12 +16,13 @@ import (
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/genai"
 )
 
 // The benchmarks measure what the transport adds to a call: each runs the
 // same requests through an in-memory RoundTripper that returns a fixed
 // response (so that no network hides the cost), bare and wrapped by
-// NewTransport, inside a CRS action, with a provider as crstel.Setup
+// genai.NewTransport, inside a CRS action, with a provider as crstel.Setup
 // builds it (crstel's span processor, a batch processor with an exporter
 // that discards) and a metric SDK recording the GenAI histograms.
 //
@@ -109,7 +110,7 @@ func call(b *testing.B, ctx context.Context, rt http.RoundTripper, buf []byte) i
 
 // BenchmarkTransport compares a call with a 4 KB JSON response through
 // the bare RoundTripper, through it with a span started and ended by hand
-// with the raw SDK (the floor of any tracing), and through NewTransport.
+// with the raw SDK (the floor of any tracing), and through genai.NewTransport.
 func BenchmarkTransport(b *testing.B) {
 	body := benchResponse()
 	base := &fixedRT{header: http.Header{"Content-Type": {"application/json"}}, body: body}
@@ -130,18 +131,18 @@ func BenchmarkTransport(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			sctx, span := tr.Start(ctx, "chat gpt-4o-mini", trace.WithSpanKind(trace.SpanKindClient),
-				trace.WithAttributes(OperationNameKey.String("chat"), ProviderNameKey.String("openai"),
-					RequestModelKey.String("gpt-4o-mini"), ServerAddressKey.String("api.openai.com"), ServerPortKey.Int(443)))
+				trace.WithAttributes(genai.OperationNameKey.String("chat"), genai.ProviderNameKey.String("openai"),
+					genai.RequestModelKey.String("gpt-4o-mini"), genai.ServerAddressKey.String("api.openai.com"), genai.ServerPortKey.Int(443)))
 			call(b, sctx, base, buf)
-			span.SetAttributes(ResponseIDKey.String("chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT"),
-				UsageInputTokensKey.Int(1019), UsageOutputTokensKey.Int(810))
+			span.SetAttributes(genai.ResponseIDKey.String("chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT"),
+				genai.UsageInputTokensKey.Int(1019), genai.UsageOutputTokensKey.Int(810))
 			span.End()
 		}
 	})
-	for _, capture := range []Capture{CaptureNone, CaptureSpan} {
-		b.Run(fmt.Sprintf("impl=transport/capture=%v", capture != CaptureNone), func(b *testing.B) {
+	for _, capture := range []genai.Capture{genai.CaptureNone, genai.CaptureSpan} {
+		b.Run(fmt.Sprintf("impl=transport/capture=%v", capture != genai.CaptureNone), func(b *testing.B) {
 			ctx, mp := benchSetup(b)
-			rt := NewTransport(base, WithMeterProvider(mp), WithCapture(capture))
+			rt := genai.NewTransport(base, genai.WithMeterProvider(mp), genai.WithCapture(capture))
 			buf := make([]byte, 32<<10)
 			if n := call(b, ctx, rt, buf); n != len(body) {
 				b.Fatalf("read %d bytes, want %d", n, len(body))
@@ -171,16 +172,16 @@ func benchStream(n int) []byte {
 
 // BenchmarkTransportStream compares a streamed call of 100 chunks, read
 // 512 bytes at a time as SDKs' line readers do, through the bare
-// RoundTripper and through NewTransport; ns/chunk is the time per chunk.
+// RoundTripper and through genai.NewTransport; ns/chunk is the time per chunk.
 func BenchmarkTransportStream(b *testing.B) {
 	const chunks = 100
 	body := benchStream(chunks)
 	base := &fixedRT{header: http.Header{"Content-Type": {"text/event-stream"}}, body: body}
-	run := func(b *testing.B, opts ...TransportOption) {
+	run := func(b *testing.B, opts ...genai.TransportOption) {
 		ctx, mp := benchSetup(b)
 		var rt http.RoundTripper = base
 		if opts != nil {
-			rt = NewTransport(base, append(opts, WithMeterProvider(mp))...)
+			rt = genai.NewTransport(base, append(opts, genai.WithMeterProvider(mp))...)
 		}
 		buf := make([]byte, 512)
 		if n := call(b, ctx, rt, buf); n != len(body) {
@@ -194,18 +195,6 @@ func BenchmarkTransportStream(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/chunks, "ns/chunk")
 	}
 	b.Run("impl=plain", func(b *testing.B) { run(b) })
-	b.Run("impl=transport/capture=false", func(b *testing.B) { run(b, WithCapture(CaptureNone)) })
-	b.Run("impl=transport/capture=true", func(b *testing.B) { run(b, WithCapture(CaptureSpan)) })
-}
-
-// BenchmarkSSEChunk measures the parsing of one OpenAI chunk alone.
-func BenchmarkSSEChunk(b *testing.B) {
-	chunk := []byte(`data: {"id":"chatcmpl-stream1","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_06737a9306","choices":[{"index":0,"delta":{"content":" patch"},"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n")
-	cfg := newConfig([]Option{WithCapture(CaptureNone)})
-	st := newStreamState(formatOpenAI, nil, &cfg)
-	b.SetBytes(int64(len(chunk)))
-	b.ReportAllocs()
-	for b.Loop() {
-		st.parser.feed(chunk, st)
-	}
+	b.Run("impl=transport/capture=false", func(b *testing.B) { run(b, genai.WithCapture(genai.CaptureNone)) })
+	b.Run("impl=transport/capture=true", func(b *testing.B) { run(b, genai.WithCapture(genai.CaptureSpan)) })
 }

@@ -26,6 +26,8 @@ const (
 	HeartbeatOff = "off"
 	// HeartbeatMax is the most open actions with lifecycle heartbeats.
 	HeartbeatMax = "CRSTEL_HEARTBEAT_MAX"
+	// LLMPrices is the file of the price table LLM calls are priced with.
+	LLMPrices = "CRSTEL_LLM_PRICES"
 )
 
 // Names of the general OpenTelemetry variables.
@@ -192,6 +194,10 @@ var Vars = func() []Var {
 			return nil
 		}},
 		rangeVar(HeartbeatMax, LifecycleMaxRange, func(r *reader) *int { return &r.c.HeartbeatMax }),
+		{Name: LLMPrices, Want: "the path of a price table file (JSON)", parse: func(r *reader, v string) error {
+			r.c.LLMPrices = v
+			return nil
+		}},
 
 		{Name: ServiceName, Want: "the service name", parse: func(r *reader, v string) error {
 			r.c.ServiceName = v
