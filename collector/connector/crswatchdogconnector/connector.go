@@ -103,8 +103,11 @@ func (w *watchdog) run() {
 
 // tick makes one check: it emits the reports and the metrics, and saves
 // the state.
-func (w *watchdog) tick(ctx context.Context) error {
-	reports, md, ops := w.check(time.Now())
+func (w *watchdog) tick(ctx context.Context) error { return w.tickAt(ctx, time.Now()) }
+
+// tickAt makes the check of now.
+func (w *watchdog) tickAt(ctx context.Context, now time.Time) error {
+	reports, md, ops := w.check(now)
 	var errs []error
 	if reports.SpanCount() > 0 {
 		if w.reports == nil {
