@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,7 @@ var defaultConfig = filepath.Join(moduleDir, "config.yaml")
 type collector struct {
 	grpc, metrics string // host:port
 	spansFile     string
+	args, env     []string // of its command; CRSTELCOL_FILE_PATH is spansFile
 	log           *syncBuffer
 	cmd           *exec.Cmd
 	done          chan error
@@ -47,35 +49,55 @@ type collector struct {
 // ports, its pipelines exporting to the file exporter; the test stops it.
 func start(t *testing.T) *collector {
 	t.Helper()
-	bin := crstelcol(t)
-	dir := t.TempDir()
+	return startWith(t, nil)
+}
+
+// startWith runs crstelcol as start does, with the default configuration
+// and then the files of extra merged over it, and env added to its
+// environment.
+func startWith(t *testing.T, env []string, extra ...string) *collector {
+	t.Helper()
 	c := &collector{
 		grpc: freeAddr(t), metrics: freeAddr(t),
-		spansFile: filepath.Join(dir, "spans.jsonl"),
-		log:       new(syncBuffer),
-		done:      make(chan error, 1),
+		spansFile: filepath.Join(t.TempDir(), "spans.jsonl"),
 	}
 	_, metricsPort, _ := net.SplitHostPort(c.metrics)
-	c.cmd = exec.Command(bin, "--config", defaultConfig)
-	c.cmd.Env = append(os.Environ(),
+	args := []string{"--config", defaultConfig}
+	for _, f := range extra {
+		args = append(args, "--config", f)
+	}
+	c.env = append(append(os.Environ(),
 		"CRSTELCOL_GRPC_ENDPOINT="+c.grpc,
 		"CRSTELCOL_HTTP_ENDPOINT="+freeAddr(t),
 		"CRSTELCOL_METRICS_HOST=127.0.0.1",
 		"CRSTELCOL_METRICS_PORT="+metricsPort,
 		"CRSTELCOL_EXPORTER=file",
-		"CRSTELCOL_FILE_PATH="+c.spansFile,
-	)
+	), env...)
+	c.args = args
+	c.launch(t)
+	return c
+}
+
+// launch runs the collector's command, writing to c.spansFile, and waits
+// until it serves; the test stops it.
+func (c *collector) launch(t *testing.T) {
+	t.Helper()
+	c.log = new(syncBuffer)
+	c.done = make(chan error, 1)
+	c.cmd = exec.Command(crstelcol(t), c.args...)
+	c.cmd.Env = append(slices.Clone(c.env), "CRSTELCOL_FILE_PATH="+c.spansFile)
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("start crstelcol: %v", err)
 	}
 	go func() { c.done <- c.cmd.Wait() }()
-	t.Cleanup(func() { c.stop(t) })
+	cmd, done, log := c.cmd, c.done, c.log
+	t.Cleanup(func() { stopCmd(t, cmd, done, log) })
 
 	deadline := time.Now().Add(readyTimeout)
 	for {
-		if _, err := c.scrape(); err == nil {
-			return c
+		if _, err := c.scrape(); err == nil && c.serves() {
+			return
 		}
 		select {
 		case err := <-c.done:
@@ -84,24 +106,44 @@ func start(t *testing.T) *collector {
 		case <-time.After(poll):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("crstelcol did not serve its metrics on %s in %s:\n%s", c.metrics, readyTimeout, c.log)
+			t.Fatalf("crstelcol did not serve its metrics on %s and OTLP on %s in %s:\n%s", c.metrics, c.grpc, readyTimeout, c.log)
 		}
 	}
 }
 
-// stop stops the collector: SIGTERM, then SIGKILL after stopTimeout.
-func (c *collector) stop(t *testing.T) {
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+// stopCmd stops a collector's process: SIGTERM, then SIGKILL after
+// stopTimeout. It does nothing more to a process that has exited.
+func stopCmd(t *testing.T, cmd *exec.Cmd, done chan error, log *syncBuffer) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-c.done:
+	case err := <-done:
+		done <- err
 	case <-time.After(stopTimeout):
-		_ = c.cmd.Process.Kill()
-		<-c.done
+		_ = cmd.Process.Kill()
+		done <- <-done
 		t.Errorf("crstelcol did not stop in %s after SIGTERM; killed", stopTimeout)
 	}
 	if t.Failed() {
-		t.Logf("crstelcol's log:\n%s", c.log)
+		t.Logf("crstelcol's log:\n%s", log)
 	}
+}
+
+// kill kills the collector's process with SIGKILL and waits for it.
+func (c *collector) kill() {
+	_ = c.cmd.Process.Kill()
+	err := <-c.done
+	c.done <- err
+}
+
+// serves tells whether the collector's OTLP/gRPC receiver accepts
+// connections.
+func (c *collector) serves() bool {
+	conn, err := net.DialTimeout("tcp", c.grpc, time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // freeAddr returns a free port of 127.0.0.1, as host:port.

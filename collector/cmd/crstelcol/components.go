@@ -3,6 +3,7 @@
 package main
 
 import (
+	crswatchdogconnector "github.com/crstel/crstel/collector/connector/crswatchdogconnector"
 	crsconformanceprocessor "github.com/crstel/crstel/collector/processor/crsconformanceprocessor"
 	fileexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
 	loadbalancingexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter"
@@ -98,11 +99,15 @@ func components() (otelcol.Factories, error) {
 		crsconformanceprocessor.NewFactory().Type(): "github.com/crstel/crstel/collector v0.0.0",
 	})
 
-	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory]()
+	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](
+		crswatchdogconnector.NewFactory(),
+	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
-	factories.ConnectorModules = makeModulesMap(factories.Connectors, map[component.Type]string{})
+	factories.ConnectorModules = makeModulesMap(factories.Connectors, map[component.Type]string{
+		crswatchdogconnector.NewFactory().Type(): "github.com/crstel/crstel/collector v0.0.0",
+	})
 
 	return factories, nil
 }

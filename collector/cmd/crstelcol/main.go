@@ -17,7 +17,7 @@ import (
 func main() {
 	info := component.BuildInfo{
 		Command:     "crstelcol",
-		Description: "OpenTelemetry Collector distribution of crstel, with the crs_conformance processor",
+		Description: "OpenTelemetry Collector distribution of crstel, with the crs_conformance processor and the crs_watchdog connector",
 		Version:     "0.158.0",
 	}
 

@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// watchdogExample is the watchdog's example configuration.
+var watchdogExample = filepath.Join(moduleDir, "examples", "watchdog.yaml")
+
+// heartbeat returns a span lifecycle record of action n of process
+// instance, as OpenTelemetry Python contrib's partial-span processor
+// writes it: ids in hex without leading zeros.
+func heartbeat(instance string, n int, start time.Time) plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "py-fuzzer")
+	rl.Resource().Attributes().PutStr("service.instance.id", instance)
+	lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	lr.Attributes().PutStr("span.state", "heartbeat")
+	lr.Attributes().PutStr("log.body.type", "json/v1")
+	lr.Body().SetStr(fmt.Sprintf(`{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"py-fuzzer"}}]},`+
+		`"scopeSpans":[{"scope":{"name":"fuzzer"},"spans":[{"traceId":"%x","spanId":"%x","name":"fuzz_harness","kind":1,`+
+		`"startTimeUnixNano":"%d","attributes":[{"key":"crs.action.category","value":{"stringValue":"fuzzing"}},`+
+		`{"key":"crs.action.name","value":{"stringValue":"fuzz_harness"}},{"key":"task.id","value":{"stringValue":"task-%d"}}]}]}]}]}`,
+		0xabc00+n, 0xd00+n, start.UnixNano(), n))
+	return ld
+}
+
+// lostCounts reads the collector's file: how many times each span was
+// exported with crstel.watchdog.state lost, by name and span id (a
+// report's: the action's).
+func (c *collector) lostCounts() (map[string]int, error) {
+	b, err := os.ReadFile(c.spansFile)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	out := map[string]int{}
+	for line := range bytes.Lines(b) {
+		if !bytes.HasSuffix(line, []byte("\n")) {
+			break
+		}
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(line)
+		if err != nil {
+			return nil, err
+		}
+		for _, rs := range td.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, s := range ss.Spans().All() {
+					if v, ok := s.Attributes().Get("crstel.watchdog.state"); ok && v.Str() == "lost" {
+						// A report by the action it reports.
+						id := s.SpanID()
+						if s.Name() == "crstel.watchdog lost" {
+							id = s.ParentSpanID()
+						}
+						out[s.Name()+" "+id.String()]++
+					}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// waitLost waits up to timeout until the collector's file holds want.
+func (c *collector) waitLost(t *testing.T, want map[string]int, timeout time.Duration) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got, err := c.lostCounts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lost reports: got %v in %s, want %v", got, timeout, want)
+		}
+		time.Sleep(poll)
+	}
+}
+
+// TestWatchdogRestart: crstelcol with the watchdog and file_storage is
+// killed with SIGKILL and restarted; the actions it tracked are reported
+// lost after the restart, each once, and an action reported before the
+// kill is not reported again when its heartbeat is retried.
+func TestWatchdogRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts crstelcol")
+	}
+	const lostAfter = 3 * time.Second
+	c := startWith(t, []string{
+		"CRSTELCOL_STORAGE_DIR=" + filepath.Join(t.TempDir(), "storage"),
+		"CRSTELCOL_WATCHDOG_LOST_AFTER=" + lostAfter.String(),
+		"CRSTELCOL_WATCHDOG_CHECK_INTERVAL=200ms",
+	}, watchdogExample)
+	conn, err := grpc.NewClient(c.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	send := func(ld plog.Logs) {
+		t.Helper()
+		if _, err := plogotlp.NewGRPCClient(conn).Export(ctx, plogotlp.NewExportRequestFromLogs(ld)); err != nil {
+			t.Fatalf("export logs: %v", err)
+		}
+	}
+	start := time.Now()
+	// Action 1 of p1 is reported lost before the kill.
+	send(heartbeat("p1", 1, start))
+	c.waitLost(t, map[string]int{"fuzz_harness 0000000000000d01": 1, "crstel.watchdog lost 0000000000000d01": 1}, 10*lostAfter)
+
+	// Actions 2 and 3 of p2 are tracked, saved (two checks), then the
+	// collector is killed.
+	send(heartbeat("p2", 2, start))
+	send(heartbeat("p2", 3, start))
+	time.Sleep(600 * time.Millisecond)
+	c.kill()
+	c.spansFile = filepath.Join(t.TempDir(), "after.jsonl")
+	c.launch(t)
+	send(heartbeat("p1", 1, start)) // a retry of action 1's record: reported already
+	got := c.waitLost(t, map[string]int{
+		"fuzz_harness 0000000000000d02": 1, "fuzz_harness 0000000000000d03": 1,
+		"crstel.watchdog lost 0000000000000d02": 1, "crstel.watchdog lost 0000000000000d03": 1,
+	}, 10*lostAfter)
+	// Nothing more comes: no second report, nothing about action 1.
+	time.Sleep(lostAfter + time.Second)
+	if again, err := c.lostCounts(); err != nil || fmt.Sprint(again) != fmt.Sprint(got) {
+		t.Errorf("after the reports: got %v (%v), want %v", again, err, got)
+	}
+}
