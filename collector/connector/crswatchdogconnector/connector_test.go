@@ -184,7 +184,9 @@ func TestOverdue(t *testing.T) {
 				if r.ParentSpanID() != a.spanID() || r.TraceID() != a.traceID() || r.Name() != "crstel.watchdog overdue" {
 					t.Errorf("report: got %q parent %s, want crstel.watchdog overdue, a child of %s", r.Name(), r.ParentSpanID(), a.spanID())
 				}
-				for k, want := range map[string]string{StateKey: StateOverdue, BudgetKey: tt.wantBudget, ElapsedKey: "30"} {
+				// Found at the first check past 20 s: 15 s at the last
+				// heartbeat, and 10 s since it arrived.
+				for k, want := range map[string]string{StateKey: StateOverdue, BudgetKey: tt.wantBudget, ElapsedKey: "25"} {
 					if got := attrStr(r, k); got != want {
 						t.Errorf("report %s: got %q, want %q", k, got, want)
 					}
@@ -337,4 +339,41 @@ func TestNormalizeIDs(t *testing.T) {
 			t.Errorf("normalizeIDs(%s):\n got %s\nwant %s", tt.in, got, tt.want)
 		}
 	}
+}
+
+// TestOverdueFrozen: a process frozen (SIGSTOP) past an action's budget
+// sends no more heartbeats; the collector reports the action overdue when
+// its time at the last heartbeat plus the silence since passes the budget,
+// before the process counts as lost, and lost after lost_after.
+func TestOverdueFrozen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, createDefaultConfig().(*Config), nil)
+		start := time.Now()
+		a := act(1, start).with(BudgetKey, 20.0)
+		h.send(t, a)
+		wait(5 * time.Second)
+		h.send(t, a.beatAt(time.Now())) // the last: frozen at 5 s
+		wait(10 * time.Second)
+		if n := h.reports.SpanCount(); n != 0 {
+			t.Fatalf("at 15 s: %d spans reported, want none within the budget", n)
+		}
+		wait(15 * time.Second)
+		spans := h.spans()
+		if len(spans) != 1 || spans[0].Name() != "crstel.watchdog overdue" {
+			t.Fatalf("at 30 s: got %d spans, want the overdue report", len(spans))
+		}
+		if el, _ := spans[0].Attributes().Get(ElapsedKey); el.Double() <= 20 || el.Double() > 25 {
+			t.Errorf("overdue report's elapsed %v, want past the budget of 20 s by at most a check", el.Double())
+		}
+		wait(DefaultLostAfter)
+		var lost int
+		for _, s := range h.spans() {
+			if v, _ := s.Attributes().Get(StateKey); v.Str() == StateLost && s.SpanID() == a.spanID() {
+				lost++
+			}
+		}
+		if lost != 1 {
+			t.Errorf("after lost_after: %d lost spans of the action, want 1", lost)
+		}
+	})
 }

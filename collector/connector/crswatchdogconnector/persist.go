@@ -205,7 +205,7 @@ func (w *watchdog) restoreAction(id actionID, d decoded, now time.Time) {
 	}
 	p.seen = now
 	a := &action{
-		id: id, snap: d.snap, start: d.start, beat: d.beat,
+		id: id, snap: d.snap, start: d.start, beat: d.beat, heard: now,
 		budget: time.Duration(d.budget), overdue: d.overdue,
 		labels: w.labelsFor(d.service, d.category),
 	}

@@ -69,6 +69,17 @@ func restore(snap []byte) (ptrace.Traces, ptrace.ScopeSpans, ptrace.Span, error)
 }
 
 // elapsed is how long a ran until its last heartbeat.
+// elapsedAt returns how long the action has run at now: up to its last
+// heartbeat by its process's clock, and since that heartbeat arrived by
+// the collector's.
+func (a *action) elapsedAt(now time.Time) time.Duration {
+	el := a.elapsed()
+	if !a.heard.IsZero() && now.After(a.heard) {
+		el += now.Sub(a.heard)
+	}
+	return el
+}
+
 func (a *action) elapsed() time.Duration {
 	if a.start <= 0 || a.beat < a.start {
 		return 0
@@ -96,7 +107,7 @@ func appendLost(reports ptrace.Traces, a *action, silent, lostAfter time.Duratio
 	span.Attributes().PutStr(StateKey, StateLost)
 	span.Attributes().PutStr(ReasonKey, reason)
 	span.Attributes().PutDouble(ElapsedKey, el.Seconds())
-	appendReport(ss, span, a, StateLost, reason, now)
+	appendReport(ss, span, a, StateLost, reason, el, now)
 	td.ResourceSpans().MoveAndAppendTo(reports.ResourceSpans())
 	return nil
 }
@@ -108,8 +119,12 @@ func appendOverdue(reports ptrace.Traces, a *action, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	reason := "running " + a.elapsed().Round(time.Millisecond).String() + ", past its budget of " + a.budget.String()
-	appendReport(ss, span, a, StateOverdue, reason, now)
+	el := a.elapsedAt(now)
+	reason := "running " + el.Round(time.Millisecond).String() + ", past its budget of " + a.budget.String()
+	if silent := now.Sub(a.heard); !a.heard.IsZero() && silent > time.Second {
+		reason += "; its last heartbeat came " + silent.Round(time.Millisecond).String() + " ago"
+	}
+	appendReport(ss, span, a, StateOverdue, reason, el, now)
 	ss.Spans().RemoveIf(func(s ptrace.Span) bool { return s.SpanID() == span.SpanID() })
 	td.ResourceSpans().MoveAndAppendTo(reports.ResourceSpans())
 	return nil
@@ -120,7 +135,7 @@ func appendOverdue(reports ptrace.Traces, a *action, now time.Time) error {
 // the action, with the action's category, name and task metadata. Its
 // span id is derived from the action's ids and the state, so that a report
 // made twice (by two collectors, or after a restart) is the same span.
-func appendReport(ss ptrace.ScopeSpans, span ptrace.Span, a *action, state, reason string, now time.Time) {
+func appendReport(ss ptrace.ScopeSpans, span ptrace.Span, a *action, state, reason string, elapsed time.Duration, now time.Time) {
 	r := ss.Spans().AppendEmpty()
 	r.SetTraceID(span.TraceID())
 	r.SetSpanID(reportSpanID(a.id, state))
@@ -139,7 +154,7 @@ func appendReport(ss ptrace.ScopeSpans, span ptrace.Span, a *action, state, reas
 		}
 	}
 	attrs.PutStr(StateKey, state)
-	attrs.PutDouble(ElapsedKey, a.elapsed().Seconds())
+	attrs.PutDouble(ElapsedKey, elapsed.Seconds())
 	attrs.PutStr(ReasonKey, reason)
 	attrs.PutInt(ReportKey, 1)
 	attrs.PutStr(ReportedSpanKey, span.SpanID().String())

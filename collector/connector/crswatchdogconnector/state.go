@@ -31,9 +31,11 @@ type action struct {
 	pprev, pnext *action
 	// snap is the latest snapshot: the span with its resource and scope,
 	// as OTLP protobuf TracesData.
-	snap   []byte
-	start  int64 // the span's start, unix nanoseconds
-	beat   int64 // the last heartbeat: the record's time, unix nanoseconds
+	snap  []byte
+	start int64 // the span's start, unix nanoseconds
+	beat  int64 // the last heartbeat: the record's time, unix nanoseconds
+	// heard is when the last heartbeat arrived, by the collector's clock.
+	heard  time.Time
 	budget time.Duration
 	labels *labelSet
 	// overdue tells that the action was found past its budget (reported

@@ -257,6 +257,7 @@ func (w *watchdog) heartbeat(id actionID, pkey, service string, res pcommon.Reso
 	a.snap = snap
 	a.start = int64(span.StartTimestamp())
 	a.beat = max(a.beat, beat)
+	a.heard = now
 	a.budget = w.budgetOf(a.labels.category, span.Attributes())
 	if !a.overdue && a.budget > 0 && a.start > 0 && time.Duration(a.beat-a.start) > a.budget {
 		a.overdue = true
@@ -423,6 +424,17 @@ func (w *watchdog) check(now time.Time) (ptrace.Traces, pmetric.Metrics, []*stor
 	reports := ptrace.NewTraces()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// An action whose heartbeats stopped, its process frozen (SIGSTOP, a
+	// deadlocked runtime) but not yet lost, is overdue when its elapsed
+	// time at its last heartbeat, plus the time since that heartbeat
+	// arrived, passes its budget: the process's clock up to the heartbeat,
+	// the collector's after, so that no clock skew counts.
+	for a := w.head; a != nil; a = a.next {
+		if !a.overdue && a.budget > 0 && a.start > 0 && !a.heard.IsZero() && a.elapsedAt(now) > a.budget {
+			a.overdue = true
+			w.pending = append(w.pending, a.id)
+		}
+	}
 	for _, id := range w.pending {
 		if a := w.actions[id]; a != nil {
 			if err := appendOverdue(reports, a, now); err != nil {
