@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -44,33 +41,20 @@ func heartbeat(instance string, n int, start time.Time) plog.Logs {
 // exported with crstel.watchdog.state lost, by name and span id (a
 // report's: the action's).
 func (c *collector) lostCounts() (map[string]int, error) {
-	b, err := os.ReadFile(c.spansFile)
-	if err != nil && !os.IsNotExist(err) {
+	spans, err := c.watchdogSpans()
+	if err != nil {
 		return nil, err
 	}
 	out := map[string]int{}
-	for line := range bytes.Lines(b) {
-		if !bytes.HasSuffix(line, []byte("\n")) {
-			break
+	for _, s := range spans {
+		if s.state != "lost" {
+			continue
 		}
-		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(line)
-		if err != nil {
-			return nil, err
+		id := s.span // a report by the action it reports
+		if s.name == "crstel.watchdog lost" {
+			id = s.parent
 		}
-		for _, rs := range td.ResourceSpans().All() {
-			for _, ss := range rs.ScopeSpans().All() {
-				for _, s := range ss.Spans().All() {
-					if v, ok := s.Attributes().Get("crstel.watchdog.state"); ok && v.Str() == "lost" {
-						// A report by the action it reports.
-						id := s.SpanID()
-						if s.Name() == "crstel.watchdog lost" {
-							id = s.ParentSpanID()
-						}
-						out[s.Name()+" "+id.String()]++
-					}
-				}
-			}
-		}
+		out[s.name+" "+id]++
 	}
 	return out, nil
 }

@@ -13,10 +13,21 @@
 // Afterwards, list what the journal recorded:
 //
 //	go run ./cmd/crstel trace anomalies
+//
+// With -killed, the process dies instead, as an OOM-killed pod does:
+// generate_patch is running, its lifecycle heartbeats have reached the
+// collector, and then a SIGKILL leaves no End, no Shutdown and nothing
+// flushed. The in-process watchdog dies with it; the collector's
+// crs_watchdog connector reports the action as lost, with its own trace
+// and span ids, once the heartbeats stop:
+//
+//	cd collector && go run ./cmd/crstelcol --config examples/watchdog.yaml &
+//	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 go run ./examples/hang -killed
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log"
 	"log/slog"
@@ -28,10 +39,43 @@ import (
 	"github.com/crstel/crstel/crs"
 )
 
+var killed = flag.Bool("killed", false, "die by SIGKILL in the middle of an action, for a collector to report it lost")
+
 func main() {
-	if err := run(context.Background()); err != nil {
+	flag.Parse()
+	do := run
+	if *killed {
+		do = runKilled
+	}
+	if err := do(context.Background()); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// runKilled starts generate_patch, lets three lifecycle heartbeats go out,
+// and kills the process.
+func runKilled(ctx context.Context) error {
+	_, err := crstel.Setup(ctx,
+		crstel.WithServiceName("hang-demo"),
+		crstel.WithLifecycleInterval(time.Second), // the default is 5s
+	)
+	if err != nil {
+		return err
+	}
+	ctx = crstel.WithTask(ctx, crs.Metadata{"round.id": "round-1", "task.id": "task-1", "team.id": "team-1"})
+	_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil, crstel.WithOverdueAfter(time.Minute))
+	sc := span.SpanContext()
+	fmt.Printf("generate_patch: trace %s span %s, running; a lifecycle heartbeat every second\n", sc.TraceID(), sc.SpanID())
+	time.Sleep(3500 * time.Millisecond)
+	fmt.Println("killed, as the OOM killer kills: no End, no Shutdown, nothing flushed")
+	self, err := os.FindProcess(os.Getpid())
+	if err != nil {
+		return err
+	}
+	if err := self.Kill(); err != nil {
+		return err
+	}
+	select {} // the signal is on its way
 }
 
 func run(ctx context.Context) error {
