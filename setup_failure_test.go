@@ -3,6 +3,7 @@ package crstel_test
 import (
 	"context"
 	"os"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestSetupFailureLeavesNothing(t *testing.T) {
 					t.Errorf("the %s given was shut down %d times, want once", name, n)
 				}
 			}
-			if after := globals(); after != before {
+			if after := globals(); !reflect.DeepEqual(after, before) { // a composite propagator is not comparable
 				t.Errorf("globals after a failed Setup = %+v, want %+v", after, before)
 			}
 			if got := strictNow(t); got != strictBefore {

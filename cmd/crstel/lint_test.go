@@ -256,11 +256,11 @@ service "patcher": 4 spans, 4 violate the specification
     crs.action.category on 2 spans:
       "chat gpt-4o" (2 spans): mandatory attribute crs.action.category missing
       fix: start spans with crstel.Action, or set crs.action.category on every
-        span; crs_conformance in mode repair copies it from the enclosing action
+        span; the crs_conformance processor copies it from the enclosing action
     crs.action.name on 2 spans:
       "chat gpt-4o" (2 spans): mandatory attribute crs.action.name missing
       fix: start spans with crstel.Action, or set crs.action.name on every span;
-        crs_conformance in mode repair copies it from the enclosing action
+        the crs_conformance processor copies it from the enclosing action
   type_mismatch: 1 finding
     crs.action.effort.weight on 1 span:
       "generate_patch": crs.action.effort.weight is a string "8", want an int
@@ -688,7 +688,7 @@ func TestLintMore(t *testing.T) {
       "GET /v1/task/2": mandatory attribute crs.action.category missing
       and 137 more spans
       fix: start spans with crstel.Action, or set crs.action.category on every
-        span; crs_conformance in mode repair copies it from the enclosing action
+        span; the crs_conformance processor copies it from the enclosing action
 `
 	if code != 1 || !strings.HasPrefix(out, want) {
 		t.Errorf("exit %d, report\n%s\nwant 1 and\n%s", code, out, want)
