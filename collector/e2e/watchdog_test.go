@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -127,5 +129,96 @@ func TestWatchdogRestart(t *testing.T) {
 	time.Sleep(lostAfter + time.Second)
 	if again, err := c.lostCounts(); err != nil || fmt.Sprint(again) != fmt.Sprint(got) {
 		t.Errorf("after the reports: got %v (%v), want %v", again, err, got)
+	}
+}
+
+// TestWatchdogScaleOut: an agent crstelcol (examples/agent.yaml, the
+// load-balancing exporter routing records by resource) in front of two
+// gateways with crs_watchdog, one process each. Sixteen processes send
+// lifecycle records as the Python partial-span processor writes them (no
+// trace id on the record) and die: each action is reported lost exactly
+// once, by one gateway, and the two gateways share the work.
+func TestWatchdogScaleOut(t *testing.T) {
+	crstelcol(t)
+	const lostAfter, processes = 3 * time.Second, 16
+	gateways := make([]*collector, 2)
+	for i := range gateways {
+		gateways[i] = startWith(t, []string{
+			"CRSTELCOL_STORAGE_DIR=" + filepath.Join(t.TempDir(), "storage"),
+			"CRSTELCOL_WATCHDOG_LOST_AFTER=" + lostAfter.String(),
+			"CRSTELCOL_WATCHDOG_CHECK_INTERVAL=200ms",
+		}, watchdogExample)
+	}
+	agent := &collector{grpc: freeAddr(t), metrics: freeAddr(t), spansFile: filepath.Join(t.TempDir(), "agent.jsonl")}
+	_, metricsPort, _ := net.SplitHostPort(agent.metrics)
+	agent.args = []string{"--config", filepath.Join(moduleDir, "examples", "agent.yaml")}
+	agent.env = append(os.Environ(),
+		"CRSTELCOL_GRPC_ENDPOINT="+agent.grpc,
+		"CRSTELCOL_METRICS_HOST=127.0.0.1",
+		"CRSTELCOL_METRICS_PORT="+metricsPort,
+		fmt.Sprintf("CRSTELCOL_GATEWAYS=[%s, %s]", gateways[0].grpc, gateways[1].grpc),
+	)
+	agent.launch(t)
+
+	conn, err := grpc.NewClient(agent.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	want := map[string]int{}
+	for beat := range 3 {
+		for n := 1; n <= processes; n++ {
+			ld := heartbeat(fmt.Sprintf("proc-%d", n), n, start)
+			if _, err := plogotlp.NewGRPCClient(conn).Export(ctx, plogotlp.NewExportRequestFromLogs(ld)); err != nil {
+				t.Fatalf("export logs to the agent: %v", err)
+			}
+			if beat == 0 {
+				id := fmt.Sprintf("%016x", 0xd00+n)
+				want["fuzz_harness "+id]++
+				want["crstel.watchdog lost "+id]++
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	// Every action once, in one gateway or the other.
+	merged := func() (map[string]int, []int) {
+		all := map[string]int{}
+		var per []int
+		for _, g := range gateways {
+			got, err := g.lostCounts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for k, v := range got {
+				all[k] += v
+				n += v
+			}
+			per = append(per, n/2)
+		}
+		return all, per
+	}
+	deadline := time.Now().Add(lostAfter + time.Minute)
+	for {
+		got, per := merged()
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			t.Logf("lost actions reported by each gateway: %v", per)
+			if per[0] == 0 || per[1] == 0 {
+				t.Errorf("one gateway reported every action (%v): the agent did not spread the processes", per)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lost reports over both gateways: got %v, want %v", got, want)
+		}
+		time.Sleep(poll)
+	}
+	time.Sleep(lostAfter + time.Second)
+	if got, _ := merged(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("after the reports: got %v, want each once: %v", got, want)
 	}
 }
