@@ -34,10 +34,10 @@ func goBuild(t *testing.T, pkg string) string {
 
 // component is a crstel process sending to a collector.
 type component struct {
-	cmd           *exec.Cmd
-	done          chan error
-	trace, span   string // of its action, as it printed them
-	stdout, lines *bufio.Scanner
+	cmd         *exec.Cmd
+	done        chan error
+	trace, span string // of its action, as it printed them
+	lines       *bufio.Scanner
 }
 
 // startComponent runs bin with args, sending to c, and waits until it
