@@ -32,8 +32,8 @@ func TestSetupLLMPrices(t *testing.T) {
 	t.Cleanup(func() { genai.SetPrices(nil) })
 
 	for _, tc := range []struct{ path, want string }{
-		{bad, "CRSTEL_LLM_PRICES: " + bad + ": price table: models[0]: json: cannot unmarshal string"},
-		{filepath.Join(dir, "absent.json"), "CRSTEL_LLM_PRICES: open " + filepath.Join(dir, "absent.json")},
+		{bad, `CRSTEL_LLM_PRICES="` + bad + `": ` + bad + ": price table: models[0]: json: cannot unmarshal string"},
+		{filepath.Join(dir, "absent.json"), `CRSTEL_LLM_PRICES="` + filepath.Join(dir, "absent.json") + `": open ` + filepath.Join(dir, "absent.json")},
 	} {
 		t.Setenv("CRSTEL_LLM_PRICES", tc.path)
 		if _, err := crstel.Setup(context.Background(), crstel.WithExporter(tracetest.NewInMemoryExporter()), crstel.WithoutJournal()); err == nil || !strings.Contains(err.Error(), tc.want) {

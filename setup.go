@@ -100,7 +100,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		cfg.logger = slog.Default()
 	}
 	budgets, budgetErr := pipeline.MergeBudgets(defaultBudgets, budgetKeys(), env.Overdue, cfg.budgets)
-	prices, pricesErr := loadPrices(env.LLMPrices)
+	prices, pricesErr := loadPrices(env.LLMPrices) // checked by envconfig.Read
 	err := errors.Join(envErr, cfg.validate(), budgetErr, pricesErr)
 	var res *resource.Resource
 	if err == nil {
@@ -483,7 +483,7 @@ func loadPrices(path string) (*genai.Prices, error) {
 	}
 	p, err := genai.LoadPrices(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", envconfig.LLMPrices, err)
+		return nil, fmt.Errorf("crstel: %s: %w", envconfig.LLMPrices, err) // changed since it was checked
 	}
 	return p, nil
 }

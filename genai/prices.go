@@ -1,14 +1,9 @@
 package genai
 
 import (
-	"bytes"
 	_ "embed"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -16,9 +11,13 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/crstel/crstel/internal/pricetable"
 )
 
-// Price is the list price of one model family, per million tokens.
+// Price is the list price of one model family, per million tokens. (It has
+// the fields of the parser's entry, in the same order: a conversion makes
+// one the other, and does not compile if they drift apart.)
 type Price struct {
 	// Model is the family: it prices the model of that name, and its
 	// versions, the name followed by a date ("gpt-4o-2024-08-06",
@@ -73,32 +72,6 @@ type Prices struct {
 // grow memory.
 const maxWarned = 1000
 
-// pricesFile is the JSON form of a price table.
-type pricesFile struct {
-	// Version names the table; it is recorded on each priced call.
-	Version string `json:"version"`
-	// Currency is the default of the entries' currency.
-	Currency string `json:"currency"`
-	// Note says what the prices are (a tier, the units): for people.
-	Note   string            `json:"note,omitempty"`
-	Models []json.RawMessage `json:"models"`
-}
-
-// priceEntry is a Price as a file gives it: the cache prices may be
-// absent.
-type priceEntry struct {
-	Model      string   `json:"model"`
-	Input      *float64 `json:"input"`
-	Output     *float64 `json:"output"`
-	CacheRead  *float64 `json:"cache_read"`
-	CacheWrite *float64 `json:"cache_write"`
-	Currency   string   `json:"currency"`
-	Source     string   `json:"source"`
-	AsOf       string   `json:"as_of"`
-}
-
-var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
-
 // ParsePrices reads a price table in JSON:
 //
 //	{
@@ -116,96 +89,29 @@ var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 // fields are errors, so that a misspelled price is not silently zero.
 // Errors name the entry (its index and model) and the field.
 func ParsePrices(data []byte) (*Prices, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var f pricesFile
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("price table: %w", err)
+	t, err := pricetable.Parse(data)
+	if err != nil {
+		return nil, err
 	}
-	if f.Version == "" {
-		return nil, errors.New(`price table: "version" is missing: name the table, such as "team-prices-2026-12"`)
-	}
-	if f.Currency != "" && !currencyCode.MatchString(f.Currency) {
-		return nil, fmt.Errorf("price table: currency %q is not an ISO 4217 code such as USD", f.Currency)
-	}
-	if len(f.Models) == 0 {
-		return nil, errors.New(`price table: "models" is empty`)
-	}
-	p := &Prices{version: f.Version}
-	for i, raw := range f.Models {
-		pr, err := parseEntry(raw, f.Currency)
-		if err != nil {
-			return nil, fmt.Errorf("price table: models[%d]%s", i, err)
-		}
-		if slices.ContainsFunc(p.byLen, func(q Price) bool { return q.Model == pr.Model }) {
-			return nil, fmt.Errorf("price table: models[%d] %q: the model appears twice", i, pr.Model)
-		}
-		p.byLen = append(p.byLen, pr)
-	}
-	slices.SortStableFunc(p.byLen, func(a, b Price) int { return len(b.Model) - len(a.Model) })
-	return p, nil
-}
-
-// parseEntry reads one entry; its errors start with what names it.
-func parseEntry(raw json.RawMessage, currency string) (Price, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	var e priceEntry
-	if err := dec.Decode(&e); err != nil {
-		return Price{}, fmt.Errorf(": %w", err)
-	}
-	if e.Model == "" || strings.TrimSpace(e.Model) != e.Model {
-		return Price{}, fmt.Errorf(`: "model" %q must be a model name without spaces around it`, e.Model)
-	}
-	name := fmt.Sprintf(" %q", e.Model)
-	pr := Price{Model: strings.ToLower(e.Model), Currency: cmpOr(e.Currency, currency), Source: e.Source, AsOf: e.AsOf}
-	if !currencyCode.MatchString(pr.Currency) {
-		return Price{}, fmt.Errorf("%s: currency %q is not an ISO 4217 code such as USD (set it on the entry or the table)", name, pr.Currency)
-	}
-	for _, f := range []struct {
-		field string
-		v     *float64
-		dst   *float64
-		def   *float64
-	}{
-		{"input", e.Input, &pr.Input, nil},
-		{"output", e.Output, &pr.Output, nil},
-		{"cache_read", e.CacheRead, &pr.CacheRead, &pr.Input},
-		{"cache_write", e.CacheWrite, &pr.CacheWrite, &pr.Input},
-	} {
-		switch {
-		case f.v == nil && f.def == nil:
-			return Price{}, fmt.Errorf("%s: %q is missing", name, f.field)
-		case f.v == nil:
-			*f.dst = *f.def
-		case *f.v < 0 || math.IsInf(*f.v, 0) || math.IsNaN(*f.v):
-			return Price{}, fmt.Errorf("%s: %q is %v, want a price of 0 or more per million tokens", name, f.field, *f.v)
-		default:
-			*f.dst = *f.v
-		}
-	}
-	return pr, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	return fromTable(t), nil
 }
 
 // LoadPrices reads the price table file path (see [ParsePrices]). Errors
 // name the file.
 func LoadPrices(path string) (*Prices, error) {
-	data, err := os.ReadFile(path)
+	t, err := pricetable.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	p, err := ParsePrices(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	return fromTable(t), nil
+}
+
+func fromTable(t *pricetable.Table) *Prices {
+	p := &Prices{version: t.Version, byLen: make([]Price, len(t.Entries))}
+	for i, e := range t.Entries {
+		p.byLen[i] = Price(e)
 	}
-	return p, nil
+	return p
 }
 
 // Version returns the table's name, recorded on each call it priced
@@ -371,3 +277,10 @@ const (
 	// CostSourceLocal: crstel priced the tokens with its price table.
 	CostSourceLocal = "local"
 )
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

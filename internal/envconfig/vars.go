@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/crstel/crstel/internal/pricetable"
 )
 
 // Names of crstel's own variables.
@@ -195,6 +197,11 @@ var Vars = func() []Var {
 		}},
 		rangeVar(HeartbeatMax, LifecycleMaxRange, func(r *reader) *int { return &r.c.HeartbeatMax }),
 		{Name: LLMPrices, Want: "the path of a price table file (JSON)", parse: func(r *reader, v string) error {
+			// The file is read here, so that a bad one is an error of the
+			// variable like any other.
+			if _, err := pricetable.Load(v); err != nil {
+				return err
+			}
 			r.c.LLMPrices = v
 			return nil
 		}},
