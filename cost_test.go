@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/crs/conform"
 	"github.com/crstel/crstel/crsteltest"
 	"github.com/crstel/crstel/genai"
 	"github.com/crstel/crstel/internal/journal"
@@ -154,6 +156,60 @@ func TestCostRollUp(t *testing.T) {
 		}
 	}
 	crsteltest.AssertConforms(t, spans.Snapshots(), crsteltest.WantMetadata(task1))
+	// The rulebook knows the type of every cost attribute recorded.
+	types := conform.CostTypes()
+	for _, s := range spans {
+		for _, kv := range s.Attributes {
+			k := string(kv.Key)
+			if !strings.HasPrefix(k, "crstel.cost.") && !strings.HasPrefix(k, "gen_ai.usage.") && !strings.HasPrefix(k, "crstel.process.") {
+				continue
+			}
+			if want, ok := types[kv.Key]; !ok || want != kv.Value.Type() {
+				t.Errorf("%s: %s is %s; the rulebook's type: %s (known: %v)", s.Name, kv.Key, kv.Value.Type(), want, ok)
+			}
+		}
+	}
+
+	// The metrics: by category, model and currency, never by task.
+	var rm metricdata.ResourceMetrics
+	if err := w.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	patching, coder := attribute.String("crs.action.category", "patch_generation"), attribute.String("gen_ai.request.model", "coder")
+	for _, m := range []struct {
+		name string
+		kvs  []attribute.KeyValue
+		want float64
+	}{
+		{crstel.MetricCostLLM, []attribute.KeyValue{patching, coder, attribute.String("crstel.cost.currency", "USD")}, 0.016485},
+		{crstel.MetricCostLLM, []attribute.KeyValue{attribute.String("crstel.cost.currency", "EUR")}, 1},
+		{crstel.MetricCostTokens, []attribute.KeyValue{patching, coder, attribute.String("gen_ai.token.type", "input")}, 3105},
+		{crstel.MetricCostTokens, []attribute.KeyValue{attribute.String("gen_ai.request.model", "secret-model")}, 10},
+		{crstel.MetricCostTokens, []attribute.KeyValue{attribute.String("gen_ai.token.type", "cache_read")}, 200},
+		{crstel.MetricCostCPU, []attribute.KeyValue{attribute.String("crs.action.category", "building")}, float64(cpu) / 1e9},
+	} {
+		if got := sumOf(rm, m.name, m.kvs...); math.Abs(got-m.want) > 1e-9 {
+			t.Errorf("%s%v = %v, want %v", m.name, m.kvs, got, m.want)
+		}
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if sum, ok := m.Data.(metricdata.Sum[int64]); ok {
+				for _, p := range sum.DataPoints {
+					if p.Attributes.HasValue("task.id") {
+						t.Errorf("%s has a task.id label", m.Name)
+					}
+				}
+			}
+			if sum, ok := m.Data.(metricdata.Sum[float64]); ok {
+				for _, p := range sum.DataPoints {
+					if p.Attributes.HasValue("task.id") {
+						t.Errorf("%s has a task.id label", m.Name)
+					}
+				}
+			}
+		}
+	}
 
 	if err := w.tel.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -312,10 +368,17 @@ func TestCostBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	var kinds []string
+	var rollUp *journal.Cost
 	for _, r := range w.journal(t) {
-		if r.Kind == "over_budget" {
+		switch {
+		case r.Kind == "over_budget":
 			kinds = append(kinds, r.Name)
+		case r.Kind == "end" && r.Name == "generate_patch":
+			rollUp = r.Cost // journaled: it was cancelled
 		}
+	}
+	if rollUp == nil || rollUp.LLMCalls != 4 || math.Abs(rollUp.LLMAmount-0.0012) > 1e-12 || rollUp.LLMCurrency != "USD" || rollUp.InputTokens != 400 {
+		t.Errorf("the end record of generate_patch has the roll-up %+v, want 4 calls, 0.0012 USD, 400 input tokens", rollUp)
 	}
 	if len(kinds) != 2 || kinds[0] != "generate_patch" || kinds[1] != "build_all" {
 		t.Errorf("journal over_budget records of %v, want generate_patch and build_all", kinds)

@@ -430,8 +430,9 @@ var costTypes = map[attribute.Key]attribute.Type{
 	// An LLM call's.
 	"gen_ai.usage.input_tokens":                attribute.INT64,
 	"gen_ai.usage.output_tokens":               attribute.INT64,
-	"gen_ai.usage.cache_read_input_tokens":     attribute.INT64,
-	"gen_ai.usage.cache_creation_input_tokens": attribute.INT64,
+	"gen_ai.usage.cache_read.input_tokens":     attribute.INT64,
+	"gen_ai.usage.cache_creation.input_tokens": attribute.INT64,
+	"gen_ai.usage.reasoning.output_tokens":     attribute.INT64,
 	"gen_ai.usage.cost.amount":                 attribute.FLOAT64,
 	"gen_ai.usage.cost.currency":               attribute.STRING,
 	"gen_ai.usage.cost.source":                 attribute.STRING,
