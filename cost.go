@@ -30,7 +30,7 @@ const (
 	// currency of the first priced call. Calls priced in another currency
 	// are counted in CostLLMOtherCurrencyCallsKey and not added.
 	CostLLMCurrencyKey = attribute.Key("crstel.cost.llm.currency")
-	// CostLLMCallsKey counts the LLM calls (int).
+	// CostLLMCallsKey counts the LLM calls (int), failed ones included.
 	CostLLMCallsKey = attribute.Key("crstel.cost.llm.calls")
 	// CostLLMUnpricedCallsKey counts the LLM calls without a price (int;
 	// see genai's crstel.cost.unpriced): their tokens count, their money
@@ -241,8 +241,8 @@ func journalCost(c *actionref.Cost, amount, memory int64) *journal.Cost {
 	switch {
 	case c.Priced:
 		jc.LLMAmount, jc.LLMCurrency = float64(amount)/nano, c.Currency
-	case c.LLMCalls > 0:
-		jc.LLMUnpricedCalls = c.LLMCalls
+	case c.Unpriced:
+		jc.LLMUnpricedCalls = max(c.LLMCalls, 1)
 	}
 	return jc
 }
@@ -257,8 +257,8 @@ func (acc *costAcc) add(x *actionCtx, c *actionref.Cost, amount, memory int64) {
 	addIf(&acc.cacheWrite, c.CacheWriteTokens)
 	addIf(&acc.memory, memory)
 	addIf(&acc.subprocesses, c.Subprocesses)
-	if c.LLMCalls > 0 && !c.Priced {
-		acc.unpriced.Add(c.LLMCalls)
+	if c.Unpriced {
+		acc.unpriced.Add(max(c.LLMCalls, 1))
 	}
 	if c.Priced {
 		cur := acc.currency.Load()

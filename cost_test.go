@@ -2,6 +2,7 @@ package crstel_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os/exec"
 	"strings"
@@ -61,6 +62,9 @@ func TestCostRollUp(t *testing.T) {
 	llmCall(ictx, p, "coder", genai.Response{InputTokens: 2000, OutputTokens: 10})
 	// Unpriced: its tokens count, its money does not.
 	llmCall(ictx, p, "secret-model", genai.Response{InputTokens: 7, OutputTokens: 3})
+	// Failed, without usage: a call, neither priced nor unpriced.
+	_, failed := genai.Start(ictx, genai.Request{Provider: genai.ProviderOpenAI, Model: "coder"}, genai.WithPrices(p))
+	failed.End(genai.Response{}, errors.New("HTTP 429"))
 	// dd's buffer makes a peak of 64 MiB, more than this process's (which
 	// the child's would include otherwise; see subprocess.MaxRSSKey).
 	if err := subprocess.Run(ictx, crs.Building, "compile_patch", exec.Command("dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1", "status=none")); err != nil {
@@ -79,14 +83,14 @@ func TestCostRollUp(t *testing.T) {
 	inner.End()
 	task.End()
 
-	if action.LLMCalls != 3 || action.Subprocesses != 1 || math.Abs(action.LLMAmount-0.016185) > 1e-12 || action.LLMCurrency != "USD" {
-		t.Errorf("CostOf(inner) = %+v, want 3 calls, 1 subprocess, 0.016185 USD", action)
+	if action.LLMCalls != 4 || action.LLMUnpricedCalls != 1 || action.Subprocesses != 1 || math.Abs(action.LLMAmount-0.016185) > 1e-12 || action.LLMCurrency != "USD" {
+		t.Errorf("CostOf(inner) = %+v, want 4 calls (1 unpriced), 1 subprocess, 0.016185 USD", action)
 	}
 	if taskCost != action {
 		t.Errorf("CostOf(inner)'s task before the goroutine = %+v, want the inner action's %+v", taskCost, action)
 	}
-	if taskAfter.LLMCalls != 5 || math.Abs(taskAfter.LLMAmount-0.016485) > 1e-12 || taskAfter.LLMOtherCurrencyCalls != 1 {
-		t.Errorf("CostOf(inner)'s task after the goroutine = %+v, want 5 calls, 0.016485 USD, 1 in another currency", taskAfter)
+	if taskAfter.LLMCalls != 6 || math.Abs(taskAfter.LLMAmount-0.016485) > 1e-12 || taskAfter.LLMOtherCurrencyCalls != 1 {
+		t.Errorf("CostOf(inner)'s task after the goroutine = %+v, want 6 calls, 0.016485 USD, 1 in another currency", taskAfter)
 	}
 
 	spans := w.spans(t)
@@ -104,8 +108,8 @@ func TestCostRollUp(t *testing.T) {
 		amount                      float64
 		in, out, cacheRead, cacheWr int64
 	}{
-		{"generate_patch", 3, 1, 0, 0.016185, 3007, 513, 200, 100},
-		{"solve_task", 5, 1, 1, 0.016485, 3112, 513, 200, 100},
+		{"generate_patch", 4, 1, 0, 0.016185, 3007, 513, 200, 100},
+		{"solve_task", 6, 1, 1, 0.016485, 3112, 513, 200, 100},
 	} {
 		s := stubNamed(spans, tc.name)
 		got := map[attribute.Key]attribute.Value{}
@@ -228,8 +232,8 @@ func TestCostRollUp(t *testing.T) {
 		sum.MemoryByteSeconds += r.Cost.MemoryByteSeconds
 	}
 	// µUSD, of the four calls in USD; the one in EUR says 1e6.
-	if n != 6 || sum.LLMCalls != 5 || math.Round(sum.LLMAmount) != 16485+1e6 || sum.InputTokens != 3112 || sum.Subprocesses != 1 || sum.MemoryByteSeconds != mem {
-		t.Errorf("journal: %d cost records, summing %+v; want 6, 5 calls, 16485+1e6 µ, 3112 input tokens, 1 subprocess, %d byte-seconds", n, sum, mem)
+	if n != 7 || sum.LLMCalls != 6 || math.Round(sum.LLMAmount) != 16485+1e6 || sum.InputTokens != 3112 || sum.Subprocesses != 1 || sum.MemoryByteSeconds != mem {
+		t.Errorf("journal: %d cost records, summing %+v; want 7, 6 calls, 16485+1e6 µ, 3112 input tokens, 1 subprocess, %d byte-seconds", n, sum, mem)
 	}
 }
 

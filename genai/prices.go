@@ -342,6 +342,7 @@ func (c *Call) cost(kvs []attribute.KeyValue, r Response, ev *actionref.Cost) []
 			otel.Handle(fmt.Errorf("genai: no price for model %q in the price table %q: its calls are marked %s, without an amount; add the model to a price table (CRSTEL_LLM_PRICES)",
 				model, prices.version, CostUnpricedKey))
 		}
+		ev.Unpriced = true
 		return append(kvs, CostUnpricedKey.Bool(true), CostPricesVersionKey.String(prices.version))
 	}
 	ev.Priced, ev.Amount, ev.Currency = true, pr.Cost(r), cmpOr(pr.Currency, "USD")

@@ -157,8 +157,10 @@ type Cost struct {
 	// LLMCalls is 1 for an LLM call.
 	LLMCalls int64
 	// Priced tells that Amount holds the call's cost in Currency (an ISO
-	// 4217 code); a call without a price has neither.
-	Priced   bool
+	// 4217 code). Unpriced tells that the call used tokens its model has
+	// no price for. A call that reported no usage (a failed one) is
+	// neither.
+	Priced, Unpriced bool
 	Amount   float64
 	Currency string
 	// Tokens: input (cache reads and writes included), output, cache
