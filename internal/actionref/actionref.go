@@ -161,8 +161,8 @@ type Cost struct {
 	// no price for. A call that reported no usage (a failed one) is
 	// neither.
 	Priced, Unpriced bool
-	Amount   float64
-	Currency string
+	Amount           float64
+	Currency         string
 	// Tokens: input (cache reads and writes included), output, cache
 	// reads and cache writes.
 	InputTokens, OutputTokens, CacheReadTokens, CacheWriteTokens int64
