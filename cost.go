@@ -263,7 +263,8 @@ func (acc *costAcc) add(x *actionCtx, c *actionref.Cost, amount, memory int64) {
 	if c.Priced {
 		cur := acc.currency.Load()
 		if cur == nil {
-			acc.currency.CompareAndSwap(nil, &c.Currency)
+			first := c.Currency // its own copy: c stays on the caller's stack
+			acc.currency.CompareAndSwap(nil, &first)
 			cur = acc.currency.Load()
 		}
 		if *cur != c.Currency {

@@ -3,6 +3,7 @@ package crstel
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
@@ -190,31 +191,72 @@ func costInstrumentsFor(mp metric.MeterProvider) *costInstruments {
 	return in
 }
 
+// costLabels are the labels of one series of the cost metrics.
+type costLabels struct{ category, model, currency string }
+
+// costOptions are the options that label the points of one costLabels:
+// made once, so that an event allocates nothing for its labels.
+// Each is a slice of one, passed on as it is: a variadic call with one
+// option would allocate the slice each time.
+type costOptions struct {
+	amount, cpu []metric.AddOption
+	tokens      [4][]metric.AddOption // input, output, cache_read, cache_write
+}
+
+var (
+	costOptionsCache sync.Map // costLabels → *costOptions
+	costOptionsCount atomic.Int64
+)
+
+// maxCostOptions bounds the cache of costOptions; past it, options are made
+// for each event.
+const maxCostOptions = 4096
+
+var tokenTypes = [4]string{"input", "output", "cache_read", "cache_write"}
+
+func optionsFor(l costLabels) *costOptions {
+	if o, ok := costOptionsCache.Load(l); ok {
+		return o.(*costOptions)
+	}
+	cat := categoryKey.String(l.category)
+	model := costModelKey.String(l.model)
+	o := &costOptions{
+		cpu:    []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(cat))},
+		amount: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(cat, model, costCurrencyKey.String(l.currency)))},
+	}
+	for i, t := range tokenTypes {
+		o.tokens[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(cat, model, costTokenTypeKey.String(t)))}
+	}
+	if costOptionsCount.Load() < maxCostOptions {
+		if prev, loaded := costOptionsCache.LoadOrStore(l, o); loaded {
+			return prev.(*costOptions)
+		}
+		costOptionsCount.Add(1)
+	}
+	return o
+}
+
 // recordCostMetrics counts one cost event of an action of category.
 func recordCostMetrics(category string, c *actionref.Cost) {
 	in := costInstrumentsFor(otel.GetMeterProvider())
 	ctx := context.Background()
 	if c.Subprocesses > 0 && c.CPU > 0 && in.cpu != nil {
-		in.cpu.Add(ctx, c.CPU.Seconds(), metric.WithAttributes(categoryKey.String(category)))
+		in.cpu.Add(ctx, c.CPU.Seconds(), optionsFor(costLabels{category: category}).cpu...)
 	}
 	if c.LLMCalls == 0 {
 		return
 	}
-	kvs := make([]attribute.KeyValue, 0, 4)
-	kvs = append(kvs, categoryKey.String(category), costModelKey.String(c.Model))
+	// The currency labels the amount only; the tokens' series leave it out.
+	o := optionsFor(costLabels{category, c.Model, c.Currency})
 	if c.Priced && in.amount != nil {
-		in.amount.Add(ctx, c.Amount, metric.WithAttributes(append(kvs, costCurrencyKey.String(c.Currency))...))
+		in.amount.Add(ctx, c.Amount, o.amount...)
 	}
 	if in.tokens == nil {
 		return
 	}
-	set := attribute.NewSet(kvs...)
-	for _, t := range []struct {
-		typ string
-		n   int64
-	}{{"input", c.InputTokens}, {"output", c.OutputTokens}, {"cache_read", c.CacheReadTokens}, {"cache_write", c.CacheWriteTokens}} {
-		if t.n > 0 {
-			in.tokens.Add(ctx, t.n, metric.WithAttributeSet(set), metric.WithAttributes(costTokenTypeKey.String(t.typ)))
+	for i, n := range [4]int64{c.InputTokens, c.OutputTokens, c.CacheReadTokens, c.CacheWriteTokens} {
+		if n > 0 {
+			in.tokens.Add(ctx, n, o.tokens[i]...)
 		}
 	}
 }

@@ -420,6 +420,7 @@ func varCases(t *testing.T) map[string]varCase {
 		envconfig.QueueFull:  {valid: []string{"block", "drop", "DROP"}, invalid: []string{"wait", "blocking"}},
 		envconfig.QueueBytes: {valid: []string{"65536", "268435456", "68719476736"}, invalid: []string{"0", "-1", "65535", "68719476737", "9223372036854775807", "64MiB", "1e9"}},
 		envconfig.TraceDir:   {valid: []string{"/var/tmp/crstel", "off", "relative/dir"}},
+		envconfig.LLMPrices:  {valid: []string{"/etc/crs/prices.json", "prices.json"}},
 		envconfig.Overdue: {
 			valid:   []string{"llm=10m,building=30m,fuzzing=0", "default=1ms", "default=8760h", " llm = 5s , "},
 			invalid: []string{"llm", "compile=5m", "llm=soon", "llm=-5m", "llm=0.5ms", "llm=8761h", "llm=9223372036854775807ns", "llm=5"},
