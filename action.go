@@ -54,6 +54,12 @@ type actionCtx struct {
 	// action ended. It is made only for a pipeline (see trackedAction), so
 	// that an action without one stays small.
 	w *tracked
+	// parent is the enclosing action in this process, nil if none: a cost
+	// inside the action is added to it too.
+	parent *actionCtx
+	// cost is the action's roll-up, made by the first cost inside it
+	// (or at the start, for a budget): nil while nothing cost anything.
+	cost atomic.Pointer[costAcc]
 }
 
 // tracked is an action a pipeline tracks.
@@ -108,13 +114,14 @@ func ActionOf(ctx context.Context) (category crs.Category, name string, ok bool)
 type ActionOption interface{ applyAction(*actionConfig) }
 
 type actionConfig struct {
-	tp        trace.TracerProvider // nil: the enclosing action's, else the global one
-	attrs     []attribute.KeyValue
-	links     []trace.Link
-	kind      trace.SpanKind
-	budget    time.Duration
-	budgetSet bool
-	heartbeat time.Duration
+	tp         trace.TracerProvider // nil: the enclosing action's, else the global one
+	attrs      []attribute.KeyValue
+	links      []trace.Link
+	kind       trace.SpanKind
+	budget     time.Duration
+	budgetSet  bool
+	heartbeat  time.Duration
+	costBudget CostBudget
 }
 
 // newActionConfig applies opts. It is a function of its own so that the
@@ -287,8 +294,11 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	} else {
 		a = &actionCtx{}
 	}
-	a.Context, a.task, a.tc = tctx, t, tc
+	a.Context, a.task, a.tc, a.parent = tctx, t, tc, enclosing
 	a.category, a.name = string(category), name
+	if b := cfg.costBudget; b.LLM > 0 || b.CPUSeconds > 0 {
+		a.cost.Store(&costAcc{llmBudget: budgetUnits(b.LLM, nano), cpuBudget: budgetUnits(b.CPUSeconds, 1e9)})
+	}
 
 	// The options' attributes, which may not replace the mandatory ones,
 	// links and kind, after the mandatory attributes (so is not ours to
@@ -381,6 +391,7 @@ func (a *actionCtx) End(opts ...trace.SpanEndOption) {
 }
 
 func (a *actionCtx) end(opts []trace.SpanEndOption) {
+	a.writeRollUp()
 	if a.w != nil {
 		// The export reads the attributes anyway (the queue's byte bound
 		// estimates them): reading them first costs only the check.

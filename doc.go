@@ -68,6 +68,17 @@
 // records that carry the span, so that a collector learns of the actions of
 // a process that dies; see [WithLifecycleInterval].
 //
+// # What each task costs
+//
+// Every action adds up the costs of what runs inside it — LLM calls made
+// through package genai, subprocesses run with package subprocess, the
+// actions inside it and the goroutines started from its context — and
+// writes the sum on its span at End, under crstel.cost.* (see
+// [CostLLMAmountKey] and the keys after it). [CostOf] gives the running
+// totals of an action and of its task; [WithCostBudget] has the watchdog
+// report an action as over budget the moment its costs cross the budget.
+// The journal records each cost, and "crstel trace costs" adds them up.
+//
 // # Invalid input
 //
 // Invalid input — an unknown category, a name with spaces, metadata that

@@ -2,14 +2,20 @@ package crstel
 
 import (
 	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 
+	"github.com/crstel/crstel/internal/actionref"
 	"github.com/crstel/crstel/internal/envconfig"
 	"github.com/crstel/crstel/internal/otlp"
+	"github.com/crstel/crstel/internal/provider"
 	"github.com/crstel/crstel/internal/watchdog"
 )
 
@@ -18,7 +24,7 @@ const (
 	// MetricOpenActions is the number of actions open now.
 	MetricOpenActions = "crstel.actions.open"
 	// MetricWatchdogReports counts watchdog reports, by
-	// crstel.watchdog.state (overdue, stalled, abandoned).
+	// crstel.watchdog.state (overdue, stalled, abandoned, over_budget).
 	MetricWatchdogReports = "crstel.watchdog.reports"
 	// MetricSpansLost counts spans that ended but were not exported, by
 	// crstel.reason: "queue_full", "export_failed", or "shutdown" (still
@@ -78,7 +84,7 @@ func registerMetrics(m metric.Meter, t *Telemetry) error {
 		return err
 	}
 	reports, err := m.Int64ObservableCounter(MetricWatchdogReports,
-		metric.WithDescription("Reports of actions overdue, stalled or abandoned"), metric.WithUnit("{report}"))
+		metric.WithDescription("Reports of actions overdue, stalled, abandoned or over budget"), metric.WithUnit("{report}"))
 	if err != nil {
 		return err
 	}
@@ -92,7 +98,7 @@ func registerMetrics(m metric.Meter, t *Telemetry) error {
 	if err != nil {
 		return err
 	}
-	states := []watchdog.State{watchdog.Overdue, watchdog.Stalled, watchdog.Abandoned}
+	states := []watchdog.State{watchdog.Overdue, watchdog.Stalled, watchdog.Abandoned, watchdog.OverBudget}
 	stateSets := make([]metric.ObserveOption, len(states))
 	for i, s := range states {
 		stateSets[i] = metric.WithAttributes(watchdog.StateKey.String(s.String()))
@@ -117,4 +123,140 @@ func registerMetrics(m metric.Meter, t *Telemetry) error {
 		return nil
 	}, open, reports, lost, lostRecords)
 	return err
+}
+
+// The cost metrics: counters added to by each LLM call and subprocess
+// inside an action, through the global meter provider (Setup's). Their
+// attributes are bounded: crs.action.category (the innermost action's),
+// gen_ai.request.model (the model priced: the response's, else the
+// request's) and crstel.cost.currency; the service is the resource's
+// service.name. Task ids stay off them: a label with a new value for each
+// task makes a new series each time, which backends keep for weeks and
+// bill by; the journal and the spans' roll-ups give the cost of a task
+// (`crstel trace costs --by task`).
+const (
+	// MetricCostLLM is the cost of LLM calls (double), in the currency of
+	// its crstel.cost.currency attribute.
+	MetricCostLLM = "crstel.cost.llm"
+	// MetricCostTokens counts LLM tokens, by gen_ai.token.type: input
+	// (cache reads and writes included), output, cache_read, cache_write.
+	MetricCostTokens = "crstel.cost.llm.tokens"
+	// MetricCostCPU is the user and system CPU time of subprocesses, in
+	// seconds.
+	MetricCostCPU = "crstel.cost.cpu"
+)
+
+// Attribute keys of the cost metrics.
+const (
+	costCurrencyKey  = attribute.Key("crstel.cost.currency")
+	costModelKey     = attribute.Key("gen_ai.request.model")
+	costTokenTypeKey = attribute.Key("gen_ai.token.type")
+	categoryKey      = attribute.Key("crs.action.category")
+)
+
+// costInstruments are the cost counters of one meter provider.
+type costInstruments struct {
+	provider metric.MeterProvider
+	amount   metric.Float64Counter
+	tokens   metric.Int64Counter
+	cpu      metric.Float64Counter
+}
+
+// cachedCost holds the counters of the provider used last, so that an
+// event does not look them up, and a new global provider is still
+// followed.
+var cachedCost atomic.Pointer[costInstruments]
+
+func costInstrumentsFor(mp metric.MeterProvider) *costInstruments {
+	if in := cachedCost.Load(); in != nil && provider.Same(in.provider, mp) {
+		return in
+	}
+	m := mp.Meter(ScopeName)
+	in := &costInstruments{provider: mp}
+	var err error
+	var errs []error
+	in.amount, err = m.Float64Counter(MetricCostLLM,
+		metric.WithDescription("Cost of LLM calls, in the currency of crstel.cost.currency"), metric.WithUnit("{currency_unit}"))
+	errs = append(errs, err)
+	in.tokens, err = m.Int64Counter(MetricCostTokens,
+		metric.WithDescription("LLM tokens, by gen_ai.token.type"), metric.WithUnit("{token}"))
+	errs = append(errs, err)
+	in.cpu, err = m.Float64Counter(MetricCostCPU,
+		metric.WithDescription("User and system CPU time of subprocesses"), metric.WithUnit("s"))
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		otel.Handle(err)
+	}
+	cachedCost.Store(in)
+	return in
+}
+
+// costLabels are the labels of one series of the cost metrics.
+type costLabels struct{ category, model, currency string }
+
+// costOptions are the options that label the points of one costLabels:
+// made once, so that an event allocates nothing for its labels.
+// Each is a slice of one, passed on as it is: a variadic call with one
+// option would allocate the slice each time.
+type costOptions struct {
+	amount, cpu []metric.AddOption
+	tokens      [4][]metric.AddOption // input, output, cache_read, cache_write
+}
+
+var (
+	costOptionsCache sync.Map // costLabels → *costOptions
+	costOptionsCount atomic.Int64
+)
+
+// maxCostOptions bounds the cache of costOptions; past it, options are made
+// for each event.
+const maxCostOptions = 4096
+
+var tokenTypes = [4]string{"input", "output", "cache_read", "cache_write"}
+
+func optionsFor(l costLabels) *costOptions {
+	if o, ok := costOptionsCache.Load(l); ok {
+		return o.(*costOptions)
+	}
+	cat := categoryKey.String(l.category)
+	model := costModelKey.String(l.model)
+	o := &costOptions{
+		cpu:    []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(cat))},
+		amount: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(cat, model, costCurrencyKey.String(l.currency)))},
+	}
+	for i, t := range tokenTypes {
+		o.tokens[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(cat, model, costTokenTypeKey.String(t)))}
+	}
+	if costOptionsCount.Load() < maxCostOptions {
+		if prev, loaded := costOptionsCache.LoadOrStore(l, o); loaded {
+			return prev.(*costOptions)
+		}
+		costOptionsCount.Add(1)
+	}
+	return o
+}
+
+// recordCostMetrics counts one cost event of an action of category.
+func recordCostMetrics(category string, c *actionref.Cost) {
+	in := costInstrumentsFor(otel.GetMeterProvider())
+	ctx := context.Background()
+	if c.Subprocesses > 0 && c.CPU > 0 && in.cpu != nil {
+		in.cpu.Add(ctx, c.CPU.Seconds(), optionsFor(costLabels{category: category}).cpu...)
+	}
+	if c.LLMCalls == 0 {
+		return
+	}
+	// The currency labels the amount only; the tokens' series leave it out.
+	o := optionsFor(costLabels{category, c.Model, c.Currency})
+	if c.Priced && in.amount != nil {
+		in.amount.Add(ctx, c.Amount, o.amount...)
+	}
+	if in.tokens == nil {
+		return
+	}
+	for i, n := range [4]int64{c.InputTokens, c.OutputTokens, c.CacheReadTokens, c.CacheWriteTokens} {
+		if n > 0 {
+			in.tokens.Add(ctx, n, o.tokens[i]...)
+		}
+	}
 }

@@ -273,8 +273,10 @@ func WithWatchdogInterval(d time.Duration) Option {
 }
 
 // WithOnReport calls f with every watchdog report, on the watchdog's
-// goroutine, after the report span, the log record and the journal record
-// are made. f must not block for long. A nil f is ignored.
+// goroutine (an [OverBudget] report, on the goroutine whose cost crossed
+// the budget), after the report span, the log record and the journal
+// record are made. f must not block for long, and may be called from
+// several goroutines at once. A nil f is ignored.
 func WithOnReport(f func(Report)) Option {
 	return optionFunc(func(c *config) {
 		if f != nil {

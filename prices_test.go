@@ -17,7 +17,7 @@ import (
 // are priced with; a bad file is a Setup error naming the variable, the
 // file and the entry.
 func TestSetupLLMPrices(t *testing.T) {
-	isolate(t)
+	isolate(t) // Setup sets the global providers and propagator
 	dir := t.TempDir()
 	good := filepath.Join(dir, "prices.json")
 	bad := filepath.Join(dir, "bad.json")

@@ -15,7 +15,8 @@ import (
 // budget, misses its heartbeat, or is still open at shutdown. See
 // [WithOnReport].
 type Report struct {
-	// State is what happened: [Overdue], [Stalled] or [Abandoned].
+	// State is what happened: [Overdue], [Stalled], [Abandoned] or
+	// [OverBudget].
 	State ReportState
 	// Span identifies the span reported: the action's, or an operation's
 	// inside it (see Op).
@@ -36,7 +37,7 @@ type Report struct {
 	Elapsed time.Duration
 	Budget  time.Duration
 	// Reason says why in words, such as "running 6m0s, past its budget of
-	// 5m0s".
+	// 5m0s", or "LLM cost 2.04 USD, past its budget of 2.00 USD".
 	Reason string
 	// N counts the reports of this State for the action, from 1: an
 	// overdue action is reported again at growing intervals.
@@ -59,9 +60,13 @@ const (
 	// Abandoned: the action was still open at [Telemetry.Shutdown]; it was
 	// ended with an error status, so it is exported all the same.
 	Abandoned ReportState = ReportState(watchdog.Abandoned)
+	// OverBudget: the costs inside the action crossed its cost budget
+	// ([WithCostBudget]). It is reported on the goroutine whose LLM call or
+	// subprocess crossed it, once for each budget, and the action goes on.
+	OverBudget ReportState = ReportState(watchdog.OverBudget)
 )
 
-// String returns "overdue", "stalled" or "abandoned".
+// String returns "overdue", "stalled", "abandoned" or "over_budget".
 func (s ReportState) String() string { return watchdog.State(s).String() }
 
 // publicReport returns the watchdog's report as a Report.

@@ -430,7 +430,13 @@ func (c *Call) end(resp Response, err error) {
 			kvs = append(kvs, u.k.Int(u.n))
 		}
 	}
-	kvs = c.cost(kvs, resp)
+	ev := actionref.Cost{
+		Model: cmpOr(resp.Model, c.req.Model), LLMCalls: 1,
+		InputTokens: int64(max(resp.InputTokens, 0)), OutputTokens: int64(max(resp.OutputTokens, 0)),
+		CacheReadTokens:  int64(max(resp.CacheReadInputTokens, 0)),
+		CacheWriteTokens: int64(max(resp.CacheCreationInputTokens, 0)),
+	}
+	kvs = c.cost(kvs, resp, &ev)
 	c.mu.Lock()
 	first := c.firstChunk
 	c.mu.Unlock()
@@ -449,6 +455,11 @@ func (c *Call) end(resp Response, err error) {
 	}
 	recordMetrics(c, resp, errType, end.Sub(c.start))
 	c.span.End(trace.WithTimestamp(end))
+	// After the span's end, so that an over-budget report that cancels
+	// the work finds the call ended.
+	if a, ok := c.action.(actionref.Coster); ok {
+		a.AddCost(c.span, ev)
+	}
 	if c.watched != nil {
 		c.watched()
 	}

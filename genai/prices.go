@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/crstel/crstel/internal/actionref"
 	"github.com/crstel/crstel/internal/pricetable"
 )
 
@@ -224,10 +225,12 @@ type Cost struct {
 
 // cost appends to kvs the cost of the call with response r: the
 // provider's, or its tokens priced with the call's price table, or the
-// unpriced marker with one report per model that has no price.
-func (c *Call) cost(kvs []attribute.KeyValue, r Response) []attribute.KeyValue {
+// unpriced marker with one report per model that has no price. It fills
+// in the amount of ev, the call's cost event, when it is priced.
+func (c *Call) cost(kvs []attribute.KeyValue, r Response, ev *actionref.Cost) []attribute.KeyValue {
 	if pc := r.ProviderCost; pc != nil && pc.Amount >= 0 && !math.IsInf(pc.Amount, 0) && !math.IsNaN(pc.Amount) {
-		return append(kvs, CostAmountKey.Float64(pc.Amount), CostCurrencyKey.String(cmpOr(pc.Currency, "USD")),
+		ev.Priced, ev.Amount, ev.Currency = true, pc.Amount, cmpOr(pc.Currency, "USD")
+		return append(kvs, CostAmountKey.Float64(pc.Amount), CostCurrencyKey.String(ev.Currency),
 			CostSourceKey.String(CostSourceProvider))
 	}
 	if r.InputTokens == 0 && r.OutputTokens == 0 {
@@ -244,9 +247,11 @@ func (c *Call) cost(kvs []attribute.KeyValue, r Response) []attribute.KeyValue {
 			otel.Handle(fmt.Errorf("genai: no price for model %q in the price table %q: its calls are marked %s, without an amount; add the model to a price table (CRSTEL_LLM_PRICES)",
 				model, prices.version, CostUnpricedKey))
 		}
+		ev.Unpriced = true
 		return append(kvs, CostUnpricedKey.Bool(true), CostPricesVersionKey.String(prices.version))
 	}
-	return append(kvs, CostAmountKey.Float64(pr.Cost(r)), CostCurrencyKey.String(pr.Currency),
+	ev.Priced, ev.Amount, ev.Currency = true, pr.Cost(r), cmpOr(pr.Currency, "USD")
+	return append(kvs, CostAmountKey.Float64(ev.Amount), CostCurrencyKey.String(pr.Currency),
 		CostSourceKey.String(CostSourceLocal), CostPricesVersionKey.String(prices.version))
 }
 

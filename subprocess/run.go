@@ -18,6 +18,8 @@ import (
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
+
+	"github.com/crstel/crstel/internal/actionref"
 )
 
 // Attribute keys Run sets on the action's span. The process.* keys are
@@ -295,6 +297,15 @@ func Run(ctx context.Context, category crs.Category, name string, cmd *exec.Cmd,
 	span.SetAttributes(attrs...)
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
+	}
+	if ps := cmd.ProcessState; ps != nil {
+		// The child's cost, added up by its action and those enclosing it
+		// (crstel's roll-up); a cost budget it crosses is reported now.
+		ev := actionref.Cost{Subprocesses: 1, CPU: ps.UserTime() + ps.SystemTime(), Wall: wall}
+		if rss, ok := maxRSS(ps, parentRSS); ok {
+			ev.MaxRSS = rss
+		}
+		actionref.AddCost(ctx, span, ev)
 	}
 	return err
 }

@@ -8,6 +8,7 @@
 //	crstel trace list [--json]
 //	crstel trace read FILE
 //	crstel trace anomalies [FILE] [--all] [--json] [--filter TEXT] [--stacks]
+//	crstel trace costs [FILE...] [--by task|category|model] [--json]
 //	crstel lint [--json] [--require KEYS] [--trace-metadata KEYS] FILE...
 //
 // # Trace journals
@@ -38,6 +39,18 @@
 //
 // "trace read" prints the records of a journal as one JSON array, one
 // record a line.
+//
+// "trace costs" adds up what the work cost: the journals named, with
+// their rotated segments, or every journal of the directory (every
+// process of a run). It sums the journals' cost records, one for each LLM
+// call (its tokens, and its amount in its currency) and each subprocess
+// (its CPU time, memory-seconds), and never the roll-ups of the actions'
+// end records, which hold the same costs again: nothing is counted twice.
+// --by task (the default) groups them by the task.id of their action's
+// task metadata, --by category by their action's category, --by model by
+// the LLM model (subprocesses are one row). Amounts in different
+// currencies are kept apart. --json prints the groups and the total as
+// JSON.
 //
 // "trace anomalies" analyses a journal, the newest if FILE is not given,
 // and prints its actions in six buckets:

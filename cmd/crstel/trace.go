@@ -23,6 +23,7 @@ import (
 const usage = `usage: crstel trace list [--json]
        crstel trace read FILE
        crstel trace anomalies [FILE] [--all] [--json] [--filter TEXT] [--stacks]
+       crstel trace costs [FILE...] [--by task|category|model] [--json]
        crstel lint [--json] [--require KEYS] [--trace-metadata KEYS] FILE...
 `
 
@@ -206,6 +207,8 @@ func (c *cli) run(args []string) error {
 		return c.read(args)
 	case "anomalies":
 		return c.anomalies(args)
+	case "costs":
+		return c.costs(args)
 	}
 	return usageError{fmt.Sprintf("trace: unknown subcommand %q", sub)}
 }

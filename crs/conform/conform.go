@@ -348,6 +348,14 @@ func checkAttribute(kv attribute.KeyValue, report func(Finding)) {
 			Fix:     "fix the input crstel names"})
 		return
 	}
+	if want, ok := costTypes[kv.Key]; ok {
+		if kv.Value.Type() != want {
+			report(Finding{Rule: TypeMismatch, Level: Violation, Key: kv.Key, Value: Quote(kv.Value.String()),
+				Message: fmt.Sprintf("%s is %s %s, want %s", kv.Key, typeName(kv.Value.Type()), Quote(kv.Value.String()), typeName(want)),
+				Fix:     "send it as " + typeName(want) + costFix[want]})
+		}
+		return
+	}
 	k := string(kv.Key)
 	if !strings.HasPrefix(k, "crs.") && !strings.HasPrefix(k, "fuzz.corpus.") && kv.Key != crs.ServiceNameKey {
 		return // task metadata, gen_ai.*, http.*: not the specification's
@@ -403,6 +411,58 @@ var fixByType = map[attribute.Type]string{
 	attribute.BOOL:        ", not a string",
 	attribute.STRINGSLICE: ", a list: crs.FuzzCorpusAdditions does in Go",
 	attribute.STRING:      "",
+}
+
+// CostTypes returns the types of the cost attributes: of an LLM call's
+// usage and cost (gen_ai.usage.*, as crstel's package genai records
+// them), of a subprocess's resource usage (crstel.process.*), and of an
+// action's roll-up (crstel.cost.*). They are not the specification's, but
+// a dashboard that sums them breaks on a string as much. The map is a copy.
+func CostTypes() map[attribute.Key]attribute.Type {
+	out := make(map[attribute.Key]attribute.Type, len(costTypes))
+	for k, t := range costTypes {
+		out[k] = t
+	}
+	return out
+}
+
+var costTypes = map[attribute.Key]attribute.Type{
+	// An LLM call's.
+	"gen_ai.usage.input_tokens":                attribute.INT64,
+	"gen_ai.usage.output_tokens":               attribute.INT64,
+	"gen_ai.usage.cache_read.input_tokens":     attribute.INT64,
+	"gen_ai.usage.cache_creation.input_tokens": attribute.INT64,
+	"gen_ai.usage.reasoning.output_tokens":     attribute.INT64,
+	"gen_ai.usage.cost.amount":                 attribute.FLOAT64,
+	"gen_ai.usage.cost.currency":               attribute.STRING,
+	"gen_ai.usage.cost.source":                 attribute.STRING,
+	"crstel.cost.prices_version":               attribute.STRING,
+	"crstel.cost.unpriced":                     attribute.BOOL,
+	// A subprocess's.
+	"crstel.process.cpu.user_time":   attribute.FLOAT64,
+	"crstel.process.cpu.system_time": attribute.FLOAT64,
+	"crstel.process.memory.max_rss":  attribute.INT64,
+	"crstel.process.wall_time":       attribute.FLOAT64,
+	// An action's roll-up.
+	"crstel.cost.llm.amount":               attribute.FLOAT64,
+	"crstel.cost.llm.currency":             attribute.STRING,
+	"crstel.cost.llm.calls":                attribute.INT64,
+	"crstel.cost.llm.unpriced_calls":       attribute.INT64,
+	"crstel.cost.llm.other_currency_calls": attribute.INT64,
+	"crstel.cost.llm.input_tokens":         attribute.INT64,
+	"crstel.cost.llm.output_tokens":        attribute.INT64,
+	"crstel.cost.llm.cache_read_tokens":    attribute.INT64,
+	"crstel.cost.llm.cache_write_tokens":   attribute.INT64,
+	"crstel.cost.cpu.seconds":              attribute.FLOAT64,
+	"crstel.cost.memory.byte_seconds":      attribute.INT64,
+	"crstel.cost.subprocesses":             attribute.INT64,
+}
+
+var costFix = map[attribute.Type]string{
+	attribute.FLOAT64: " (a double even when whole: a backend keeps one type a key), not a string or an int",
+	attribute.INT64:   ", not a string or a double",
+	attribute.STRING:  ", an ISO 4217 code or a name",
+	attribute.BOOL:    ", not a string",
 }
 
 var formFix = map[attribute.Key]string{

@@ -1,13 +1,15 @@
 // Package actionref lets packages below crstel find the action a context
 // is inside of, and the tracer provider its spans come from, and have
-// crstel's watchdog watch their operations, without importing crstel: the
-// action's context answers ctx.Value(Key{}) with the action, and
-// crstel.Setup installs a Watch.
+// crstel's watchdog watch their operations, and add their costs to the
+// action's (AddCost), without importing crstel: the action's context
+// answers ctx.Value(Key{}) with the action, and crstel.Setup installs a
+// Watch.
 package actionref
 
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
@@ -145,4 +147,47 @@ func Start(ctx context.Context, span trace.Span, name, budgetKey string) (done f
 		return (*w)(ctx, span, name, budgetKey)
 	}
 	return nil
+}
+
+// Cost is one cost event inside an action: what one LLM call or one
+// subprocess used. Zero fields did not apply.
+type Cost struct {
+	// Model is the LLM call's model (the response's, else the request's).
+	Model string
+	// LLMCalls is 1 for an LLM call.
+	LLMCalls int64
+	// Priced tells that Amount holds the call's cost in Currency (an ISO
+	// 4217 code). Unpriced tells that the call used tokens its model has
+	// no price for. A call that reported no usage (a failed one) is
+	// neither.
+	Priced, Unpriced bool
+	Amount           float64
+	Currency         string
+	// Tokens: input (cache reads and writes included), output, cache
+	// reads and cache writes.
+	InputTokens, OutputTokens, CacheReadTokens, CacheWriteTokens int64
+	// Subprocesses is 1 for a subprocess, whose user and system CPU time
+	// is CPU, peak resident memory MaxRSS bytes and wall time Wall.
+	Subprocesses int64
+	CPU          time.Duration
+	MaxRSS       int64
+	Wall         time.Duration
+}
+
+// Coster is an action that adds up the costs of what runs inside it;
+// crstel's actions are.
+type Coster interface {
+	// AddCost adds c, the cost of the operation whose span is span (an
+	// LLM call's, or a subprocess action's), to the action and to each
+	// action enclosing it in this process.
+	AddCost(span trace.Span, c Cost)
+}
+
+// AddCost hands c, the cost of the operation whose span is span, to the
+// innermost action of ctx, which adds it up with the actions enclosing
+// it; it does nothing outside an action.
+func AddCost(ctx context.Context, span trace.Span, c Cost) {
+	if a, ok := ctx.Value(Key{}).(Coster); ok {
+		a.AddCost(span, c)
+	}
 }

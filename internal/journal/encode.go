@@ -2,6 +2,7 @@ package journal
 
 import (
 	"encoding/hex"
+	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -89,6 +90,9 @@ func appendEvent(b []byte, e *Event, now time.Time, pid []byte) []byte {
 			b = append(b, `,"cancelled":true`...)
 		}
 		b = appendMS(b, "duration_ms", e.Elapsed, true)
+		b = appendCost(b, e.Cost)
+	case KindCost:
+		b = appendCost(b, e.Cost)
 	default: // reports, and kinds this version does not know
 		b = appendMS(b, "elapsed_ms", e.Elapsed, true)
 		b = appendMS(b, "budget_ms", e.Budget, false)
@@ -96,6 +100,56 @@ func appendEvent(b []byte, e *Event, now time.Time, pid []byte) []byte {
 		b = appendField(b, "stack", e.Stack, maxStack)
 	}
 	return append(b, "}\n"...)
+}
+
+// appendCost appends `,"cost":{...}` with c's non-zero fields, unless c
+// is nil.
+func appendCost(b []byte, c *Cost) []byte {
+	if c == nil {
+		return b
+	}
+	b = append(b, `,"cost":{`...)
+	n := len(b)
+	sep := func(b []byte, key string) []byte {
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, key...)
+		return append(b, '"', ':')
+	}
+	str := func(b []byte, key, v string) []byte {
+		if v == "" {
+			return b
+		}
+		return appendString(sep(b, key), v, maxShort)
+	}
+	num := func(b []byte, key string, v int64) []byte {
+		if v == 0 {
+			return b
+		}
+		return strconv.AppendInt(sep(b, key), v, 10)
+	}
+	flt := func(b []byte, key string, v float64) []byte {
+		if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return b
+		}
+		return strconv.AppendFloat(sep(b, key), v, 'g', -1, 64)
+	}
+	b = str(b, "model", c.Model)
+	b = flt(b, "llm_amount", c.LLMAmount)
+	b = str(b, "llm_currency", c.LLMCurrency)
+	b = num(b, "llm_calls", c.LLMCalls)
+	b = num(b, "llm_unpriced_calls", c.LLMUnpricedCalls)
+	b = num(b, "llm_other_currency_calls", c.LLMOtherCurrencyCalls)
+	b = num(b, "input_tokens", c.InputTokens)
+	b = num(b, "output_tokens", c.OutputTokens)
+	b = num(b, "cache_read_tokens", c.CacheReadTokens)
+	b = num(b, "cache_write_tokens", c.CacheWriteTokens)
+	b = flt(b, "cpu_seconds", c.CPUSeconds)
+	b = num(b, "memory_byte_seconds", c.MemoryByteSeconds)
+	b = num(b, "subprocesses", c.Subprocesses)
+	return append(b, '}')
 }
 
 // appendTime appends `,"key":"t"`, t in UTC, RFC 3339. A time whose year

@@ -24,19 +24,28 @@ const (
 	// KindAbandoned reports an action still open at shutdown, which the
 	// watchdog ended.
 	KindAbandoned
+	// KindOverBudget reports an action whose costs crossed its cost
+	// budget.
+	KindOverBudget
+	// KindCost is the cost of one operation inside an action: an LLM call
+	// (Span is the call's) or a subprocess (Span is its action's).
+	KindCost
 )
 
 // kindNames are the names of the kinds, as written in journals.
 var kindNames = [...]string{
-	KindStart:     "start",
-	KindEnd:       "end",
-	KindOverdue:   "overdue",
-	KindStalled:   "stalled",
-	KindAbandoned: "abandoned",
+	KindStart:      "start",
+	KindEnd:        "end",
+	KindOverdue:    "overdue",
+	KindStalled:    "stalled",
+	KindAbandoned:  "abandoned",
+	KindOverBudget: "over_budget",
+	KindCost:       "cost",
 }
 
 // String returns the name of k as written in journals: "start", "end",
-// "overdue", "stalled" or "abandoned"; "Kind(n)" for others.
+// "overdue", "stalled", "abandoned", "over_budget" or "cost"; "Kind(n)"
+// for others.
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {
 		return kindNames[k]
@@ -97,4 +106,33 @@ type Event struct {
 	Cancelled bool
 	// Stack holds goroutine stacks (reports), bounded by the caller.
 	Stack string
+	// Cost is the action's roll-up, the sum of the costs inside it (end),
+	// or the cost of one operation (cost); nil if none.
+	Cost *Cost
+}
+
+// Cost is what an action, or one operation inside it, used: the journal's
+// form of crstel.Cost, written as the object "cost" of end and cost
+// records with the keys of its JSON tags. Zero fields are not written.
+type Cost struct {
+	// Model is the model of an LLM call (cost records only).
+	Model string `json:"model,omitempty"`
+	// LLMAmount is the cost of the priced LLM calls in LLMCurrency; LLM
+	// calls in another currency are counted in LLMOtherCurrencyCalls and
+	// not added.
+	LLMAmount             float64 `json:"llm_amount,omitempty"`
+	LLMCurrency           string  `json:"llm_currency,omitempty"`
+	LLMCalls              int64   `json:"llm_calls,omitempty"`
+	LLMUnpricedCalls      int64   `json:"llm_unpriced_calls,omitempty"`
+	LLMOtherCurrencyCalls int64   `json:"llm_other_currency_calls,omitempty"`
+	InputTokens           int64   `json:"input_tokens,omitempty"`
+	OutputTokens          int64   `json:"output_tokens,omitempty"`
+	CacheReadTokens       int64   `json:"cache_read_tokens,omitempty"`
+	CacheWriteTokens      int64   `json:"cache_write_tokens,omitempty"`
+	// CPUSeconds is subprocesses' user and system CPU time.
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
+	// MemoryByteSeconds is the sum over subprocesses of peak resident
+	// memory (bytes) times wall time (seconds).
+	MemoryByteSeconds int64 `json:"memory_byte_seconds,omitempty"`
+	Subprocesses      int64 `json:"subprocesses,omitempty"`
 }

@@ -15,7 +15,7 @@ import (
 // the journal's.
 type Record struct {
 	// Kind is an event's kind ("start", "end", "overdue", "stalled",
-	// "abandoned"), or RecordHeader, RecordClose, RecordDropped or
+	// "abandoned", "over_budget", "cost"), or RecordHeader, RecordClose, RecordDropped or
 	// RecordCorrupt.
 	Kind string    `json:"kind"`
 	Time time.Time `json:"time,omitzero"`
@@ -45,6 +45,8 @@ type Record struct {
 	Error      string  `json:"error,omitempty"`
 	Cancelled  bool    `json:"cancelled,omitempty"`
 	DurationMS float64 `json:"duration_ms,omitempty"`
+	// Cost is an action's roll-up (end), or one operation's cost (cost).
+	Cost *Cost `json:"cost,omitempty"`
 
 	// Reports (and their Error and BudgetMS).
 	ElapsedMS float64 `json:"elapsed_ms,omitempty"`

@@ -37,6 +37,32 @@ type Owner interface {
 	ReadOnly() sdktrace.ReadOnlySpan
 }
 
+// CostOwner is an Owner that adds up the costs inside it: the journal's
+// record of its end holds its roll-up.
+type CostOwner interface {
+	// RollUp returns the sum of the costs inside the action; nil if
+	// there were none.
+	RollUp() *journal.Cost
+}
+
+// OverBudget reports a, a tracked action whose costs just crossed its cost
+// budget, as over budget, now, on the calling goroutine (see
+// watchdog.Watchdog.ReportNow), with why in words.
+func (p *Pipeline) OverBudget(a *watchdog.Action, why string) {
+	p.wd.ReportNow(a, watchdog.OverBudget, why)
+}
+
+// Cost journals the cost of one operation inside an action (an LLM call,
+// a subprocess): a record of kind cost, which `crstel trace costs` adds
+// up.
+func (p *Pipeline) Cost(e journal.Event) {
+	if p.journal == nil {
+		return
+	}
+	e.Kind = journal.KindCost
+	p.journal.Write(e)
+}
+
 // Config configures a Pipeline.
 type Config struct {
 	// Budgets are the budgets of actions without one of their own, by
@@ -197,6 +223,9 @@ func (p *Pipeline) journalEnd(a *watchdog.Action, noted bool) {
 	if o, ok := a.Owner.(Owner); ok {
 		s = o.ReadOnly()
 	}
+	if o, ok := a.Owner.(CostOwner); ok {
+		e.Cost = o.RollUp()
+	}
 	if s != nil {
 		st := s.Status()
 		if !noted && !cancelled && st.Code != codes.Error {
@@ -267,6 +296,8 @@ func (p *Pipeline) reported(r watchdog.Report) {
 		kind = journal.KindStalled
 	case watchdog.Abandoned:
 		kind = journal.KindAbandoned
+	case watchdog.OverBudget:
+		kind = journal.KindOverBudget
 	}
 	p.journal.Write(journal.Event{
 		Kind: kind, Time: r.Start.Add(r.Elapsed), Span: r.Span, Parent: r.Parent,

@@ -48,6 +48,9 @@ const (
 	Stalled
 	// Abandoned: the action was still open when the process shut down.
 	Abandoned
+	// OverBudget: the costs inside the action crossed its cost budget;
+	// reported by ReportNow, on the goroutine of the cost that crossed it.
+	OverBudget
 )
 
 func (s State) String() string {
@@ -58,6 +61,8 @@ func (s State) String() string {
 		return "stalled"
 	case Abandoned:
 		return "abandoned"
+	case OverBudget:
+		return "over_budget"
 	}
 	return "state(" + strconv.Itoa(int(s)) + ")"
 }
@@ -66,7 +71,8 @@ func (s State) String() string {
 // Durations are doubles in seconds, as OpenTelemetry gives them, under
 // names without a unit.
 const (
-	// StateKey is the state reported: overdue, stalled or abandoned.
+	// StateKey is the state reported: overdue, stalled, abandoned or
+	// over_budget.
 	StateKey = attribute.Key("crstel.watchdog.state")
 	// ElapsedKey is how long the action had run, in seconds (double).
 	ElapsedKey = attribute.Key("crstel.watchdog.elapsed")
@@ -118,17 +124,18 @@ type Action struct {
 	Budget    time.Duration // 0: none
 	Heartbeat time.Duration // 0: none
 
-	w        *Watchdog // the watchdog tracking it; its epoch is the origin of the times below
-	id       trace.SpanID
-	shard    uint8
-	prev     *Action // in the shard's list of open actions, newest first
-	next     *Action
-	noted    bool   // yielded by Unnoted; guarded by the shard's lock
-	queued   bool   // seen by admit; guarded by the shard's lock
-	label    string // the value of its goroutine label; see Labels
-	start    int64  // nanoseconds since the watchdog's epoch
-	deadline int64  // of the context, nanoseconds since the epoch; noDeadline: none
-	lastBeat atomic.Int64
+	w           *Watchdog // the watchdog tracking it; its epoch is the origin of the times below
+	id          trace.SpanID
+	shard       uint8
+	prev        *Action // in the shard's list of open actions, newest first
+	next        *Action
+	noted       bool   // yielded by Unnoted; guarded by the shard's lock
+	queued      bool   // seen by admit; guarded by the shard's lock
+	label       string // the value of its goroutine label; see Labels
+	start       int64  // nanoseconds since the watchdog's epoch
+	deadline    int64  // of the context, nanoseconds since the epoch; noDeadline: none
+	lastBeat    atomic.Int64
+	overBudgets atomic.Int32 // reports made by ReportNow
 
 	// Guarded by Watchdog.mu.
 	due      int64 // when next due, unix nanoseconds
@@ -279,7 +286,7 @@ type Watchdog struct {
 
 	shutdownOnce sync.Once
 	closed       atomic.Bool
-	reports      [Abandoned + 1]atomic.Int64
+	reports      [OverBudget + 1]atomic.Int64
 }
 
 // New returns a Watchdog and starts its goroutine, which ends at Shutdown.
@@ -430,7 +437,7 @@ func (w *Watchdog) Open() int64 { return w.open.Load() }
 
 // Reports returns how many reports of state s were made.
 func (w *Watchdog) Reports(s State) int64 {
-	if s > Abandoned {
+	if s > OverBudget {
 		return 0
 	}
 	return w.reports[s].Load()
@@ -594,20 +601,36 @@ func (w *Watchdog) check(now time.Time) (beats []*Action, omitted bool) {
 		if stacks == nil {
 			stacks = newStacks(w)
 		}
-		w.report(r.a, r.state, r.n, now, stacks)
+		w.report(r.a, r.state, r.n, now, stacks, "")
 	}
 	return beats, omitted
 }
 
-// report makes one report of a.
-func (w *Watchdog) report(a *Action, state State, n int, now time.Time, stacks *stacks) {
+// ReportNow reports a, tracked by w, in state s (OverBudget) now, on the
+// calling goroutine, with why in words: the report span, the log record
+// and Config.OnReport, as for the reports the watchdog's goroutine makes.
+// It does nothing if a is not tracked by w, or after Shutdown.
+func (w *Watchdog) ReportNow(a *Action, s State, why string) {
+	if a.w != w || w.closed.Load() || s > OverBudget {
+		return
+	}
+	n := int(a.overBudgets.Add(1))
+	w.report(a, s, n, time.Now(), newStacks(w), why)
+}
+
+// report makes one report of a; why, if not "", says why instead of the
+// reason of state.
+func (w *Watchdog) report(a *Action, state State, n int, now time.Time, stacks *stacks, why string) {
 	w.reports[state].Add(1)
 	elapsed := max(time.Duration(w.since(now)-a.start), 0)
+	if why == "" {
+		why = reason(a, state, elapsed, now)
+	}
 	r := Report{
 		State: state, Span: a.Owner.SpanContext(), Parent: a.Owner.ParentSpanID(),
 		Op:    a.Op,
 		Start: a.Start(), Elapsed: elapsed, Budget: a.Budget, N: n,
-		Reason: reason(a, state, elapsed, now),
+		Reason: why,
 		Stack:  stacks.of(a),
 	}
 	r.Category, r.Name, r.Metadata = a.Owner.Describe()
@@ -709,7 +732,7 @@ func (w *Watchdog) Shutdown(ctx context.Context) error {
 		now := time.Now()
 		stacks := newStacks(w)
 		for _, a := range open {
-			w.report(a, Abandoned, 1, now, stacks)
+			w.report(a, Abandoned, 1, now, stacks, "")
 		}
 		for _, a := range open {
 			a.Owner.EndAbandoned(reason(a, Abandoned, now.Sub(a.Start()), now))
