@@ -17,6 +17,13 @@
 // Prompts and completions are recorded only if asked:
 //
 //	OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true go run ./examples/llm
+//
+// Each call's span carries its cost (gen_ai.usage.cost.amount, priced with
+// crstel's price table, or yours with CRSTEL_LLM_PRICES), and the action
+// adds up the calls inside it (crstel.cost.*, crstel.CostOf). A second
+// action, refine_patch, asks again and again until its LLM budget is
+// spent: the watchdog reports it over budget, and the report callback
+// cancels the loop.
 package main
 
 import (
@@ -27,6 +34,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -49,7 +57,15 @@ func getCurrentTask() crs.Metadata {
 }
 
 func run(ctx context.Context) (err error) {
-	tel, err := crstel.Setup(ctx, crstel.WithServiceName("mycrsllmservice"))
+	tel, err := crstel.Setup(ctx, crstel.WithServiceName("mycrsllmservice"),
+		crstel.WithOnReport(func(r crstel.Report) {
+			if r.State == crstel.OverBudget && r.Name == "refine_patch" {
+				fmt.Printf("watchdog: %s %s: %s\n", r.Name, r.State, r.Reason)
+				if stop := stopRefining.Load(); stop != nil {
+					(*stop)()
+				}
+			}
+		}))
 	if err != nil {
 		return err
 	}
@@ -94,6 +110,39 @@ func run(ctx context.Context) (err error) {
 	// resp.ID already; the Python example sets it by hand like this:
 	span.SetAttributes(crs.GenAIID(resp.ID))
 	fmt.Println(resp.Choices[0].Message.Content)
+	cost, _ := crstel.CostOf(ctx)
+	fmt.Printf("the call: %d input and %d output tokens, %.6f %s\n",
+		cost.InputTokens, cost.OutputTokens, cost.LLMAmount, cost.LLMCurrency)
+
+	return refine(ctx, client)
+}
+
+// stopRefining cancels the refine_patch loop; the report callback calls it.
+var stopRefining atomic.Pointer[context.CancelFunc]
+
+// refine asks for a better patch until its budget of LLM spend is gone:
+// the watchdog reports the action over budget on the call that crosses
+// it, and the report callback cancels ctx.
+func refine(ctx context.Context, client openai.Client) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopRefining.Store(&cancel)
+	ctx, span := crstel.Action(ctx, crs.PatchGeneration, "refine_patch", nil,
+		crstel.WithCostBudget(crstel.CostBudget{LLM: 0.00002}))
+	defer span.End()
+	for i := 0; ctx.Err() == nil && i < 100; i++ {
+		_, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model:    "gpt-4o-mini",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Make the patch smaller")},
+		})
+		if err != nil && ctx.Err() == nil {
+			span.SetStatus(codes.Error, err.Error())
+			return err
+		}
+	}
+	cost, task := crstel.CostOf(ctx)
+	fmt.Printf("refine_patch: %d calls, %.6f %s; the task so far: %.6f %s\n",
+		cost.LLMCalls, cost.LLMAmount, cost.LLMCurrency, task.LLMAmount, task.LLMCurrency)
 	return nil
 }
 
