@@ -37,6 +37,7 @@ func buckets(rep journal.Report) []bucket {
 		{"Running", "open, not reported", "running", rep.Running, false, ""},
 		{"Overdue", "past their budget, open or ended late", "overdue", rep.Overdue, false, "overdue"},
 		{"Stalled", "heartbeat missed, open or ended since", "stalled", rep.Stalled, false, "stalled"},
+		{"Over budget", "costs past their cost budget, open or ended since", "over_budget", rep.OverBudget, false, "over budget"},
 		{"Abandoned", "still open at shutdown", "abandoned", rep.Abandoned, false, "abandoned"},
 		{"Cancelled", "ended cancelled, most recent first", "cancelled", rep.Cancelled, true, "error"},
 		{"Errors", "ended with an error, most recent first", "errors", rep.Errors, true, "error"},
@@ -230,22 +231,23 @@ const indent = "    "
 // The JSON output of anomalies.
 type (
 	jsonOutput struct {
-		File      string      `json:"file"`
-		Service   string      `json:"service"`
-		PID       int         `json:"pid"`
-		Host      string      `json:"host"`
-		State     string      `json:"state"`
-		Live      bool        `json:"live"`
-		AsOf      time.Time   `json:"as_of"`
-		Actions   int         `json:"actions"`
-		Dropped   int64       `json:"dropped"`
-		Corrupt   int64       `json:"corrupt"`
-		Running   []jsonEntry `json:"running"`
-		Overdue   []jsonEntry `json:"overdue"`
-		Stalled   []jsonEntry `json:"stalled"`
-		Abandoned []jsonEntry `json:"abandoned"`
-		Cancelled []jsonEntry `json:"cancelled"`
-		Errors    []jsonEntry `json:"errors"`
+		File       string      `json:"file"`
+		Service    string      `json:"service"`
+		PID        int         `json:"pid"`
+		Host       string      `json:"host"`
+		State      string      `json:"state"`
+		Live       bool        `json:"live"`
+		AsOf       time.Time   `json:"as_of"`
+		Actions    int         `json:"actions"`
+		Dropped    int64       `json:"dropped"`
+		Corrupt    int64       `json:"corrupt"`
+		Running    []jsonEntry `json:"running"`
+		Overdue    []jsonEntry `json:"overdue"`
+		Stalled    []jsonEntry `json:"stalled"`
+		OverBudget []jsonEntry `json:"over_budget"`
+		Abandoned  []jsonEntry `json:"abandoned"`
+		Cancelled  []jsonEntry `json:"cancelled"`
+		Errors     []jsonEntry `json:"errors"`
 		// Warnings tell what could not be read, such as the older segment.
 		Warnings []string `json:"warnings,omitempty"`
 	}
@@ -301,7 +303,7 @@ func jsonReport(path string, info journal.Info, rep journal.Report, warnings []s
 		File: path, Service: rep.Service, PID: cmp.Or(rep.PID, info.PID), Host: rep.Host,
 		State: info.State(), Live: info.State() == journal.StateLive, AsOf: clamp(rep.AsOf),
 		Actions: rep.Actions, Dropped: rep.Dropped, Corrupt: rep.Corrupt,
-		Running: entries(rep.Running), Overdue: entries(rep.Overdue), Stalled: entries(rep.Stalled),
+		Running: entries(rep.Running), Overdue: entries(rep.Overdue), Stalled: entries(rep.Stalled), OverBudget: entries(rep.OverBudget),
 		Abandoned: entries(rep.Abandoned), Cancelled: entries(rep.Cancelled), Errors: entries(rep.Errors),
 		Warnings: warnings,
 	}

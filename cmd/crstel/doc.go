@@ -53,11 +53,12 @@
 // JSON.
 //
 // "trace anomalies" analyses a journal, the newest if FILE is not given,
-// and prints its actions in six buckets:
+// and prints its actions in seven buckets:
 //
 //	running    open, not reported by the watchdog
 //	overdue    open, past their budget (crstel.WithOverdueAfter)
 //	stalled    open, a heartbeat missed
+//	over_budget  costs past their cost budget (crstel.WithCostBudget)
 //	abandoned  still open at shutdown, ended by crstel
 //	cancelled  ended with their context cancelled or expired
 //	errors     ended with an error

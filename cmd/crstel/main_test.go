@@ -277,6 +277,8 @@ DURATION  BUDGET  CATEGORY  NAME        SPAN
     round.id=round-3 task.id=task-2
     stalled: no heartbeat for 1m0s
 
+Over budget: none
+
 Abandoned (1): still open at shutdown
 DURATION  BUDGET  CATEGORY          NAME              SPAN
 7m30s     -       program_analysis  index_repository  a000000000000006
@@ -404,8 +406,8 @@ func TestAnomaliesFilter(t *testing.T) {
 			if !slices.Equal(names, tt.want) {
 				t.Errorf("--filter %q: got %q, want %q\n%s", tt.filter, names, tt.want, out)
 			}
-			if tt.want == nil && strings.Count(out, ": none\n") != 6 {
-				t.Errorf("--filter %q: want six empty buckets:\n%s", tt.filter, out)
+			if tt.want == nil && strings.Count(out, ": none\n") != 7 {
+				t.Errorf("--filter %q: want seven empty buckets:\n%s", tt.filter, out)
 			}
 			checkWidth(t, out)
 		})

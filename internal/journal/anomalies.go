@@ -9,9 +9,9 @@ import (
 )
 
 // Report sorts the actions of a journal into buckets. Open actions (those
-// without an end) are in Running, Overdue or Stalled; ended ones that were
-// cancelled or failed in Cancelled or Errors; ended ones that the watchdog
-// had reported overdue or stalled in Overdue or Stalled; actions the
+// without an end) are in Running, Overdue, Stalled or OverBudget; ended
+// ones that were cancelled or failed in Cancelled or Errors; ended ones
+// that the watchdog had reported in Overdue, Stalled or OverBudget; actions the
 // watchdog ended at shutdown in Abandoned. Actions that ended normally are
 // only counted.
 type Report struct {
@@ -42,6 +42,11 @@ type Report struct {
 	// heartbeat, longest first: open ones, and ones that ended after (End
 	// set).
 	Stalled []Entry
+	// OverBudget holds actions whose latest report says their costs
+	// crossed their cost budget (crstel.WithCostBudget), longest first:
+	// open ones, and ones that ended after (End set), unless they ended
+	// cancelled or failed.
+	OverBudget []Entry
 	// Abandoned holds actions still open at shutdown, longest first.
 	Abandoned []Entry
 	// Cancelled holds actions that ended with their context cancelled or
@@ -127,7 +132,7 @@ func Analyze(records []Record, asOf time.Time) Report {
 			rep.Dropped = addCount(rep.Dropped, r.Count)
 		case RecordCorrupt:
 			rep.Corrupt = addCount(rep.Corrupt, r.Count)
-		case "start", "end", "overdue", "stalled", "abandoned":
+		case "start", "end", "overdue", "stalled", "over_budget", "abandoned":
 			if r.SpanID == "" {
 				continue
 			}
@@ -176,12 +181,9 @@ func Analyze(records []Record, asOf time.Time) Report {
 		case a.end != nil && a.end.Status == "error":
 			rep.Errors = append(rep.Errors, e)
 		case a.end != nil && a.report != nil:
-			// Reported, then ended: late, or after a stall. Still worth a look.
-			if a.report.Kind == "overdue" {
-				rep.Overdue = append(rep.Overdue, e)
-			} else {
-				rep.Stalled = append(rep.Stalled, e)
-			}
+			// Reported, then ended: late, after a stall, or past its cost
+			// budget. Still worth a look.
+			rep.addReported(a.report.Kind, e)
 		case a.end != nil:
 		default:
 			a.entry = &e
@@ -208,13 +210,10 @@ func Analyze(records []Record, asOf time.Time) Report {
 				Depth: a.depth, Start: d.entry.Start, Duration: d.entry.Duration,
 			}
 		}
-		switch {
-		case a.report == nil:
+		if a.report == nil {
 			rep.Running = append(rep.Running, e)
-		case a.report.Kind == "overdue":
-			rep.Overdue = append(rep.Overdue, e)
-		default:
-			rep.Stalled = append(rep.Stalled, e)
+		} else {
+			rep.addReported(a.report.Kind, e)
 		}
 	}
 
@@ -227,6 +226,7 @@ func Analyze(records []Record, asOf time.Time) Report {
 	slices.SortFunc(rep.Running, longest)
 	slices.SortFunc(rep.Overdue, longest)
 	slices.SortFunc(rep.Stalled, longest)
+	slices.SortFunc(rep.OverBudget, longest)
 	slices.SortFunc(rep.Abandoned, longest)
 	slices.SortFunc(rep.Cancelled, recent)
 	slices.SortFunc(rep.Errors, recent)
@@ -363,4 +363,17 @@ func ms(v float64) time.Duration {
 		return math.MinInt64
 	}
 	return time.Duration(d)
+}
+
+// addReported adds e, an action the watchdog reported as kind last, to its
+// bucket.
+func (rep *Report) addReported(kind string, e Entry) {
+	switch kind {
+	case "overdue":
+		rep.Overdue = append(rep.Overdue, e)
+	case "over_budget":
+		rep.OverBudget = append(rep.OverBudget, e)
+	default:
+		rep.Stalled = append(rep.Stalled, e)
+	}
 }

@@ -43,7 +43,7 @@ func summary(rep Report) []string {
 		entries []Entry
 	}{
 		{"running", rep.Running}, {"overdue", rep.Overdue}, {"stalled", rep.Stalled},
-		{"abandoned", rep.Abandoned}, {"cancelled", rep.Cancelled}, {"errors", rep.Errors},
+		{"over_budget", rep.OverBudget}, {"abandoned", rep.Abandoned}, {"cancelled", rep.Cancelled}, {"errors", rep.Errors},
 	} {
 		if len(b.entries) == 0 {
 			continue
@@ -95,6 +95,17 @@ func TestAnalyzeBuckets(t *testing.T) {
 			},
 			asOf,
 			[]string{"overdue: a 50m0s past_budget [stack of a]", "stalled: b 50m0s no_heartbeat [stack of b]"},
+		},
+		{
+			"over budget, open and ended",
+			[]Record{
+				rStart("a", "", 10, 0), rReport("over_budget", "a", 15, 5, "LLM cost 2.10 USD, past its budget of 2 USD"),
+				rStart("b", "", 10, 0), rReport("over_budget", "b", 11, 1, "CPU 700s, past its budget of 600s"), rEnd("b", 12, 2, "ok", false, ""),
+				rStart("c", "", 10, 0), rReport("over_budget", "c", 11, 1, "LLM cost"), rEnd("c", 12, 2, "error", true, "context canceled"),
+			},
+			asOf,
+			[]string{"over_budget: a 50m0s LLM_cost_2.10_USD,_past_its_budget_of_2_USD [stack of a], b 2m0s CPU_700s,_past_its_budget_of_600s [stack of b]",
+				"cancelled: c 2m0s context_canceled [stack of c]"},
 		},
 		{
 			"cancelled", []Record{rStart("a", "", 10, 0), rEnd("a", 12, 2, "error", true, "context canceled")}, asOf,
@@ -353,7 +364,7 @@ func FuzzAnalyze(f *testing.F) {
 		for _, asOf := range []time.Time{{}, time.Unix(0, asOfNS)} {
 			rep := Analyze(recs, asOf)
 			n := 0
-			for _, b := range [][]Entry{rep.Running, rep.Overdue, rep.Stalled, rep.Abandoned, rep.Cancelled, rep.Errors} {
+			for _, b := range [][]Entry{rep.Running, rep.Overdue, rep.Stalled, rep.OverBudget, rep.Abandoned, rep.Cancelled, rep.Errors} {
 				for _, e := range b {
 					n++
 					if e.Duration < 0 || e.Budget < 0 || e.Deepest != nil && e.Deepest.Duration < 0 {
