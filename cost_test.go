@@ -136,14 +136,14 @@ func TestCostRollUp(t *testing.T) {
 		}
 		for k, v := range want {
 			if got[k] != v {
-				t.Errorf("%s: %s = %s (%s), want %s (%s)", tc.name, k, got[k].Emit(), got[k].Type(), v.Emit(), v.Type())
+				t.Errorf("%s: %s = %s (%s), want %s (%s)", tc.name, k, got[k].String(), got[k].Type(), v.String(), v.Type())
 			}
 		}
 		if a := got[crstel.CostLLMAmountKey]; a.Type() != attribute.FLOAT64 || math.Abs(a.AsFloat64()-tc.amount) > 1e-12 {
-			t.Errorf("%s: %s = %s (%s), want %v (float64)", tc.name, crstel.CostLLMAmountKey, a.Emit(), a.Type(), tc.amount)
+			t.Errorf("%s: %s = %s (%s), want %v (float64)", tc.name, crstel.CostLLMAmountKey, a.String(), a.Type(), tc.amount)
 		}
 		if c := got[crstel.CostCPUSecondsKey]; c.Type() != attribute.FLOAT64 || nanos(c.AsFloat64()) != cpu {
-			t.Errorf("%s: %s = %s (%s), want %d ns (user %v + system %v s)", tc.name, crstel.CostCPUSecondsKey, c.Emit(), c.Type(), cpu, user, sys)
+			t.Errorf("%s: %s = %s (%s), want %d ns (user %v + system %v s)", tc.name, crstel.CostCPUSecondsKey, c.String(), c.Type(), cpu, user, sys)
 		}
 		if _, ok := got[genai.CostAmountKey]; ok {
 			t.Errorf("%s: the action carries %s, which only LLM calls may", tc.name, genai.CostAmountKey)

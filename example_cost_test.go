@@ -102,7 +102,7 @@ func ExampleCost() {
 		for _, kv := range s.Attributes {
 			switch kv.Key {
 			case genai.CostAmountKey, crstel.CostLLMAmountKey, crstel.CostLLMCallsKey, crstel.CostLLMOutputTokensKey:
-				fmt.Printf("%s: %s = %s\n", s.Name, kv.Key, kv.Value.Emit())
+				fmt.Printf("%s: %s = %s\n", s.Name, kv.Key, kv.Value.String())
 			}
 		}
 	}

@@ -79,7 +79,7 @@ func TestClientsRollUp(t *testing.T) {
 		crstel.CostLLMInputTokensKey.Int64(in), crstel.CostLLMOutputTokensKey.Int64(out),
 		crstel.CostLLMCacheReadTokensKey.Int64(cacheRead), crstel.CostLLMCacheWriteTokensKey.Int64(cacheWrite))
 	if a := got[crstel.CostLLMAmountKey]; a.Type() != attribute.FLOAT64 || int64(math.Round(a.AsFloat64()*1e9)) != nanos {
-		t.Errorf("%s = %s, want %d nano-USD, the sum of the calls'", crstel.CostLLMAmountKey, a.Emit(), nanos)
+		t.Errorf("%s = %s, want %d nano-USD, the sum of the calls'", crstel.CostLLMAmountKey, a.String(), nanos)
 	}
 	if running.LLMCalls != calls || running.InputTokens != in || running.CacheReadTokens != cacheRead ||
 		int64(math.Round(running.LLMAmount*1e9)) != nanos {
