@@ -97,8 +97,15 @@ func TestCostRollUp(t *testing.T) {
 	sub := stubNamed(spans, "compile_patch")
 	user, sys := stubAttr(sub, subprocess.UserCPUKey).AsFloat64(), stubAttr(sub, subprocess.SystemCPUKey).AsFloat64()
 	rss, wall := stubAttr(sub, subprocess.MaxRSSKey).AsInt64(), stubAttr(sub, subprocess.WallTimeKey).AsFloat64()
-	if rss <= 0 || wall <= 0 {
-		t.Fatalf("the subprocess has max_rss %d, wall time %v", rss, wall)
+	if wall <= 0 {
+		t.Fatalf("the subprocess has wall time %v", wall)
+	}
+	if rss <= 0 {
+		// max_rss is recorded only past this process's own peak (see
+		// subprocess.MaxRSSKey), which a test binary under -race among
+		// many tests can pass 256 MiB; the roll-up must then count no
+		// memory, which the checks below compare exactly too.
+		t.Logf("the subprocess's peak was not past this process's: no max_rss, no memory-seconds")
 	}
 	cpu, mem := nanos(user)+nanos(sys), int64(math.Round(float64(rss)*wall))
 
