@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -224,5 +225,63 @@ func TestPrometheusAddrOff(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_PROMETHEUS_PORT", "65536")
 	if _, err := crstel.Setup(context.Background(), crstel.WithoutJournal()); err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_PROMETHEUS_PORT") {
 		t.Errorf("Setup with port 65536: %v, want an error naming OTEL_EXPORTER_PROMETHEUS_PORT", err)
+	}
+}
+
+// TestPrometheusQueueAge: spans waiting for a slow collector show in
+// crstel_export_queue_size and crstel_export_queue_age_seconds, which go
+// back to 0 once they are exported.
+func TestPrometheusQueueAge(t *testing.T) {
+	errs := isolate(t)
+	srv := otlptest.NewServer(t, otlptest.WithDelay(2*time.Second))
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL())
+	t.Setenv("OTEL_METRICS_EXPORTER", "prometheus")
+	t.Setenv("OTEL_LOGS_EXPORTER", "none")
+	t.Setenv("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1")
+	t.Setenv("OTEL_EXPORTER_PROMETHEUS_PORT", "0")
+	tel, err := crstel.Setup(context.Background(), crstel.WithServiceName("patcher"), crstel.WithoutJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdownTel(t, tel)
+	queue := func() (size, age float64) {
+		families := scrape(t, tel.PrometheusAddr())
+		for _, m := range families["crstel_export_queue_size"].GetMetric() {
+			if slices.Contains(promSeries(&dto.MetricFamily{Metric: []*dto.Metric{m}}), "crstel_signal=spans") {
+				size = m.GetGauge().GetValue()
+			}
+		}
+		for _, m := range families["crstel_export_queue_age_seconds"].GetMetric() {
+			if slices.Contains(promSeries(&dto.MetricFamily{Metric: []*dto.Metric{m}}), "crstel_signal=spans") {
+				age = m.GetGauge().GetValue()
+			}
+		}
+		return size, age
+	}
+	if size, age := queue(); size != 0 || age != 0 {
+		t.Errorf("before any span: queue size %v, age %v s; want 0 and 0", size, age)
+	}
+
+	_, span := crstel.Action(context.Background(), crs.Building, "build", nil)
+	span.End()
+	// The span waits up to a second for its batch, then two for the
+	// collector: polled until it has waited half a second.
+	var size, age float64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if size, age = queue(); age >= 0.5 {
+			break
+		}
+	}
+	if size != 1 || age < 0.5 || age > 10 {
+		t.Errorf("while the span waits: queue size %v, age %v s; want 1 and 0.5–10 s", size, age)
+	}
+	if err := tel.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if size, age := queue(); size != 0 || age != 0 {
+		t.Errorf("after the export: queue size %v, age %v s; want 0 and 0", size, age)
+	}
+	if e := errs.Messages(); len(e) != 0 {
+		t.Errorf("otel.Handle got %q, want nothing", e)
 	}
 }
