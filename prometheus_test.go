@@ -3,6 +3,8 @@ package crstel_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os/exec"
@@ -14,6 +16,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
@@ -283,5 +287,56 @@ func TestPrometheusQueueAge(t *testing.T) {
 	}
 	if e := errs.Messages(); len(e) != 0 {
 		t.Errorf("otel.Handle got %q, want nothing", e)
+	}
+}
+
+// TestActionDuration: crstel.action.duration has one series per category,
+// and one for every invalid category together, whatever the name: its
+// labels stay bounded.
+func TestActionDuration(t *testing.T) {
+	isolate(t)
+	reader := sdkmetric.NewManualReader()
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	startSetup(t, crstel.WithMetricReader(reader), crstel.WithoutJournal())
+	ctx := context.Background()
+	for i := range 3 {
+		_, span := crstel.Action(ctx, crs.Fuzzing, fmt.Sprintf("fuzz_%d", i), nil)
+		span.End()
+	}
+	for _, bad := range []crs.Category{"compiling", "linking"} {
+		_, span := crstel.Action(ctx, bad, "build", nil)
+		span.End()
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]uint64{}
+	var fuzzSum float64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != crstel.MetricActionDuration {
+				continue
+			}
+			if m.Unit != "s" {
+				t.Errorf("unit %q, want s", m.Unit)
+			}
+			for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+				if dp.Attributes.Len() != 1 {
+					t.Errorf("attributes %v, want crs.action.category alone", dp.Attributes.ToSlice())
+				}
+				c, _ := dp.Attributes.Value("crs.action.category")
+				got[c.AsString()] += dp.Count
+				if c.AsString() == "fuzzing" {
+					fuzzSum = dp.Sum
+				}
+			}
+		}
+	}
+	if want := map[string]uint64{"fuzzing": 3, "invalid": 2}; !maps.Equal(got, want) {
+		t.Errorf("counts by category: got %v, want %v", got, want)
+	}
+	if fuzzSum <= 0 || fuzzSum > 10 {
+		t.Errorf("the fuzzing actions' durations add up to %v s, want more than 0", fuzzSum)
 	}
 }
