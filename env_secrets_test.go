@@ -176,6 +176,9 @@ var envSeeds = [][]string{
 	{envconfig.Overdue, "llm=10m,building=0", envconfig.Strict, "1", envconfig.QueueFull, "block"},
 	{envconfig.TracesExporter, "console", envconfig.Propagators, "b3,baggage"},
 	{envconfig.GenAICapture, "ture", envconfig.GoXObservability, "true"},
+	{envconfig.MetricsExporter, "Prometheus,otlp", envconfig.Endpoint, "http://127.0.0.1:1"},
+	{envconfig.MetricsExporter, "none,prometheus", envconfig.PrometheusHost, "[::1]"},
+	{envconfig.PrometheusPort, "65536", envconfig.PrometheusHost, "0.0.0.0"},
 }
 
 // envSeed encodes pairs as FuzzSetupEnv takes them: for each variable, its
@@ -233,6 +236,12 @@ func envRun(t *testing.T, data string) {
 		if part != "" {
 			env[envconfig.Vars[(int(part[0])-1)%len(envconfig.Vars)].Name] = part[1:]
 		}
+	}
+	// A Prometheus endpoint listens on 127.0.0.1 only, on a free port: not
+	// on another interface, nor on a port another test holds. Its variables
+	// are fuzzed without it (and go through TestReadEveryVariable).
+	if strings.Contains(strings.ToLower(env[envconfig.MetricsExporter]), "prometheus") {
+		env[envconfig.PrometheusHost], env[envconfig.PrometheusPort] = "127.0.0.1", "0"
 	}
 	public := "" // the values that may show
 	for name, v := range env {

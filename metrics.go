@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -12,8 +13,10 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 
+	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/actionref"
 	"github.com/crstel/crstel/internal/envconfig"
+	"github.com/crstel/crstel/internal/export"
 	"github.com/crstel/crstel/internal/otlp"
 	"github.com/crstel/crstel/internal/provider"
 	"github.com/crstel/crstel/internal/watchdog"
@@ -31,6 +34,17 @@ const (
 	// queued when a bounded Shutdown gave up). Each span is counted once,
 	// when its fate is decided: the counter never goes down.
 	MetricSpansLost = "crstel.spans.lost"
+	// MetricActionDuration is the duration of actions, in seconds, by
+	// crs.action.category (one of the nine, or "invalid"): a histogram,
+	// recorded when an action of Setup's pipeline ends.
+	MetricActionDuration = "crstel.action.duration"
+	// MetricQueueSize is the number of items waiting in an export queue
+	// or being sent, by crstel.signal: "spans" or "log_records".
+	MetricQueueSize = "crstel.export.queue.size"
+	// MetricQueueAge is the age of the oldest item of an export queue, in
+	// seconds, by crstel.signal; 0 when the queue is empty. It is
+	// estimated from one item in every 1/2048th of the queue's bound.
+	MetricQueueAge = "crstel.export.queue.age"
 	// MetricLogRecordsLost counts the log records of Setup's
 	// LoggerProvider that were not exported, by crstel.reason as
 	// MetricSpansLost.
@@ -39,6 +53,50 @@ const (
 
 // reasonKey says why spans were lost, on MetricSpansLost.
 const reasonKey = attribute.Key("crstel.reason")
+
+// signalKey names the export queue of MetricQueueSize and MetricQueueAge.
+const signalKey = attribute.Key("crstel.signal")
+
+// durationBounds are the buckets of MetricActionDuration, in seconds: from
+// a few milliseconds (a lookup) to two hours (a fuzzing campaign).
+var durationBounds = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200}
+
+// durationRecorder records MetricActionDuration, with the options of each
+// category made once, so that an action's end allocates nothing for them.
+type durationRecorder struct {
+	hist    metric.Float64Histogram
+	opts    map[string][]metric.RecordOption
+	invalid []metric.RecordOption
+}
+
+func newDurationRecorder(m metric.Meter) (*durationRecorder, error) {
+	h, err := m.Float64Histogram(MetricActionDuration,
+		metric.WithDescription("Duration of CRS actions"), metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(durationBounds...))
+	if err != nil {
+		return nil, err
+	}
+	r := &durationRecorder{hist: h, opts: make(map[string][]metric.RecordOption),
+		invalid: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(categoryKey.String("invalid")))}}
+	for _, c := range crs.Categories() {
+		r.opts[string(c)] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(categoryKey.String(string(c))))}
+	}
+	return r, nil
+}
+
+// record records the duration of a, which ends now.
+func (r *durationRecorder) record(a *watchdog.Action) {
+	start := a.Start()
+	if start.IsZero() {
+		return
+	}
+	category, _, _ := a.Owner.Describe()
+	opts, ok := r.opts[category]
+	if !ok {
+		opts = r.invalid
+	}
+	r.hist.Record(context.Background(), time.Since(start).Seconds(), opts...)
+}
 
 // newMetricReader returns the reader of Setup's meter provider: the one of
 // WithMetricReader; else a periodic reader exporting over OTLP gRPC with
@@ -65,12 +123,14 @@ func newMetricReader(ctx context.Context, cfg config, env envconfig.Config) (sdk
 }
 
 // newMeterProvider makes the meter provider, for crstel's own metrics and
-// any other instrumentation's (such as the GenAI metrics), read by reader
-// (none if nil).
-func newMeterProvider(res *resource.Resource, reader sdkmetric.Reader) *sdkmetric.MeterProvider {
+// any other instrumentation's (such as the GenAI metrics), read by
+// readers (nil ones left out).
+func newMeterProvider(res *resource.Resource, readers ...sdkmetric.Reader) *sdkmetric.MeterProvider {
 	opts := []sdkmetric.Option{sdkmetric.WithResource(res)}
-	if reader != nil {
-		opts = append(opts, sdkmetric.WithReader(reader))
+	for _, r := range readers {
+		if r != nil {
+			opts = append(opts, sdkmetric.WithReader(r))
+		}
 	}
 	return sdkmetric.NewMeterProvider(opts...)
 }
@@ -98,6 +158,22 @@ func registerMetrics(m metric.Meter, t *Telemetry) error {
 	if err != nil {
 		return err
 	}
+	queueSize, err := m.Int64ObservableUpDownCounter(MetricQueueSize,
+		metric.WithDescription("Items waiting in an export queue or being sent"), metric.WithUnit("{item}"))
+	if err != nil {
+		return err
+	}
+	queueAge, err := m.Float64ObservableGauge(MetricQueueAge,
+		metric.WithDescription("Age of the oldest item of an export queue"), metric.WithUnit("s"))
+	if err != nil {
+		return err
+	}
+	spansQueue := metric.WithAttributes(signalKey.String("spans"))
+	recordsQueue := metric.WithAttributes(signalKey.String("log_records"))
+	observeQueue := func(o metric.Observer, acc *export.Account, set metric.ObserveOption, now time.Time) {
+		o.ObserveInt64(queueSize, acc.Counts().Queued, set)
+		o.ObserveFloat64(queueAge, acc.OldestAge(now).Seconds(), set)
+	}
 	states := []watchdog.State{watchdog.Overdue, watchdog.Stalled, watchdog.Abandoned, watchdog.OverBudget}
 	stateSets := make([]metric.ObserveOption, len(states))
 	for i, s := range states {
@@ -117,11 +193,14 @@ func registerMetrics(m metric.Meter, t *Telemetry) error {
 			o.ObserveInt64(reports, t.pipeline.Reports(s), stateSets[i])
 		}
 		observeLost(o, lost, statsOf(t.acc.Counts()))
+		now := time.Now()
+		observeQueue(o, t.acc, spansQueue, now)
 		if t.logs != nil && t.logs.acc != nil {
 			observeLost(o, lostRecords, statsOf(t.logs.acc.Counts()))
+			observeQueue(o, t.logs.acc, recordsQueue, now)
 		}
 		return nil
-	}, open, reports, lost, lostRecords)
+	}, open, reports, lost, lostRecords, queueSize, queueAge)
 	return err
 }
 

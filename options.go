@@ -302,7 +302,8 @@ func WithoutJournal() Option {
 // WithMetricReader makes Setup's meter provider use r, such as a
 // sdkmetric.ManualReader in tests, instead of the OTLP gRPC metric exporter
 // it otherwise configures from the same settings as the span exporter.
-// A nil r is ignored.
+// The Prometheus endpoint of OTEL_METRICS_EXPORTER=prometheus is served
+// beside it. A nil r is ignored.
 func WithMetricReader(r sdkmetric.Reader) Option {
 	return optionFunc(func(c *config) {
 		if r != nil {

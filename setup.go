@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,6 +45,7 @@ type Telemetry struct {
 	acc      *export.Account // of the spans
 	pipeline *pipeline.Pipeline
 	logs     *logPipeline // the LoggerProvider; see logs_setup.go
+	prom     *promServer  // the Prometheus endpoint, or nil
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -69,6 +71,12 @@ type Telemetry struct {
 //     unset, spans are printed to stderr, and one warning says how to send
 //     them to a collector. Metrics and logs go to the same collector, with
 //     their OTEL_EXPORTER_OTLP_METRICS_* and OTEL_EXPORTER_OTLP_LOGS_* forms.
+//   - Metrics: OTEL_METRICS_EXPORTER=prometheus (or otlp,prometheus, with
+//     the OTLP export) serves them on http://HOST:PORT/metrics, from
+//     OTEL_EXPORTER_PROMETHEUS_HOST (default localhost) and
+//     OTEL_EXPORTER_PROMETHEUS_PORT (default 9464; 0 takes a free port, see
+//     [Telemetry.PrometheusAddr]). An address that cannot be listened on
+//     is an error of Setup naming it.
 //   - Export queue: [DefaultQueueSize] spans and [DefaultQueueBytes], sent
 //     in batches of [DefaultBatchSize], at least every second; spans that
 //     find the queue full are dropped and counted (see
@@ -113,9 +121,17 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	// Then the exporters, the only parts that can fail to be made.
 	exp, spanEndpoint, spanErr := newExporter(ctx, cfg, env)
 	reader, metricErr := newMetricReader(ctx, cfg, env)
+	var prom *promServer
+	var promLn net.Listener
+	if env.Prometheus && metricErr == nil {
+		prom, promLn, metricErr = newPromServer(env)
+	}
 	logExp, logEndpoint, logErr := newLogExporter(ctx, cfg, env)
 	if err := errors.Join(spanErr, metricErr, logErr); err != nil {
 		cfg.exporter, cfg.metricReader, cfg.logs.exporter = exp, reader, logExp // made or given
+		if prom != nil {
+			err = errors.Join(err, promLn.Close(), prom.reader.Shutdown(ctx))
+		}
 		return nil, errors.Join(err, cfg.shutdownGiven(ctx))
 	}
 
@@ -183,11 +199,26 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	if logs.acc != nil { // log records are exported
 		pcfg.Lifecycle = logs.provider.Logger(ScopeName + "/lifecycle")
 	}
+	readers := []sdkmetric.Reader{reader}
+	if prom != nil {
+		readers = append(readers, prom.reader)
+	}
+	mp := newMeterProvider(res, readers...)
+	durations, durErr := newDurationRecorder(mp.Meter(ScopeName))
+	if durErr == nil {
+		pcfg.OnEnd = durations.record
+	}
 	p := pipeline.New(pcfg)
-	t := &Telemetry{tp: tp, acc: acc, pipeline: p, logs: logs}
-	t.mp = newMeterProvider(res, reader)
-	if err := registerMetrics(t.mp.Meter(ScopeName), t); err != nil {
+	t := &Telemetry{tp: tp, mp: mp, acc: acc, pipeline: p, logs: logs}
+	if err := errors.Join(durErr, registerMetrics(t.mp.Meter(ScopeName), t)); err != nil {
+		if prom != nil {
+			err = errors.Join(err, promLn.Close())
+		}
 		return nil, errors.Join(fmt.Errorf("crstel: registering metrics: %w", err), t.Shutdown(ctx))
+	}
+	if prom != nil {
+		prom.start(promLn)
+		t.prom = prom
 	}
 
 	// Only now, with nothing left to fail, the globals.
@@ -460,6 +491,10 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		}
 		errs = append(errs, lost)
 		errs = append(errs, p.Close(ctx))
+		if t.prom != nil {
+			// First the endpoint, so that no scrape meets a reader shut down.
+			errs = append(errs, t.prom.shutdown(ctx))
+		}
 		if t.mp != nil {
 			errs = append(errs, export.ShutdownWithin(ctx, t.mp.Shutdown))
 		}

@@ -68,9 +68,21 @@ type Config struct {
 	NoBaggage   bool
 	// TracesExporter is OTEL_TRACES_EXPORTER: "otlp", "console", "none", or "".
 	TracesExporter string
-	// MetricsExporter is OTEL_METRICS_EXPORTER, and LogsExporter is
-	// OTEL_LOGS_EXPORTER: "otlp", "none", or "".
+	// MetricsExporter is OTEL_METRICS_EXPORTER's OTLP part, and
+	// LogsExporter is OTEL_LOGS_EXPORTER: "otlp", "none", or "" (unset).
+	// OTEL_METRICS_EXPORTER=prometheus makes MetricsExporter "none" and
+	// Prometheus true; "otlp,prometheus" makes it "otlp" and Prometheus
+	// true.
 	MetricsExporter, LogsExporter string
+	// Prometheus tells that OTEL_METRICS_EXPORTER names prometheus: metrics
+	// are served on PrometheusHost:PrometheusPort.
+	Prometheus bool
+	// PrometheusHost is OTEL_EXPORTER_PROMETHEUS_HOST, "" if unset.
+	PrometheusHost string
+	// PrometheusPort is OTEL_EXPORTER_PROMETHEUS_PORT (0 asks for a free
+	// port), and PrometheusPortSet tells that it is set.
+	PrometheusPort    int
+	PrometheusPortSet bool
 
 	// Traces, Metrics and Logs are the OTLP exporters' settings, each
 	// resolved from the signal-specific variable, else the general one.

@@ -434,8 +434,13 @@ func varCases(t *testing.T) map[string]varCase {
 		envconfig.ResourceAttributes: {valid: []string{"a=b", "a=b,c=d%20e", "a=", "k=%E2%9C%93"}, invalid: []string{"a", "a=b,", "=b", " =b", "a=%zz", "a=b,c", "a=b,,c=d"}},
 		envconfig.Propagators:        {valid: []string{"tracecontext,baggage", "none", "b3"}, invalid: []string{"zipkin", "tracecontext,foo"}},
 		envconfig.TracesExporter:     {valid: []string{"otlp", "console", "none", "OTLP"}, invalid: []string{"zipkin", "otlp,console", "jaeger"}},
-		envconfig.MetricsExporter:    {valid: []string{"otlp", "none"}, invalid: []string{"prometheus", "console", "otlp,none"}},
-		envconfig.LogsExporter:       {valid: []string{"otlp", "none"}, invalid: []string{"console", "otlp,none"}},
+		envconfig.MetricsExporter: {
+			valid:   []string{"otlp", "none", "prometheus", "otlp,prometheus", "Prometheus, OTLP"},
+			invalid: []string{"console", "otlp,none", "none,prometheus", "prometheus,prometheus", "otlp,", "prom"},
+		},
+		envconfig.PrometheusHost: {valid: []string{"localhost", "127.0.0.1", "0.0.0.0", "::1", "metrics.example"}, invalid: []string{"[::1]", "localhost:9464", "http://localhost", "a b", "-x", "1.2.3.4/8"}},
+		envconfig.PrometheusPort: {valid: []string{"0", "9464", "65535"}, invalid: []string{"-1", "65536", "http", "94 64", "1e3"}},
+		envconfig.LogsExporter:   {valid: []string{"otlp", "none"}, invalid: []string{"console", "otlp,none"}},
 		envconfig.TracesSampler: {
 			valid:   []string{"always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "PARENTBASED_TRACEIDRATIO"},
 			invalid: []string{"jaeger_remote", "xray", "parentbased_jaeger_remote", "sometimes"},

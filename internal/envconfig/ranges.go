@@ -61,6 +61,9 @@ var (
 	// CardinalityRange is that of OTEL_GO_X_CARDINALITY_LIMIT, the data
 	// points of one metric per collection.
 	CardinalityRange = Range{Min: 1, Max: 1_000_000, Unit: "data points", NoLimit: true}
+	// PortRange is that of OTEL_EXPORTER_PROMETHEUS_PORT: 0 asks for a
+	// free port.
+	PortRange = Range{Min: 0, Max: 65535, Unit: "port"}
 	// LifecycleMaxRange is that of CRSTEL_HEARTBEAT_MAX and
 	// WithLifecycleMax, the most open actions with lifecycle heartbeats:
 	// at most the largest log queue, so that one interval's heartbeats

@@ -22,6 +22,7 @@ var sdkModules = []string{
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc",
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc",
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc",
+	"go.opentelemetry.io/otel/exporters/prometheus",
 	"go.opentelemetry.io/contrib/propagators/autoprop",
 }
 

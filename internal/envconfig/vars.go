@@ -2,6 +2,7 @@ package envconfig
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,8 +41,13 @@ const (
 	TracesExporter     = "OTEL_TRACES_EXPORTER"
 	MetricsExporter    = "OTEL_METRICS_EXPORTER"
 	LogsExporter       = "OTEL_LOGS_EXPORTER"
-	TracesSampler      = "OTEL_TRACES_SAMPLER"
-	TracesSamplerArg   = "OTEL_TRACES_SAMPLER_ARG"
+	// PrometheusHost and PrometheusPort are the address of the Prometheus
+	// endpoint that OTEL_METRICS_EXPORTER=prometheus serves, with the
+	// names of the contrib autoexport package.
+	PrometheusHost   = "OTEL_EXPORTER_PROMETHEUS_HOST"
+	PrometheusPort   = "OTEL_EXPORTER_PROMETHEUS_PORT"
+	TracesSampler    = "OTEL_TRACES_SAMPLER"
+	TracesSamplerArg = "OTEL_TRACES_SAMPLER_ARG"
 	// GenAICapture is read by package genai itself (genai.EnvCapture);
 	// Read only checks it.
 	GenAICapture = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -239,11 +245,49 @@ var Vars = func() []Var {
 			}
 			return nil
 		}},
-		{Name: MetricsExporter, Want: "otlp or none", parse: func(r *reader, v string) error {
-			if err := oneOf(&r.c.MetricsExporter, strings.ToLower(v), "otlp", "none"); err != nil {
-				return fmt.Errorf(`crstel supports "otlp" or "none"`)
+		{Name: MetricsExporter, Want: "otlp, prometheus, otlp,prometheus or none", parse: func(r *reader, v string) error {
+			var otlp, prom, none bool
+			for n := range strings.SplitSeq(strings.ToLower(v), ",") {
+				var seen *bool
+				switch strings.TrimSpace(n) {
+				case "otlp":
+					seen = &otlp
+				case "prometheus":
+					seen = &prom
+				case "none":
+					seen = &none
+				default:
+					return fmt.Errorf(`crstel supports "otlp", "prometheus", both ("otlp,prometheus") or "none"`)
+				}
+				if *seen {
+					return fmt.Errorf("%s named twice", strings.TrimSpace(n))
+				}
+				*seen = true
 			}
+			switch {
+			case none && (otlp || prom):
+				return fmt.Errorf(`"none" with another exporter`)
+			case otlp || none:
+				r.c.MetricsExporter = map[bool]string{true: "otlp", false: "none"}[otlp]
+			default:
+				r.c.MetricsExporter = "none" // no OTLP: Prometheus only
+			}
+			r.c.Prometheus = prom
 			return nil
+		}},
+		{Name: PrometheusHost, Want: "a host name or IP address", parse: func(r *reader, v string) error {
+			if !validHost(v) {
+				return fmt.Errorf("want a host name, such as localhost, or an IP address, such as 0.0.0.0 or ::1")
+			}
+			r.c.PrometheusHost = v
+			return nil
+		}},
+		{Name: PrometheusPort, Want: PortRange.Want(), parse: func(r *reader, v string) error {
+			n, err := PortRange.Parse(v)
+			if err == nil {
+				r.c.PrometheusPort, r.c.PrometheusPortSet = int(n), true
+			}
+			return err
 		}},
 		{Name: LogsExporter, Want: "otlp or none", parse: func(r *reader, v string) error {
 			if err := oneOf(&r.c.LogsExporter, strings.ToLower(v), "otlp", "none"); err != nil {
@@ -338,6 +382,23 @@ func oneOf(dst *string, v string, valid ...string) error {
 	}
 	*dst = v
 	return nil
+}
+
+// validHost reports whether v is an IP address (IPv6 without brackets) or
+// a host name of letters, digits, '-', '_' and '.'.
+func validHost(v string) bool {
+	if _, err := netip.ParseAddr(v); err == nil {
+		return true
+	}
+	if len(v) > 253 || strings.HasPrefix(v, ".") || strings.HasPrefix(v, "-") {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // orList returns `"a", "b" or "c"`.

@@ -145,6 +145,15 @@ func (a *Account) Seal() {
 	a.queue.close()
 }
 
+// OldestAge estimates how long the oldest item of the queue has waited
+// at now (see Queue.OldestAge); 0 if none waits, or after Shutdown.
+func (a *Account) OldestAge(now time.Time) time.Duration {
+	if a == nil || a.sealed.Load() {
+		return 0
+	}
+	return a.queue.OldestAge(now)
+}
+
 func (a *Account) Counts() Counts {
 	// The outcomes first, the items ended last: an item counted in an
 	// outcome has ended, so the rest is never negative.

@@ -3,6 +3,7 @@ package export
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -21,6 +22,15 @@ type Queue struct {
 
 	spans, bytes atomic.Int64
 
+	// The ages: items are admitted, and released, in order (the batch
+	// processors export first in, first out). admitted and released count
+	// them since the start; the admission time of every stride-th item
+	// admitted is kept in the ring, at its number / stride, with that
+	// number as its tag, so that a reader can tell a slot being written.
+	admitted, released atomic.Int64
+	stride             int64
+	ring               [ageSlots]struct{ tag, nanos atomic.Int64 }
+
 	// With block, End waits on cond for an export to free room.
 	mu     sync.Mutex
 	cond   sync.Cond
@@ -29,6 +39,10 @@ type Queue struct {
 
 func NewQueue(maxSpans int, maxBytes int64, block bool) *Queue {
 	q := &Queue{maxSpans: int64(maxSpans), maxBytes: maxBytes, block: block}
+	q.stride = max(1, (q.maxSpans+ageSlots-1)/ageSlots)
+	for i := range q.ring {
+		q.ring[i].tag.Store(-1)
+	}
 	q.cond.L = &q.mu
 	return q
 }
@@ -39,6 +53,12 @@ func (q *Queue) admit(n int64) bool {
 	for {
 		s, b := q.spans.Add(1), q.bytes.Add(n)
 		if s == 1 || s <= q.maxSpans && b <= q.maxBytes {
+			if n := q.admitted.Add(1) - 1; n%q.stride == 0 {
+				slot := &q.ring[(n/q.stride)%ageSlots]
+				slot.tag.Store(-1) // being written
+				slot.nanos.Store(time.Now().UnixNano())
+				slot.tag.Store(n)
+			}
 			return true
 		}
 		q.spans.Add(-1)
@@ -67,6 +87,7 @@ func (q *Queue) wait(n int64) bool {
 // release frees the room of an exported (or failed) batch of n items of
 // bytes bytes in all.
 func (q *Queue) release(n, bytes int64) {
+	q.released.Add(n)
 	q.spans.Add(-n)
 	q.bytes.Add(-bytes)
 	if q.block {
@@ -74,6 +95,33 @@ func (q *Queue) release(n, bytes int64) {
 		q.cond.Broadcast()
 		q.mu.Unlock()
 	}
+}
+
+// ageSlots is the number of admission times a queue keeps: 32 KiB.
+const ageSlots = 2048
+
+// OldestAge estimates the age of the oldest item in the queue at now: 0
+// if the queue is empty. It reads the admission time kept for the first
+// item admitted at or after the oldest one (at most stride items later),
+// so it may be short by the time those items took to come.
+func (q *Queue) OldestAge(now time.Time) time.Duration {
+	if q == nil {
+		return 0
+	}
+	released := q.released.Load()
+	first := (released + q.stride - 1) / q.stride * q.stride // the first kept at or after it
+	if first >= q.admitted.Load() {
+		return 0
+	}
+	slot := &q.ring[(first/q.stride)%ageSlots]
+	if slot.tag.Load() != first {
+		return 0 // being written: just admitted
+	}
+	nanos := slot.nanos.Load()
+	if slot.tag.Load() != first {
+		return 0
+	}
+	return max(0, now.Sub(time.Unix(0, nanos)))
 }
 
 // close makes spans waiting for room, and later ones, be dropped: after

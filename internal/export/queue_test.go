@@ -128,3 +128,42 @@ func TestAdmission(t *testing.T) {
 		})
 	})
 }
+
+// TestOldestAge: the age of the oldest queued item, exact with a queue of
+// at most ageSlots items, and estimated within stride items beyond.
+func TestOldestAge(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		size    int
+		admit   int   // one a second
+		release int64 // then
+		want    time.Duration
+	}{
+		{name: "empty", size: 16, want: 0},
+		{name: "one", size: 16, admit: 1, want: 1 * time.Second},
+		{name: "first in, first out", size: 16, admit: 5, release: 2, want: 3 * time.Second},
+		{name: "all released", size: 16, admit: 5, release: 5, want: 0},
+		// A queue of 4*ageSlots keeps one time in 4: the oldest (number 5)
+		// is estimated by number 8, admitted 3 seconds after it.
+		{name: "stride", size: 4 * ageSlots, admit: 10, release: 5, want: 2 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				q := NewQueue(tt.size, 1<<30, false)
+				for range tt.admit {
+					if !q.admit(10) {
+						t.Fatal("admit refused")
+					}
+					time.Sleep(time.Second)
+				}
+				q.release(tt.release, 10*tt.release)
+				if got := q.OldestAge(time.Now()); got != tt.want {
+					t.Errorf("OldestAge: got %v, want %v", got, tt.want)
+				}
+			})
+		})
+	}
+	if got := (*Queue)(nil).OldestAge(time.Now()); got != 0 {
+		t.Errorf("nil queue: got %v, want 0", got)
+	}
+}

@@ -80,6 +80,10 @@ type Config struct {
 	// chooses (Watchdog.Lifecycle, whose Emit is the pipeline's); nil
 	// means none.
 	Lifecycle log.Logger
+	// OnEnd, if not nil, is called with each action (not an operation
+	// inside one) that ends through Ended, before it is forgotten: for
+	// the duration metric.
+	OnEnd func(a *watchdog.Action)
 }
 
 // Pipeline is the watchdog and the journal of one tracer provider.
@@ -87,12 +91,13 @@ type Pipeline struct {
 	wd      *watchdog.Watchdog
 	journal *journal.Writer // nil if off
 	budgets map[string]time.Duration
+	onEnd   func(a *watchdog.Action) // nil if none
 }
 
 // New starts the watchdog and opens the journal. Without a journal (off,
 // or one that cannot be opened: a warning), the watchdog still works.
 func New(cfg Config) *Pipeline {
-	p := &Pipeline{budgets: cfg.Budgets}
+	p := &Pipeline{budgets: cfg.Budgets, onEnd: cfg.OnEnd}
 	wcfg := cfg.Watchdog
 	onReport := wcfg.OnReport
 	wcfg.OnReport = func(r watchdog.Report) {
@@ -195,6 +200,9 @@ func (p *Pipeline) Track(ctx context.Context, a *watchdog.Action, id trace.SpanI
 // Ended forgets a tracked action or operation that ended, and journals its
 // end (see journalEnd).
 func (p *Pipeline) Ended(a *watchdog.Action) {
+	if p.onEnd != nil && a.Op == "" {
+		p.onEnd(a)
+	}
 	if tracked, noted := p.wd.Remove(a); tracked {
 		p.journalEnd(a, noted)
 	}
