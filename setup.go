@@ -25,6 +25,7 @@ import (
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/genai"
 	"github.com/crstel/crstel/internal/actionref"
+	"github.com/crstel/crstel/internal/audit"
 	"github.com/crstel/crstel/internal/console"
 	"github.com/crstel/crstel/internal/envconfig"
 	"github.com/crstel/crstel/internal/export"
@@ -44,6 +45,7 @@ type Telemetry struct {
 	acc      *export.Account // of the spans
 	pipeline *pipeline.Pipeline
 	logs     *logPipeline // the LoggerProvider; see logs_setup.go
+	audit    *auditTrail  // see audit.go
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -185,6 +187,10 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	}
 	p := pipeline.New(pcfg)
 	t := &Telemetry{tp: tp, acc: acc, pipeline: p, logs: logs}
+	t.audit = newAuditTrail(auditDir(cfg, env), serviceName(res), nil)
+	if logs.acc != nil { // log records are exported
+		t.audit.logger = logs.provider.Logger(ScopeName + "/audit")
+	}
 	t.mp = newMeterProvider(res, reader)
 	if err := registerMetrics(t.mp.Meter(ScopeName), t); err != nil {
 		return nil, errors.Join(fmt.Errorf("crstel: registering metrics: %w", err), t.Shutdown(ctx))
@@ -197,6 +203,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		violation.SetStrict(env.Strict)
 	}
 	pipeline.Register(tp, p)
+	auditTrails.Store(tp, t.audit)
 	installWatch.Do(func() { actionref.SetWatch(pipeline.Watch) })
 	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(t.mp)
@@ -289,6 +296,16 @@ func secrets(cfg config, env envconfig.Config) []string {
 
 // installWatch installs watchOp once: it serves every pipeline.
 var installWatch sync.Once
+
+// auditDir returns the directory of the audit trail's files, "" if they
+// are off.
+func auditDir(cfg config, env envconfig.Config) string {
+	dir := cmp.Or(cfg.auditDir, env.AuditDir)
+	if dir == envconfig.AuditDirOff {
+		return ""
+	}
+	return cmp.Or(dir, audit.DefaultDir())
+}
 
 // serviceName returns the service.name of res.
 func serviceName(res *resource.Resource) string {
@@ -451,6 +468,10 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		// The watchdog first: it ends the actions still open as abandoned,
 		// so that the provider exports them.
 		errs := []error{p.Shutdown(ctx), export.ShutdownWithin(ctx, t.tp.Shutdown)}
+		// The audit trail after the spans, whose submissions it records,
+		// and before the log records, which carry it too.
+		auditTrails.Delete(t.tp)
+		errs = append(errs, t.audit.close())
 		t.acc.Seal()
 		errs = append(errs, t.logs.shutdown(ctx))
 		pipeline.Unregister(t.tp)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/crstel/crstel/internal/journal"
 )
 
 // Defaults of [Options].
@@ -254,3 +256,9 @@ func (w *Writer) Close(now time.Time) error {
 	<-w.done
 	return err
 }
+
+// DefaultDir returns the default directory of the audit trail: audit
+// beside the journals' default directory (journal.DefaultDir), such as
+// ~/.local/state/crstel/audit. CRSTEL_AUDIT_DIR is not read here; the
+// caller applies it.
+func DefaultDir() string { return filepath.Join(filepath.Dir(journal.DefaultDir()), "audit") }
