@@ -202,6 +202,13 @@ func (w *Writer) rotate() error {
 	return nil
 }
 
+// Pending reports whether lines were written since the last sync.
+func (w *Writer) Pending() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dirty
+}
+
 // Sync syncs what was written.
 func (w *Writer) Sync() error {
 	w.mu.Lock()

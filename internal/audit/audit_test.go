@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/crstel/crstel/internal/audit"
@@ -365,4 +366,33 @@ func BenchmarkAppend(b *testing.B) {
 			SpanID: "b7ad6b7169203331", Category: "scoring_submission", Action: "submit_patch", Status: "ok",
 			Task: map[string]string{"round.id": "r1", "task.id": "t1"}, Attrs: map[string]any{"patch.id": "p1"}})
 	}
+}
+
+// TestSyncEvery: a written line is synced by the writer's goroutine within
+// SyncEvery, without another write or a Close.
+func TestSyncEvery(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w, err := audit.Open(dir, audit.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close(time.Now())
+		if err := w.Append(&audit.Record{Event: "submission"}); err != nil {
+			t.Fatal(err)
+		}
+		if !w.Pending() {
+			t.Fatal("got nothing pending after a write, want the line")
+		}
+		time.Sleep(audit.DefaultSyncEvery - time.Millisecond)
+		synctest.Wait()
+		if !w.Pending() {
+			t.Fatal("got the line synced before SyncEvery: the test shows nothing")
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if w.Pending() {
+			t.Errorf("got the line still pending after %v, want it synced", audit.DefaultSyncEvery)
+		}
+	})
 }

@@ -18,11 +18,11 @@
 // file holds that of the previous file's last line, and the chain's first
 // line an empty "prev". Changing, removing, inserting or moving a line, or
 // removing lines from a file's end when another file follows it, breaks a
-// link, which [Verify] finds and names.
+// link, which [Chains] finds and names.
 //
 // A line is written with one write call, and the file synced by the
 // writer's goroutine at least every [DefaultSyncEvery] and at Close. A
-// process that dies leaves at most a cut last line, which Verify reports
+// process that dies leaves at most a cut last line, which Chains reports
 // as truncation, not tampering. Removing whole lines from the end of the
 // last file cannot be told from a process that died before writing them;
 // a chain closed by [Writer.Close] ends with an "audit.closed" record.

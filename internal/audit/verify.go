@@ -42,7 +42,7 @@ type Entry struct {
 	Record *Record // nil if the line is not a record
 }
 
-// Chain is what [Verify] found in one chain.
+// Chain is what [Chains] found in one chain.
 type Chain struct {
 	Base    string   `json:"chain"`
 	Files   []string `json:"files"`
