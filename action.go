@@ -400,6 +400,9 @@ func (a *actionCtx) end(opts []trace.SpanEndOption) {
 		a.undoReplaced()
 	}
 	a.Span.End(opts...)
+	if a.category == string(crs.ScoringSubmission) {
+		a.auditSubmission() // only submissions pay for the audit trail
+	}
 	if a.w != nil {
 		a.w.p.Ended(&a.w.Action)
 	}

@@ -51,7 +51,7 @@ func TestChildHangReported(t *testing.T) {
 	srv := otlptest.NewServer(t)
 	startChild(t, "hang",
 		"OTEL_EXPORTER_OTLP_ENDPOINT="+srv.URL(),
-		"CRSTEL_TRACE_DIR="+t.TempDir(),
+		"CRSTEL_TRACE_DIR="+t.TempDir(), "CRSTEL_AUDIT_DIR="+t.TempDir(),
 		"OTEL_METRICS_EXPORTER=none")
 
 	deadline := time.Now().Add(30 * time.Second)
@@ -91,7 +91,7 @@ func TestChildSIGTERM(t *testing.T) {
 	srv := otlptest.NewServer(t)
 	cmd := startChild(t, "sigterm",
 		"OTEL_EXPORTER_OTLP_ENDPOINT="+srv.URL(),
-		"CRSTEL_TRACE_DIR="+t.TempDir(),
+		"CRSTEL_TRACE_DIR="+t.TempDir(), "CRSTEL_AUDIT_DIR="+t.TempDir(),
 		"OTEL_METRICS_EXPORTER=none")
 	srv.WaitForSpans(10, 30*time.Second) // it runs, and exports
 	time.Sleep(500 * time.Millisecond)

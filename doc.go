@@ -45,6 +45,8 @@
 //	CRSTEL_OVERDUE=...       watchdog budgets by category, such as
 //	                         llm=10m,building=30m,fuzzing=0,default=15m
 //	CRSTEL_TRACE_DIR=DIR     the folder of the action journals; off: none
+//	CRSTEL_AUDIT_DIR=DIR     the folder of the audit trail's files; off: none;
+//	                         see Audit and WithAuditDir
 //	CRSTEL_HEARTBEAT=5s      the interval of lifecycle records of open actions;
 //	                         off: none; see WithLifecycleInterval
 //	CRSTEL_HEARTBEAT_MAX=N   the most open actions with lifecycle heartbeats;

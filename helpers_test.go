@@ -72,6 +72,7 @@ func cleanEnv(t *testing.T) {
 		}
 	}
 	t.Setenv("CRSTEL_TRACE_DIR", t.TempDir()) // journals stay out of the user's folders
+	t.Setenv("CRSTEL_AUDIT_DIR", t.TempDir()) // and so do audit trails
 }
 
 // isolate prepares a test of Setup: a clean environment, a goroutine

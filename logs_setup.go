@@ -91,7 +91,7 @@ func newLogPipeline(cfg config, env envconfig.Config, res *resource.Resource, ex
 			sdklog.WithExportTimeout(cmp.Or(env.BLRP.ExportTimeout, otlp.NewTarget(cfg.otlpOptions(), env.Logs).Timeout()+20*time.Second)),
 		}
 		bp := sdklog.NewBatchProcessor(export.NewLogExporter(exp, lp.acc), bopts...)
-		opts = append(opts, sdklog.WithProcessor(export.NewLogProcessor(bp, lp.acc)))
+		opts = append(opts, sdklog.WithProcessor(export.NewLogProcessor(bp, lp.acc, AuditEventName)))
 	}
 	lp.provider = sdklog.NewLoggerProvider(opts...)
 	return lp

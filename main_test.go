@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("CRSTEL_TRACE_DIR", dir)
+	os.Setenv("CRSTEL_AUDIT_DIR", filepath.Join(dir, "audit"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	if code == 0 {

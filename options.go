@@ -95,6 +95,7 @@ type config struct {
 	onReport         func(Report)
 	traceDir         string
 	noJournal        bool
+	auditDir         string
 	metricReader     sdkmetric.Reader
 	logs             logsConfig      // see logs_setup.go
 	lifecycle        lifecycleConfig // see lifecycle.go
@@ -297,6 +298,16 @@ func WithTraceDir(dir string) Option {
 // the same. The default is on.
 func WithoutJournal() Option {
 	return optionFunc(func(c *config) { c.noJournal = true })
+}
+
+// WithAuditDir sets the folder of the audit trail's files, which
+// "crstel audit verify" checks (see [Audit]). It overrides CRSTEL_AUDIT_DIR;
+// "off" turns the files off (records still go to the OTLP log records, if
+// those are exported). The default is audit beside the journals' default
+// folder ($XDG_STATE_HOME/crstel/audit or ~/.local/state/crstel/audit). The
+// files are made at the first record.
+func WithAuditDir(dir string) Option {
+	return optionFunc(func(c *config) { c.auditDir = dir })
 }
 
 // WithMetricReader makes Setup's meter provider use r, such as a

@@ -26,6 +26,7 @@ import (
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/genai"
 	"github.com/crstel/crstel/internal/actionref"
+	"github.com/crstel/crstel/internal/audit"
 	"github.com/crstel/crstel/internal/console"
 	"github.com/crstel/crstel/internal/envconfig"
 	"github.com/crstel/crstel/internal/export"
@@ -46,6 +47,7 @@ type Telemetry struct {
 	pipeline *pipeline.Pipeline
 	logs     *logPipeline // the LoggerProvider; see logs_setup.go
 	prom     *promServer  // the Prometheus endpoint, or nil
+	audit    *auditTrail  // see audit.go
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -210,6 +212,10 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	}
 	p := pipeline.New(pcfg)
 	t := &Telemetry{tp: tp, mp: mp, acc: acc, pipeline: p, logs: logs}
+	t.audit = newAuditTrail(auditDir(cfg, env), serviceName(res), nil)
+	if logs.acc != nil { // log records are exported
+		t.audit.logger = logs.provider.Logger(ScopeName + "/audit")
+	}
 	if err := errors.Join(durErr, registerMetrics(t.mp.Meter(ScopeName), t)); err != nil {
 		if prom != nil {
 			err = errors.Join(err, promLn.Close())
@@ -228,6 +234,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		violation.SetStrict(env.Strict)
 	}
 	pipeline.Register(tp, p)
+	auditTrails.Store(tp, t.audit)
 	installWatch.Do(func() { actionref.SetWatch(pipeline.Watch) })
 	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(t.mp)
@@ -320,6 +327,16 @@ func secrets(cfg config, env envconfig.Config) []string {
 
 // installWatch installs watchOp once: it serves every pipeline.
 var installWatch sync.Once
+
+// auditDir returns the directory of the audit trail's files, "" if they
+// are off.
+func auditDir(cfg config, env envconfig.Config) string {
+	dir := cmp.Or(cfg.auditDir, env.AuditDir)
+	if dir == envconfig.AuditDirOff {
+		return ""
+	}
+	return cmp.Or(dir, audit.DefaultDir())
+}
 
 // serviceName returns the service.name of res.
 func serviceName(res *resource.Resource) string {
@@ -482,6 +499,10 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		// The watchdog first: it ends the actions still open as abandoned,
 		// so that the provider exports them.
 		errs := []error{p.Shutdown(ctx), export.ShutdownWithin(ctx, t.tp.Shutdown)}
+		// The audit trail after the spans, whose submissions it records,
+		// and before the log records, which carry it too.
+		auditTrails.Delete(t.tp)
+		errs = append(errs, t.audit.close())
 		t.acc.Seal()
 		errs = append(errs, t.logs.shutdown(ctx))
 		pipeline.Unregister(t.tp)

@@ -80,7 +80,8 @@ func TestExamples(t *testing.T) {
 			cmd.Env = append(os.Environ(),
 				"OTEL_EXPORTER_OTLP_ENDPOINT="+srv.URL(),
 				"OTEL_SERVICE_NAME=",
-				"CRSTEL_TRACE_DIR="+t.TempDir())
+				"CRSTEL_TRACE_DIR="+t.TempDir(),
+				"CRSTEL_AUDIT_DIR="+t.TempDir())
 			cmd.Env = append(cmd.Env, ex.env...)
 			var stderr strings.Builder
 			cmd.Stderr = &stderr

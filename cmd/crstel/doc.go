@@ -10,6 +10,8 @@
 //	crstel trace anomalies [FILE] [--all] [--json] [--filter TEXT] [--stacks]
 //	crstel trace costs [FILE...] [--by task|category|model] [--json]
 //	crstel lint [--json] [--require KEYS] [--trace-metadata KEYS] FILE...
+//	crstel audit verify [DIR|FILE] [--json]
+//	crstel audit list [DIR|FILE] [--filter TEXT] [--json]
 //
 // # Trace journals
 //
@@ -89,6 +91,37 @@
 // not a regular file or is not readable, a journal directory that is not a
 // directory or cannot be read, or CRSTEL_TRACE_DIR=off where the directory
 // is needed; and 1 for other errors, such as no journal to analyse.
+//
+// # The audit trail: crstel audit
+//
+// Processes using crstel record security-relevant events (crstel.Audit,
+// and every scoring_submission action) in an audit trail: JSON lines in
+// the directory CRSTEL_AUDIT_DIR names, else audit beside the journals'
+// default directory ($XDG_STATE_HOME/crstel/audit or
+// ~/.local/state/crstel/audit). Each process writes a chain of files,
+// "audit-<UTC start time>-<pid>-<n>.jsonl"; each line holds its seq and
+// the SHA-256 of the line before it, the first line of a file that of the
+// previous file's last line.
+//
+// "audit verify" checks every chain of DIR (the audit directory if not
+// given), or the one FILE, and prints a line per chain: ok (with the
+// number of records and files, and whether the chain was closed at
+// shutdown), truncated (the last line is cut short: the process died
+// while writing it; the records before it are intact), or TAMPERED with the
+// file and line of the first break and its kind: changed, removed (the
+// records missing before the line), inserted, reordered, or missing (a
+// file of the chain). A FILE alone is checked from its first line, whose
+// link to a previous file is not. --json prints the chains as one JSON
+// object. The exit code is 0 when no chain was tampered with (a truncated
+// one included), 1 when one was, 2 for a usage error or a trail that
+// cannot be read.
+//
+// "audit list" prints the records of DIR or FILE, one a line: time, event,
+// category/action, status, service and pid, trace and span ids, task
+// metadata and attributes. --filter TEXT keeps the records whose line
+// contains TEXT; --json prints them as a JSON array. A chain tampered with
+// is warned of on stderr. Text from the files is escaped as for "trace
+// anomalies".
 //
 // # Checking a recording: crstel lint
 //

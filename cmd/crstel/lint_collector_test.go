@@ -13,9 +13,10 @@ import (
 	"github.com/crstel/crstel/internal/collectortest"
 )
 
-// lintExamples are the examples that end by themselves and send spans
-// only (the test collector has no logs pipeline), and the spans each sends
-// at least (see examples/examples_test.go).
+// lintExamples are the examples that end by themselves, and the spans
+// each sends at least (see examples/examples_test.go). They send spans
+// only (the test collector has no logs pipeline): OTEL_LOGS_EXPORTER=none
+// keeps the audit records of categories' submission local.
 var lintExamples = map[string]int{"quickstart": 4, "log_action": 2, "categories": 9, "fuzzing": 4, "llm": 2}
 
 // TestLintExamples: what crstel's examples send, as the real OpenTelemetry
@@ -38,7 +39,8 @@ func TestLintExamples(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		example := exec.CommandContext(ctx, filepath.Join(bin, name))
 		example.Env = append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+c.Endpoint(), "OTEL_SERVICE_NAME=",
-			"CRSTEL_TRACE_DIR="+t.TempDir(), "OPENAI_API_KEY=", "OPENAI_BASE_URL=")
+			"CRSTEL_TRACE_DIR="+t.TempDir(), "CRSTEL_AUDIT_DIR="+t.TempDir(), "OTEL_LOGS_EXPORTER=none",
+			"OPENAI_API_KEY=", "OPENAI_BASE_URL=")
 		example.WaitDelay = time.Second
 		out, err := example.CombinedOutput()
 		cancel()

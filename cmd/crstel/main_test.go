@@ -228,11 +228,12 @@ func waitFlushed(t *testing.T, path string) {
 	}
 }
 
-// cmd runs the command with CRSTEL_TRACE_DIR=dir and TZ=UTC.
+// cmd runs the command with CRSTEL_TRACE_DIR=dir, CRSTEL_AUDIT_DIR=dir and
+// TZ=UTC.
 func cmd(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	env := map[string]string{"CRSTEL_TRACE_DIR": dir, "TZ": "UTC"}
+	env := map[string]string{"CRSTEL_TRACE_DIR": dir, "CRSTEL_AUDIT_DIR": dir, "TZ": "UTC"}
 	code = run(args, &out, &errOut, func(k string) string { return env[k] })
 	return out.String(), errOut.String(), code
 }

@@ -25,6 +25,8 @@ const usage = `usage: crstel trace list [--json]
        crstel trace anomalies [FILE] [--all] [--json] [--filter TEXT] [--stacks]
        crstel trace costs [FILE...] [--by task|category|model] [--json]
        crstel lint [--json] [--require KEYS] [--trace-metadata KEYS] FILE...
+       crstel audit verify [DIR|FILE] [--json]
+       crstel audit list [DIR|FILE] [--filter TEXT] [--json]
 `
 
 // Exit codes.
@@ -57,6 +59,8 @@ type cli struct {
 	off            bool           // CRSTEL_TRACE_DIR=off: dir is where journals would be
 	now            time.Time      // for live processes
 	loc            *time.Location // for printed times
+	auditDir       string         // the audit trail's directory, absolute if possible
+	auditFrom      string         // where auditDir comes from, for messages
 }
 
 // run runs the command with args (without the program name) and returns
@@ -72,8 +76,9 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	cfg, _ := envconfig.ReadVars(func(name string) (string, bool) {
 		v := env(name)
 		return v, v != ""
-	}, envconfig.TraceDir)
+	}, envconfig.TraceDir, envconfig.AuditDir)
 	c.setDir(cfg.TraceDir)
+	c.setAuditDir(cfg.AuditDir)
 	if tz := env("TZ"); tz != "" {
 		if loc, err := time.LoadLocation(tz); err == nil {
 			c.loc = loc
@@ -86,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errViolations):
+	case errors.Is(err, errViolations), errors.Is(err, errTampered):
 		return exitError // the report says what they are
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(stdout, usage)
@@ -96,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 			fmt.Fprintf(stdout, "\nJournals are in %s (%s).\n", clean(c.dir), c.dirFrom)
 		}
 		fmt.Fprint(stdout, "Exit status: 0 on success, 2 for a usage error or input that cannot be read or decoded, 1 otherwise;\n"+
-			"lint exits with 1 when a span violates the CRS Telemetry Specification.\n")
+			"lint exits with 1 when a span violates the CRS Telemetry Specification, audit verify when a trail was tampered with.\n")
 		return exitOK
 	case errors.As(err, &uerr):
 		fmt.Fprintf(stderr, "crstel: %s\n%s", clean(err.Error()), usage)
@@ -191,6 +196,8 @@ func (c *cli) run(args []string) error {
 	case "trace":
 	case "lint":
 		return c.lint(args[1:])
+	case "audit":
+		return c.auditCmd(args[1:])
 	default:
 		return usageError{fmt.Sprintf("unknown command %q", args[0])}
 	}

@@ -39,6 +39,9 @@ type Config struct {
 	// TraceDir is CRSTEL_TRACE_DIR: the directory of the trace journals,
 	// "off", or "" for the default.
 	TraceDir string
+	// AuditDir is CRSTEL_AUDIT_DIR: the directory of the audit trail,
+	// "off", or "" for the default.
+	AuditDir string
 	// LLMPrices is CRSTEL_LLM_PRICES, the path of a price table file.
 	LLMPrices string
 	// Overdue is CRSTEL_OVERDUE ("llm=10m,building=30m,fuzzing=0"): the

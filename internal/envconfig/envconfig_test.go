@@ -113,6 +113,7 @@ func TestRead(t *testing.T) {
 		{name: "queue bytes 0", env: env{"CRSTEL_QUEUE_BYTES": "0"}, wantErr: []string{"CRSTEL_QUEUE_BYTES", `"0"`, "65536 to 68719476736"}},
 		{name: "queue bytes 64MiB", env: env{"CRSTEL_QUEUE_BYTES": "64MiB"}, wantErr: []string{"CRSTEL_QUEUE_BYTES", `"64MiB"`, "bytes"}},
 
+		{name: "audit dir trimmed", env: env{"CRSTEL_AUDIT_DIR": " /var/tmp/crs audit\n"}, want: envconfig.Config{AuditDir: "/var/tmp/crs audit"}},
 		{name: "trace dir trimmed", env: env{"CRSTEL_TRACE_DIR": " /var/tmp/crs traces\n"}, want: envconfig.Config{TraceDir: "/var/tmp/crs traces"}},
 
 		{
@@ -420,6 +421,7 @@ func varCases(t *testing.T) map[string]varCase {
 		envconfig.QueueFull:  {valid: []string{"block", "drop", "DROP"}, invalid: []string{"wait", "blocking"}},
 		envconfig.QueueBytes: {valid: []string{"65536", "268435456", "68719476736"}, invalid: []string{"0", "-1", "65535", "68719476737", "9223372036854775807", "64MiB", "1e9"}},
 		envconfig.TraceDir:   {valid: []string{"/var/tmp/crstel", "off", "relative/dir"}},
+		envconfig.AuditDir:   {valid: []string{"/var/tmp/crstel-audit", "off", "relative/dir"}},
 		envconfig.LLMPrices:  {valid: []string{"../../genai/prices.json"}, invalid: []string{"/nonexistent/prices.json", "../../go.mod", "."}},
 		envconfig.Overdue: {
 			valid:   []string{"llm=10m,building=30m,fuzzing=0", "default=1ms", "default=8760h", " llm = 5s , "},

@@ -20,6 +20,11 @@ const (
 	// TraceDirOff is the value of CRSTEL_TRACE_DIR that turns the journal
 	// off.
 	TraceDirOff = "off"
+	// AuditDir is the directory of the audit trail.
+	AuditDir = "CRSTEL_AUDIT_DIR"
+	// AuditDirOff is the value of CRSTEL_AUDIT_DIR that turns the audit
+	// trail's files off.
+	AuditDirOff = "off"
 	Overdue     = "CRSTEL_OVERDUE"
 	// Heartbeat is the interval, and initial delay, of the lifecycle
 	// records of open actions.
@@ -180,6 +185,10 @@ var Vars = func() []Var {
 		}},
 		{Name: TraceDir, Want: `a directory, or "off"`, parse: func(r *reader, v string) error {
 			r.c.TraceDir = v
+			return nil
+		}},
+		{Name: AuditDir, Want: `a directory, or "off"`, parse: func(r *reader, v string) error {
+			r.c.AuditDir = v
 			return nil
 		}},
 		{Name: Overdue, Want: "key=duration pairs, such as llm=10m,building=30m,fuzzing=0; keys are categories, llm or default; durations 0 (none) or " + BudgetRange.Want(), parse: func(r *reader, v string) (err error) {

@@ -95,6 +95,21 @@ func (a *Account) Admit(n int64) bool {
 	return false
 }
 
+// AdmitWait is Admit for an item that must not be dropped (an audit
+// record): it waits for room in a full queue, whatever the queue's
+// policy, and is dropped, and counted, only once the queue is closed.
+func (a *Account) AdmitWait(n int64) bool {
+	if a.sealed.Load() {
+		return false
+	}
+	a.ended.Add(1)
+	if a.queue.admitBlocking(n, true) {
+		return true
+	}
+	a.dropped.Add(1)
+	return false
+}
+
 // export runs one export of n items of bytes bytes in all, counts its
 // outcome and frees their room in the queue. A failure is reported once
 // (see reportFailure), not returned: the batch processors would report

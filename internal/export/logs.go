@@ -8,9 +8,11 @@ import (
 )
 
 // NewLogProcessor returns bp, a batch log processor, behind acc: an
-// emitted record reaches it if acc admits it.
-func NewLogProcessor(bp sdklog.Processor, acc *Account) sdklog.Processor {
-	return countingLogProcessor{Processor: bp, acc: acc}
+// emitted record reaches it if acc admits it. A record whose event name is
+// waitFor (if not empty) waits for room in a full queue instead (see
+// Account.AdmitWait).
+func NewLogProcessor(bp sdklog.Processor, acc *Account, waitFor string) sdklog.Processor {
+	return countingLogProcessor{Processor: bp, acc: acc, waitFor: waitFor}
 }
 
 // NewLogExporter returns exp, counted by acc (see Account.Export).
@@ -23,10 +25,15 @@ func NewLogExporter(exp sdklog.Exporter, acc *Account) sdklog.Exporter {
 type countingLogProcessor struct {
 	sdklog.Processor // the batch processor
 	acc              *Account
+	waitFor          string // the event name of records that wait for room
 }
 
 func (p countingLogProcessor) OnEmit(ctx context.Context, r *sdklog.Record) error {
-	if !p.acc.Admit(recordBytes(r)) {
+	admit := p.acc.Admit
+	if p.waitFor != "" && r.EventName() == p.waitFor {
+		admit = p.acc.AdmitWait
+	}
+	if !admit(recordBytes(r)) {
 		return nil // dropped and counted
 	}
 	return p.Processor.OnEmit(ctx, r)

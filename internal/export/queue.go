@@ -35,6 +35,9 @@ type Queue struct {
 	mu     sync.Mutex
 	cond   sync.Cond
 	closed bool
+	// waiters counts the items waiting for room in a queue that drops
+	// (see Account.AdmitWait).
+	waiters atomic.Int64
 }
 
 func NewQueue(maxSpans int, maxBytes int64, block bool) *Queue {
@@ -49,7 +52,11 @@ func NewQueue(maxSpans int, maxBytes int64, block bool) *Queue {
 
 // admit takes room for a span of n bytes, and reports false if the span
 // must be dropped. An empty queue takes a span of any size.
-func (q *Queue) admit(n int64) bool {
+func (q *Queue) admit(n int64) bool { return q.admitBlocking(n, q.block) }
+
+// admitBlocking is admit, waiting for room if block, whatever the queue's
+// policy.
+func (q *Queue) admitBlocking(n int64, block bool) bool {
 	for {
 		s, b := q.spans.Add(1), q.bytes.Add(n)
 		if s == 1 || s <= q.maxSpans && b <= q.maxBytes {
@@ -63,7 +70,7 @@ func (q *Queue) admit(n int64) bool {
 		}
 		q.spans.Add(-1)
 		q.bytes.Add(-n)
-		if !q.block || !q.wait(n) {
+		if !block || !q.wait(n) {
 			return false
 		}
 	}
@@ -74,6 +81,9 @@ func (q *Queue) admit(n int64) bool {
 func (q *Queue) wait(n int64) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	// Counted before the check, so that a release after it sees a waiter.
+	q.waiters.Add(1)
+	defer q.waiters.Add(-1)
 	for !q.closed {
 		s := q.spans.Load()
 		if s == 0 || s < q.maxSpans && q.bytes.Load()+n <= q.maxBytes {
@@ -90,7 +100,7 @@ func (q *Queue) release(n, bytes int64) {
 	q.released.Add(n)
 	q.spans.Add(-n)
 	q.bytes.Add(-bytes)
-	if q.block {
+	if q.block || q.waiters.Load() > 0 {
 		q.mu.Lock()
 		q.cond.Broadcast()
 		q.mu.Unlock()
