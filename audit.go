@@ -187,7 +187,7 @@ func (t *auditTrail) record(e auditEntry) error {
 	if len(e.task) > 0 {
 		r.Task = make(map[string]string, len(e.task))
 		for _, kv := range e.task {
-			r.Task[string(kv.Key)] = kv.Value.Emit()
+			r.Task[string(kv.Key)] = kv.Value.String()
 		}
 	}
 	redacted := redactAttrs(e.attrs)
