@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,43 +85,15 @@ func build(t testing.TB) (string, error) {
 	return bin, nil
 }
 
-// sourceHash returns a short hash of what the binary is built from: this
-// module's go.mod, go.sum and Go sources (but tests), the library's go.mod
-// and go.sum and the sources of the packages the processor imports (crs
-// and its subpackages), and the platform.
+// sourceHash returns a short hash of what the binary is built from: the
+// go.mod and go.sum of this module and of the library, the Go sources (but
+// tests) of every package of this repository that cmd/crstelcol imports,
+// as go list -deps names them, and the platform.
 func sourceHash() (string, error) {
-	var files []string
-	add := func(root string, skip func(path string) bool) error {
-		return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if path != root && skip(path) {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			name := d.Name()
-			if name == "go.mod" || name == "go.sum" || (strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")) {
-				files = append(files, path)
-			}
-			return nil
-		})
-	}
-	collector := func(path string) bool {
-		base := filepath.Base(path)
-		return base == "e2e" || base == "testdata" || base == "node_modules" || strings.HasPrefix(base, ".")
-	}
-	if err := add(moduleDir, collector); err != nil {
+	root, files, err := sourceFiles()
+	if err != nil {
 		return "", err
 	}
-	root := filepath.Join(moduleDir, "..")
-	files = append(files, filepath.Join(root, "go.mod"), filepath.Join(root, "go.sum"))
-	if err := add(filepath.Join(root, "crs"), func(string) bool { return false }); err != nil {
-		return "", err
-	}
-	slices.Sort(files)
 	h := sha256.New()
 	_, _ = fmt.Fprintf(h, "%s/%s\n", runtime.GOOS, runtime.GOARCH)
 	for _, f := range files {
@@ -130,8 +101,71 @@ func sourceHash() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		_, _ = fmt.Fprintf(h, "%s %d\n", filepath.ToSlash(f), len(b))
+		rel, _ := filepath.Rel(root, f)
+		_, _ = fmt.Fprintf(h, "%s %d\n", filepath.ToSlash(rel), len(b))
 		_, _ = h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// sourceFiles returns the repository's root and, sorted, the files of it
+// that sourceHash hashes.
+func sourceFiles() (root string, files []string, err error) {
+	root, err = filepath.Abs(filepath.Join(moduleDir, ".."))
+	if err != nil {
+		return "", nil, err
+	}
+	list := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.Dir}}{{end}}", "./cmd/crstelcol")
+	list.Dir = moduleDir
+	list.Env = append(os.Environ(), "GOWORK=off")
+	out, err := list.Output()
+	if err != nil {
+		return "", nil, fmt.Errorf("list crstelcol's packages: %w", err)
+	}
+	files = []string{
+		filepath.Join(root, "go.mod"), filepath.Join(root, "go.sum"),
+		filepath.Join(root, "collector", "go.mod"), filepath.Join(root, "collector", "go.sum"),
+	}
+	for dir := range strings.Lines(string(out)) {
+		dir = strings.TrimSpace(dir)
+		if dir == "" || !strings.HasPrefix(dir, root+string(filepath.Separator)) {
+			continue // a module's, from the module cache
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return "", nil, err
+		}
+		for _, e := range entries {
+			if n := e.Name(); e.Type().IsRegular() && strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
+				files = append(files, filepath.Join(dir, n))
+			}
+		}
+	}
+	slices.Sort(files)
+	return root, files, nil
+}
+
+// TestSourceHashCoversImports: the cached crstelcol is rebuilt when any
+// package of this repository it imports changes, the library's among them
+// (the rulebook, and the budgets' parser in internal/envconfig), and not
+// for tests.
+func TestSourceHashCoversImports(t *testing.T) {
+	root, files, err := sourceFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			t.Errorf("a test file is hashed: %s", f)
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(f))
+		dirs[filepath.ToSlash(rel)] = true
+	}
+	for _, want := range []string{"crs", "crs/conform", "internal/envconfig", "internal/pricetable",
+		"collector/processor/crsconformanceprocessor", "collector/connector/crswatchdogconnector", "collector/cmd/crstelcol"} {
+		if !dirs[want] {
+			t.Errorf("the sources of %s are not hashed; hashed: %v", want, dirs)
+		}
+	}
 }
