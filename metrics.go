@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -18,6 +19,7 @@ import (
 	"github.com/crstel/crstel/internal/envconfig"
 	"github.com/crstel/crstel/internal/export"
 	"github.com/crstel/crstel/internal/otlp"
+	"github.com/crstel/crstel/internal/pipeline"
 	"github.com/crstel/crstel/internal/provider"
 	"github.com/crstel/crstel/internal/watchdog"
 )
@@ -26,6 +28,11 @@ import (
 const (
 	// MetricOpenActions is the number of actions open now.
 	MetricOpenActions = "crstel.actions.open"
+	// MetricOverdueActions is the number of actions open now past their
+	// budget (WithOverdueAfter, CRSTEL_OVERDUE) or their context's
+	// deadline; the operations inside them with a budget of their own,
+	// such as LLM calls, count too.
+	MetricOverdueActions = "crstel.actions.overdue"
 	// MetricWatchdogReports counts watchdog reports, by
 	// crstel.watchdog.state (overdue, stalled, abandoned, over_budget).
 	MetricWatchdogReports = "crstel.watchdog.reports"
@@ -35,8 +42,11 @@ const (
 	// when its fate is decided: the counter never goes down.
 	MetricSpansLost = "crstel.spans.lost"
 	// MetricActionDuration is the duration of actions, in seconds, by
-	// crs.action.category (one of the nine, or "invalid"): a histogram,
-	// recorded when an action of Setup's pipeline ends.
+	// crs.action.category (one of the nine, or "invalid") and
+	// crstel.action.outcome ("error" if the span's status is Error, as
+	// for an action abandoned at Shutdown; else "ok"): a histogram,
+	// recorded when an action of Setup's pipeline ends. Its count is the
+	// number of actions ended, by category and outcome.
 	MetricActionDuration = "crstel.action.duration"
 	// MetricQueueSize is the number of items waiting in an export queue
 	// or being sent, by crstel.signal: "spans" or "log_records".
@@ -57,16 +67,33 @@ const reasonKey = attribute.Key("crstel.reason")
 // signalKey names the export queue of MetricQueueSize and MetricQueueAge.
 const signalKey = attribute.Key("crstel.signal")
 
+// outcomeKey says how an action ended, on MetricActionDuration.
+const outcomeKey = attribute.Key("crstel.action.outcome")
+
 // durationBounds are the buckets of MetricActionDuration, in seconds: from
 // a few milliseconds (a lookup) to two hours (a fuzzing campaign).
 var durationBounds = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200}
 
 // durationRecorder records MetricActionDuration, with the options of each
-// category made once, so that an action's end allocates nothing for them.
+// category and outcome made once, so that an action's end allocates
+// nothing for them.
 type durationRecorder struct {
 	hist    metric.Float64Histogram
-	opts    map[string][]metric.RecordOption
-	invalid []metric.RecordOption
+	opts    map[string]*[2][]metric.RecordOption // by category; [0] ok, [1] error
+	invalid *[2][]metric.RecordOption
+}
+
+// outcomes are the values of outcomeKey, in the order of
+// durationRecorder's options.
+var outcomes = [2]string{"ok", "error"}
+
+// recordOptions returns the options of the series of category, by outcome.
+func recordOptions(category string) *[2][]metric.RecordOption {
+	var o [2][]metric.RecordOption
+	for i, outcome := range outcomes {
+		o[i] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(categoryKey.String(category), outcomeKey.String(outcome)))}
+	}
+	return &o
 }
 
 func newDurationRecorder(m metric.Meter) (*durationRecorder, error) {
@@ -76,10 +103,9 @@ func newDurationRecorder(m metric.Meter) (*durationRecorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &durationRecorder{hist: h, opts: make(map[string][]metric.RecordOption),
-		invalid: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(categoryKey.String("invalid")))}}
+	r := &durationRecorder{hist: h, opts: make(map[string]*[2][]metric.RecordOption), invalid: recordOptions("invalid")}
 	for _, c := range crs.Categories() {
-		r.opts[string(c)] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(categoryKey.String(string(c))))}
+		r.opts[string(c)] = recordOptions(string(c))
 	}
 	return r, nil
 }
@@ -95,7 +121,13 @@ func (r *durationRecorder) record(a *watchdog.Action) {
 	if !ok {
 		opts = r.invalid
 	}
-	r.hist.Record(context.Background(), time.Since(start).Seconds(), opts...)
+	outcome := 0
+	if o, ok := a.Owner.(pipeline.Owner); ok {
+		if s := o.ReadOnly(); s != nil && s.Status().Code == codes.Error {
+			outcome = 1
+		}
+	}
+	r.hist.Record(context.Background(), time.Since(start).Seconds(), opts[outcome]...)
 }
 
 // newMetricReader returns the reader of Setup's meter provider: the one of
@@ -140,6 +172,11 @@ func newMeterProvider(res *resource.Resource, readers ...sdkmetric.Reader) *sdkm
 func registerMetrics(m metric.Meter, t *Telemetry) error {
 	open, err := m.Int64ObservableUpDownCounter(MetricOpenActions,
 		metric.WithDescription("CRS actions open now"), metric.WithUnit("{action}"))
+	if err != nil {
+		return err
+	}
+	overdue, err := m.Int64ObservableUpDownCounter(MetricOverdueActions,
+		metric.WithDescription("CRS actions open now past their budget or deadline"), metric.WithUnit("{action}"))
 	if err != nil {
 		return err
 	}
@@ -188,19 +225,20 @@ func registerMetrics(m metric.Meter, t *Telemetry) error {
 		o.ObserveInt64(c, st.Unsent, shutdown)
 	}
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		now := time.Now()
 		o.ObserveInt64(open, t.pipeline.Open())
+		o.ObserveInt64(overdue, t.pipeline.Overdue(now))
 		for i, s := range states {
 			o.ObserveInt64(reports, t.pipeline.Reports(s), stateSets[i])
 		}
 		observeLost(o, lost, statsOf(t.acc.Counts()))
-		now := time.Now()
 		observeQueue(o, t.acc, spansQueue, now)
 		if t.logs != nil && t.logs.acc != nil {
 			observeLost(o, lostRecords, statsOf(t.logs.acc.Counts()))
 			observeQueue(o, t.logs.acc, recordsQueue, now)
 		}
 		return nil
-	}, open, reports, lost, lostRecords, queueSize, queueAge)
+	}, open, overdue, reports, lost, lostRecords, queueSize, queueAge)
 	return err
 }
 

@@ -10,14 +10,17 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crstel/crstel"
 	"github.com/crstel/crstel/crs"
@@ -34,8 +37,9 @@ var promMetrics = []struct {
 	typ    dto.MetricType
 	labels []string
 }{
-	{"crstel_action_duration_seconds", dto.MetricType_HISTOGRAM, []string{"crs_action_category"}},
+	{"crstel_action_duration_seconds", dto.MetricType_HISTOGRAM, []string{"crs_action_category", "crstel_action_outcome"}},
 	{"crstel_actions_open", dto.MetricType_GAUGE, nil},
+	{"crstel_actions_overdue", dto.MetricType_GAUGE, nil},
 	{"crstel_watchdog_reports_total", dto.MetricType_COUNTER, []string{"crstel_watchdog_state"}},
 	{"crstel_spans_lost_total", dto.MetricType_COUNTER, []string{"crstel_reason"}},
 	{"crstel_log_records_lost_total", dto.MetricType_COUNTER, []string{"crstel_reason"}},
@@ -290,9 +294,11 @@ func TestPrometheusQueueAge(t *testing.T) {
 	}
 }
 
-// TestActionDuration: crstel.action.duration has one series per category,
-// and one for every invalid category together, whatever the name: its
-// labels stay bounded.
+// TestActionDuration: crstel.action.duration has one series per category
+// and outcome, and one for every invalid category together, whatever the
+// name: its labels stay bounded. An action whose status is Error, set on
+// the action or on its span through the context, counts as an error; one
+// abandoned at Shutdown too.
 func TestActionDuration(t *testing.T) {
 	isolate(t)
 	reader := sdkmetric.NewManualReader()
@@ -303,6 +309,15 @@ func TestActionDuration(t *testing.T) {
 		_, span := crstel.Action(ctx, crs.Fuzzing, fmt.Sprintf("fuzz_%d", i), nil)
 		span.End()
 	}
+	_, failed := crstel.Action(ctx, crs.Fuzzing, "fuzz_failed", nil)
+	failed.SetStatus(codes.Error, "crashed")
+	failed.End()
+	actx, failedInside := crstel.Action(ctx, crs.Building, "build_failed", nil)
+	trace.SpanFromContext(actx).SetStatus(codes.Error, "compiler error")
+	failedInside.End()
+	_, ok := crstel.Action(ctx, crs.Building, "build_ok", nil)
+	ok.SetStatus(codes.Ok, "")
+	ok.End()
 	for _, bad := range []crs.Category{"compiling", "linking"} {
 		_, span := crstel.Action(ctx, bad, "build", nil)
 		span.End()
@@ -322,21 +337,130 @@ func TestActionDuration(t *testing.T) {
 				t.Errorf("unit %q, want s", m.Unit)
 			}
 			for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
-				if dp.Attributes.Len() != 1 {
-					t.Errorf("attributes %v, want crs.action.category alone", dp.Attributes.ToSlice())
+				if dp.Attributes.Len() != 2 {
+					t.Errorf("attributes %v, want crs.action.category and crstel.action.outcome", dp.Attributes.ToSlice())
 				}
 				c, _ := dp.Attributes.Value("crs.action.category")
-				got[c.AsString()] += dp.Count
-				if c.AsString() == "fuzzing" {
+				o, _ := dp.Attributes.Value("crstel.action.outcome")
+				got[c.AsString()+"/"+o.AsString()] += dp.Count
+				if c.AsString() == "fuzzing" && o.AsString() == "ok" {
 					fuzzSum = dp.Sum
 				}
 			}
 		}
 	}
-	if want := map[string]uint64{"fuzzing": 3, "invalid": 2}; !maps.Equal(got, want) {
-		t.Errorf("counts by category: got %v, want %v", got, want)
+	want := map[string]uint64{"fuzzing/ok": 3, "fuzzing/error": 1, "building/error": 1, "building/ok": 1, "invalid/ok": 2}
+	if !maps.Equal(got, want) {
+		t.Errorf("counts by category/outcome: got %v, want %v", got, want)
 	}
 	if fuzzSum <= 0 || fuzzSum > 10 {
 		t.Errorf("the fuzzing actions' durations add up to %v s, want more than 0", fuzzSum)
 	}
+}
+
+// TestActionDurationAbandoned: an action still open at Shutdown, which the
+// watchdog ends as abandoned, counts as an error, in the last export of a
+// periodic reader at Shutdown.
+func TestActionDurationAbandoned(t *testing.T) {
+	isolate(t)
+	exp := &durationExporter{counts: map[string]uint64{}}
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	tel, err := crstel.Setup(context.Background(), crstel.WithServiceName("patcher"),
+		crstel.WithMetricReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(time.Hour))), crstel.WithoutJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, done := crstel.Action(context.Background(), crs.Fuzzing, "fuzz_once", nil)
+	done.End()
+	crstel.Action(context.Background(), crs.Fuzzing, "fuzz_forever", nil)
+	if err := tel.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	exp.mu.Lock()
+	defer exp.mu.Unlock()
+	if want := map[string]uint64{"fuzzing/ok": 1, "fuzzing/error": 1}; !maps.Equal(exp.counts, want) {
+		t.Errorf("counts by category/outcome at Shutdown: got %v, want %v", exp.counts, want)
+	}
+}
+
+// durationExporter is a metric exporter that keeps the counts of
+// crstel.action.duration of the last export, by category/outcome.
+type durationExporter struct {
+	mu     sync.Mutex
+	counts map[string]uint64
+}
+
+func (e *durationExporter) Temporality(k sdkmetric.InstrumentKind) metricdata.Temporality {
+	return sdkmetric.DefaultTemporalitySelector(k)
+}
+
+func (e *durationExporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	return sdkmetric.DefaultAggregationSelector(k)
+}
+
+func (e *durationExporter) Export(_ context.Context, rm *metricdata.ResourceMetrics) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	clear(e.counts)
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != crstel.MetricActionDuration {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+				c, _ := dp.Attributes.Value("crs.action.category")
+				o, _ := dp.Attributes.Value("crstel.action.outcome")
+				e.counts[c.AsString()+"/"+o.AsString()] += dp.Count
+			}
+		}
+	}
+	return nil
+}
+
+func (e *durationExporter) ForceFlush(context.Context) error { return nil }
+func (e *durationExporter) Shutdown(context.Context) error   { return nil }
+
+// TestOverdueActions: crstel.actions.overdue counts the actions open past
+// their budget or their context's deadline, and forgets them when they end.
+func TestOverdueActions(t *testing.T) {
+	isolate(t)
+	reader := sdkmetric.NewManualReader()
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	startSetup(t, crstel.WithMetricReader(reader), crstel.WithoutJournal())
+	ctx := context.Background()
+	overdue := func() int64 {
+		t.Helper()
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(ctx, &rm); err != nil {
+			t.Fatal(err)
+		}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if m.Name == crstel.MetricOverdueActions {
+					return m.Data.(metricdata.Sum[int64]).DataPoints[0].Value
+				}
+			}
+		}
+		t.Fatalf("no %s", crstel.MetricOverdueActions)
+		return 0
+	}
+	if got := overdue(); got != 0 {
+		t.Errorf("no action open: %d overdue, want 0", got)
+	}
+	_, late := crstel.Action(ctx, crs.Fuzzing, "fuzz", nil, crstel.WithOverdueAfter(time.Nanosecond))
+	dctx, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancel()
+	_, pastDeadline := crstel.Action(dctx, crs.Testing, "run_tests", nil)
+	_, onTime := crstel.Action(ctx, crs.Building, "build", nil, crstel.WithOverdueAfter(time.Hour))
+	_, noBudget := crstel.Action(ctx, crs.Building, "build", nil)
+	if got := overdue(); got != 2 {
+		t.Errorf("two actions past their budget or deadline: %d overdue, want 2", got)
+	}
+	late.End()
+	pastDeadline.End()
+	if got := overdue(); got != 0 {
+		t.Errorf("after they ended: %d overdue, want 0", got)
+	}
+	onTime.End()
+	noBudget.End()
 }

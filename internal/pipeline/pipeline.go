@@ -147,6 +147,10 @@ func (p *Pipeline) JournalPath() string {
 // Open returns the number of open actions and operations.
 func (p *Pipeline) Open() int64 { return p.wd.Open() }
 
+// Overdue returns the number of open actions and operations past their
+// budget or their context's deadline at now.
+func (p *Pipeline) Overdue(now time.Time) int64 { return p.wd.Overdue(now) }
+
 // Reports returns how many reports of state s were made.
 func (p *Pipeline) Reports(s watchdog.State) int64 { return p.wd.Reports(s) }
 

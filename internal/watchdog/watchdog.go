@@ -435,6 +435,26 @@ func (a *Action) SpanID() trace.SpanID { return a.id }
 // Open returns the number of open actions.
 func (w *Watchdog) Open() int64 { return w.open.Load() }
 
+// Overdue returns the number of open actions (and operations) past their
+// budget or their context's deadline at now. It walks the open actions,
+// one shard's lock at a time: it is meant for a metric reader's collection,
+// not for a hot path.
+func (w *Watchdog) Overdue(now time.Time) int64 {
+	nowNS := w.since(now)
+	var n int64
+	for i := range w.shards {
+		sh := &w.shards[i]
+		sh.mu.Lock()
+		for a := sh.head; a != nil; a = a.next {
+			if a.firstOverdue() <= nowNS {
+				n++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}
+
 // Reports returns how many reports of state s were made.
 func (w *Watchdog) Reports(s State) int64 {
 	if s > OverBudget {
