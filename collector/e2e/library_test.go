@@ -21,11 +21,19 @@ import (
 // module) into the test's temporary folder.
 func goBuild(t *testing.T, pkg string) string {
 	t.Helper()
+	return goBuildIn(t, moduleDir, pkg)
+}
+
+// goBuildIn builds the Go command pkg in the module of folder dir (such as
+// libraryDir, for a command whose imports this module's go.sum does not
+// cover) into the test's temporary folder.
+func goBuildIn(t *testing.T, dir, pkg string) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
-	cmd.Dir = moduleDir
+	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
