@@ -157,8 +157,28 @@ func (c *conformer) processTraces(ctx context.Context, td ptrace.Traces) (ptrace
 	return td, nil
 }
 
+// checked tells whether the log record r is checked: it was emitted in a
+// span (it has a span id), and is not a span lifecycle record. A lifecycle
+// record (span.state heartbeat or ended, the format of OpenTelemetry
+// Python contrib's partial-span processor, which crstel's library sends
+// too) carries its span in its body, with the span's ids: the span is
+// checked when it ends, and the record is for crs_watchdog, not an event
+// of the action.
+func checked(r plog.LogRecord) bool {
+	if r.SpanID().IsEmpty() {
+		return false
+	}
+	st, ok := r.Attributes().Get(spanStateKey)
+	return !ok || st.Type() != pcommon.ValueTypeStr || (st.Str() != "heartbeat" && st.Str() != "ended")
+}
+
+// spanStateKey is the attribute of a span lifecycle record that says which
+// record it is.
+const spanStateKey = "span.state"
+
 // processLogs checks the log records of ld that were emitted in a span:
 // those inside an action carry the action's attributes, as its spans do.
+// Span lifecycle records are left alone (see checked).
 func (c *conformer) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	b := c.pool.Get().(*batch)
 	defer c.pool.Put(b)
@@ -174,7 +194,7 @@ func (c *conformer) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, e
 			recs := sls.At(j).LogRecords()
 			for k := range recs.Len() {
 				r := recs.At(k)
-				if r.SpanID().IsEmpty() {
+				if !checked(r) {
 					continue
 				}
 				b.items = append(b.items, item{attrs: r.Attributes(), service: svc, hasService: ok, label: label,
@@ -191,7 +211,7 @@ func (c *conformer) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, e
 	rls.RemoveIf(func(rl plog.ResourceLogs) bool {
 		rl.ScopeLogs().RemoveIf(func(sl plog.ScopeLogs) bool {
 			sl.LogRecords().RemoveIf(func(r plog.LogRecord) bool {
-				if r.SpanID().IsEmpty() {
+				if !checked(r) {
 					return false
 				}
 				k++

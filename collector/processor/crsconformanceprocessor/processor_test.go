@@ -2,6 +2,7 @@ package crsconformanceprocessor
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -355,6 +356,42 @@ func TestLogs(t *testing.T) {
 		if got := rulesOf(attrs, InvalidKey); !slices.Equal(got, w.marked) {
 			t.Errorf("record %d: marked %q, want %v", i, strs(attrs, InvalidKey), w.marked)
 		}
+	}
+}
+
+// TestLogsLifecycle: span lifecycle records, which carry their span's
+// ids and the span in their body, not its attributes, are neither checked
+// nor counted, in every mode; a record whose span.state is something else
+// is an ordinary record, and checked.
+func TestLogsLifecycle(t *testing.T) {
+	for _, mode := range []Mode{ModeMark, ModeDrop} {
+		t.Run(string(mode), func(t *testing.T) {
+			p := newPipeline(t, &Config{Mode: mode, Inherit: true, MaxServiceNames: 10})
+			ld := logsOf("agent", []byte{1, 1, 1, 1},
+				[]attribute.KeyValue{attribute.String("span.state", "heartbeat"), attribute.String("log.body.type", "json/v1")},
+				[]attribute.KeyValue{attribute.String("span.state", "ended"), attribute.String("log.body.type", "json/v1")},
+				[]attribute.KeyValue{attribute.String("span.state", "paused")},
+				[]attribute.KeyValue{attribute.Int("span.state", 1)},
+			)
+			if err := p.logs.ConsumeLogs(context.Background(), ld); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]string{}
+			for _, ld := range p.lsink.AllLogs() {
+				recs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+				for i := range recs.Len() {
+					got[recs.At(i).Body().Str()] = rulesOf(recs.At(i).Attributes(), InvalidKey)
+				}
+			}
+			want := map[string][]string{"record a": nil, "record b": nil}
+			if mode == ModeMark {
+				marks := []string{"missing_attribute", "missing_attribute"}
+				want["record c"], want["record d"] = marks, marks
+			}
+			if !maps.EqualFunc(got, want, slices.Equal) {
+				t.Errorf("records and their marks: got %v, want %v", got, want)
+			}
+		})
 	}
 }
 
