@@ -41,6 +41,7 @@ var examples = map[string]struct {
 	"hang":       {meta: task1, spans: 5},
 	"fuzzing":    {meta: task1, spans: 4},
 	"subprocess": {meta: task1, spans: 2},
+	"dashboard":  {meta: task1, spans: 20},
 	"llm":        {meta: task1, spans: 2, env: []string{"OPENAI_API_KEY=", "OPENAI_BASE_URL="}},
 	"webservice": {meta: crs.Metadata{"round.id": "round-7", "task.id": "t-42", "team.id": "team-1"}, spans: 7,
 		env: []string{"CRS_ADDR=127.0.0.1:0", "CRS_API_USER=crs", "CRS_API_PASSWORD=s3cret"}, run: driveWebservice},
