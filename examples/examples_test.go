@@ -7,15 +7,21 @@ package examples_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/crsteltest"
@@ -41,8 +47,9 @@ var examples = map[string]struct {
 	"hang":       {meta: task1, spans: 5},
 	"fuzzing":    {meta: task1, spans: 4},
 	"subprocess": {meta: task1, spans: 2},
-	"dashboard":  {meta: task1, spans: 20},
-	"llm":        {meta: task1, spans: 2, env: []string{"OPENAI_API_KEY=", "OPENAI_BASE_URL="}},
+	"dashboard": {meta: task1, spans: 20, run: scrapeDashboard,
+		env: []string{"OTEL_METRICS_EXPORTER=otlp,prometheus", "OTEL_EXPORTER_PROMETHEUS_HOST=127.0.0.1", "OTEL_EXPORTER_PROMETHEUS_PORT=0"}},
+	"llm": {meta: task1, spans: 2, env: []string{"OPENAI_API_KEY=", "OPENAI_BASE_URL="}},
 	"webservice": {meta: crs.Metadata{"round.id": "round-7", "task.id": "t-42", "team.id": "team-1"}, spans: 7,
 		env: []string{"CRS_ADDR=127.0.0.1:0", "CRS_API_USER=crs", "CRS_API_PASSWORD=s3cret"}, run: driveWebservice},
 }
@@ -170,4 +177,92 @@ func driveWebservice(t *testing.T, cmd *exec.Cmd, stdout *bufio.Scanner) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// scrapeDashboard scrapes the Prometheus endpoint of examples/dashboard at
+// work, its metrics exported over OTLP as well, until every metric of the
+// README's table is there with its type, parsed by Prometheus's own text
+// parser; the example then ends by itself.
+func scrapeDashboard(t *testing.T, _ *exec.Cmd, stdout *bufio.Scanner) {
+	t.Helper()
+	var addr string
+	for stdout.Scan() {
+		if a, ok := strings.CutPrefix(stdout.Text(), "dashboard: metrics at "); ok {
+			addr = a
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatal("the dashboard example did not say where its metrics are")
+	}
+	documented := documentedMetrics(t)
+	var missing []string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		families, err := scrapeText(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		missing = missing[:0]
+		for name, typ := range documented {
+			f, ok := families[name]
+			switch {
+			case !ok:
+				missing = append(missing, name)
+			case f.GetType() != typ:
+				t.Fatalf("%s: type %s, the README says %s", name, f.GetType(), typ)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+	}
+	t.Errorf("%s: no %v after 20 s", addr, missing)
+}
+
+// scrapeText gets the exposition of url and parses it.
+func scrapeText(url string) (map[string]*dto.MetricFamily, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(resp.Body)
+}
+
+// metricRow is a row of the README's table of metrics: the Prometheus
+// name in backquotes in its second column, the type in its third.
+var metricRow = regexp.MustCompile("^\\| `[a-z_.]+` \\| `([a-z_]+)` \\| ([a-z -]+)")
+
+// documentedMetrics returns the metrics of the README's table, by
+// Prometheus name, with the type the exposition gives them.
+func documentedMetrics(t *testing.T) map[string]dto.MetricType {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]dto.MetricType{
+		"histogram": dto.MetricType_HISTOGRAM, "counter": dto.MetricType_COUNTER,
+		"up-down counter": dto.MetricType_GAUGE, "gauge": dto.MetricType_GAUGE,
+	}
+	out := map[string]dto.MetricType{}
+	for line := range strings.Lines(string(b)) {
+		m := metricRow.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		typ, ok := types[strings.TrimSpace(m[2])]
+		if !ok {
+			t.Fatalf("README: metric %s of type %q", m[1], m[2])
+		}
+		out[m[1]] = typ
+	}
+	if len(out) < 12 {
+		t.Fatalf("README: %d metrics in the table, want at least 12", len(out))
+	}
+	return out
 }
