@@ -134,14 +134,14 @@ func loadDashboard(t *testing.T) dashboard {
 // dashboardMetrics are the series the panels are made of: each
 // must be queried by some expression of the dashboard.
 var dashboardMetrics = []string{
-	"crstel_action_duration_seconds_count",           // actions by category and outcome
-	"crstel_action_duration_seconds_bucket",          // p50/p95 by category
-	"crstel_actions_open",                            // open actions
-	"crstel_actions_overdue",                         // overdue actions
-	"crstel_spans_lost_total",                        // spans lost
-	"crstel_cost_llm_tokens_total",                   // LLM tokens by model
-	"crstel_cost_llm_total",                          // LLM cost by model
-	"crstel_cost_cpu_seconds_total",                  // CPU by category
+	"crstel_action_duration_seconds_count",         // actions by category and outcome
+	"crstel_action_duration_seconds_bucket",        // p50/p95 by category
+	"crstel_actions_open",                          // open actions
+	"crstel_actions_overdue",                       // overdue actions
+	"crstel_spans_lost_total",                      // spans lost
+	"crstel_cost_llm_tokens_total",                 // LLM tokens by model
+	"crstel_cost_llm_total",                        // LLM cost by model
+	"crstel_cost_cpu_seconds_total",                // CPU by category
 	"otelcol_processor_crs_conformance_violations", // conformance violations by service and rule
 }
 
