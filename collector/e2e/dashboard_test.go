@@ -131,8 +131,8 @@ func loadDashboard(t *testing.T) dashboard {
 	return d
 }
 
-// dashboardMetrics are the series the issue's panels are made of: each
-// must be queried by some expression of the dashboard.
+// dashboardMetrics are the series of the panels the dashboard must have:
+// each must be queried by some expression of it.
 var dashboardMetrics = []string{
 	"crstel_action_duration_seconds_count",         // actions by category and outcome
 	"crstel_action_duration_seconds_bucket",        // p50/p95 by category
@@ -250,6 +250,15 @@ func TestDashboard(t *testing.T) {
 			strings.Contains(line, `service_name="dashboard-example"`) && strings.Contains(line, `level="violation"`) {
 			t.Errorf("crstelcol found examples/dashboard's telemetry in violation: %s", line)
 		}
+	}
+
+	// The check can fail: Prometheus refuses a broken expression, and
+	// finds no series for a metric nobody sends.
+	if _, err := prom.queryRange("sum(crstel_actions_open", begin, end, scrapeInterval); err == nil {
+		t.Error("prometheus accepted a broken expression")
+	}
+	if series, err := prom.queryRange("crstel_no_such_metric", begin, end, scrapeInterval); err != nil || len(series) != 0 {
+		t.Errorf("a metric nobody sends: %d series, %v; want none and no error", len(series), err)
 	}
 
 	var panels []panelData
