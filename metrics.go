@@ -121,13 +121,21 @@ func (r *durationRecorder) record(a *watchdog.Action) {
 	if !ok {
 		opts = r.invalid
 	}
-	outcome := 0
+	outcome, d := 0, time.Since(start)
 	if o, ok := a.Owner.(pipeline.Owner); ok {
-		if s := o.ReadOnly(); s != nil && s.Status().Code == codes.Error {
-			outcome = 1
+		if s := o.ReadOnly(); s != nil {
+			if s.Status().Code == codes.Error {
+				outcome = 1
+			}
+			// The span's own times, when it has ended: exact also for an
+			// action whose span was ended through the span itself, which
+			// the watchdog notices later.
+			if end := s.EndTime(); !end.IsZero() {
+				d = end.Sub(s.StartTime())
+			}
 		}
 	}
-	r.hist.Record(context.Background(), time.Since(start).Seconds(), opts[outcome]...)
+	r.hist.Record(context.Background(), d.Seconds(), opts[outcome]...)
 }
 
 // newMetricReader returns the reader of Setup's meter provider: the one of

@@ -383,6 +383,46 @@ func TestActionDurationAbandoned(t *testing.T) {
 	}
 }
 
+// TestActionDurationSpanEnded: an action whose span was ended through the
+// span itself (trace.SpanFromContext), not the one Action returned, is
+// counted once, when the watchdog finds it ended, with its span's duration.
+func TestActionDurationSpanEnded(t *testing.T) {
+	isolate(t)
+	reader := sdkmetric.NewManualReader()
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	startSetup(t, crstel.WithMetricReader(reader), crstel.WithoutJournal(), crstel.WithWatchdogInterval(10*time.Millisecond))
+	ctx, _ := crstel.Action(context.Background(), crs.Testing, "run_tests", nil)
+	trace.SpanFromContext(ctx).SetStatus(codes.Error, "3 failed")
+	trace.SpanFromContext(ctx).End()
+	ended := time.Now()
+	var count uint64
+	var sum float64
+	for deadline := time.Now().Add(10 * time.Second); count == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if m.Name != crstel.MetricActionDuration {
+					continue
+				}
+				for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+					if o, _ := dp.Attributes.Value("crstel.action.outcome"); o.AsString() == "error" {
+						count, sum = dp.Count, dp.Sum
+					}
+				}
+			}
+		}
+	}
+	if count != 1 {
+		t.Fatalf("after %s: %d actions counted as errors, want 1", time.Since(ended), count)
+	}
+	if sum <= 0 || sum > 0.1 {
+		t.Errorf("duration %v s, want the span's own (well under 0.1 s), not the time until the watchdog found it ended", sum)
+	}
+}
+
 // durationExporter is a metric exporter that keeps the counts of
 // crstel.action.duration of the last export, by category/outcome.
 type durationExporter struct {

@@ -81,8 +81,9 @@ type Config struct {
 	// means none.
 	Lifecycle log.Logger
 	// OnEnd, if not nil, is called with each action (not an operation
-	// inside one) that ends through Ended, before it is forgotten: for
-	// the duration metric.
+	// inside one) that ends through Ended, before it is forgotten, or
+	// whose span the watchdog finds ended without Ended: for the duration
+	// metric.
 	OnEnd func(a *watchdog.Action)
 }
 
@@ -204,18 +205,27 @@ func (p *Pipeline) Track(ctx context.Context, a *watchdog.Action, id trace.SpanI
 // Ended forgets a tracked action or operation that ended, and journals its
 // end (see journalEnd).
 func (p *Pipeline) Ended(a *watchdog.Action) {
+	// Removed first: of Ended and the watchdog finding the span ended
+	// (forgotten), only the one that removes the action counts it.
+	tracked, noted := p.wd.Remove(a)
+	if !tracked {
+		return
+	}
 	if p.onEnd != nil && a.Op == "" {
 		p.onEnd(a)
 	}
-	if tracked, noted := p.wd.Remove(a); tracked {
-		p.journalEnd(a, noted)
-	}
+	p.journalEnd(a, noted)
 }
 
 // forgotten is called by the watchdog with an action whose span ended
 // without Ended being called (the span was ended through
-// trace.SpanFromContext, say).
-func (p *Pipeline) forgotten(a *watchdog.Action, noted bool) { p.journalEnd(a, noted) }
+// trace.SpanFromContext, say): it is counted by OnEnd then, and journaled.
+func (p *Pipeline) forgotten(a *watchdog.Action, noted bool) {
+	if p.onEnd != nil && a.Op == "" {
+		p.onEnd(a)
+	}
+	p.journalEnd(a, noted)
+}
 
 // journalEnd journals the end of a if the journal wrote its start (noted),
 // or if it failed or was cancelled: the journal never sees a short action
