@@ -74,6 +74,13 @@ type trackedAction struct {
 	tracked
 }
 
+// withLazy is an action and the lazyBaggage of the context it was started
+// in, in one allocation.
+type withLazy[A actionCtx | trackedAction] struct {
+	action A
+	bag    lazyBaggage
+}
+
 type actionKey struct{}
 
 func (a *actionCtx) Value(key any) any {
@@ -256,12 +263,12 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 		ctx = context.Background()
 	}
 	enclosing := actionFrom(ctx)
-	t, tctx, invalid, leftOut := withMeta(ctx, taskFrom(ctx), meta)
+	t, tctx, deferred, invalid, leftOut := withMeta(ctx, taskFrom(ctx), meta, true)
 	// The mandatory attributes and the task's, made once per task, category
 	// and name: a pair seen before is valid.
-	owner, taskAttrs := &noTask, []attribute.KeyValue(nil)
+	owner := &noTask
 	if t != nil {
-		owner, taskAttrs = t, t.attrs
+		owner = t
 	}
 	so, known := owner.starts.lookup(category, name)
 	if !known {
@@ -274,7 +281,7 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 			problems = append(problems, err)
 			name, valid = crs.SanitizeName(name), false
 		}
-		so = owner.starts.make(category, name, taskAttrs, valid)
+		so = owner.starts.make(category, name, owner, valid)
 	}
 	if invalid != nil {
 		problems = append(problems, invalid)
@@ -285,14 +292,29 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 		cfg = newActionConfig(opts)
 	}
 	tc := tracerFor(ctx, enclosing, cfg.tp)
+	// One allocation for the action, the pipeline's record of it, and the
+	// context that adds the task's baggage when it is deferred.
 	var a *actionCtx
 	var w *tracked
-	if tc.pipeline != nil {
-		// One allocation for the action and the pipeline's record of it.
+	var lazy *lazyBaggage
+	switch {
+	case tc.pipeline != nil && deferred:
+		x := &withLazy[trackedAction]{}
+		a, w, lazy = &x.action.actionCtx, &x.action.tracked, &x.bag
+	case tc.pipeline != nil:
 		aw := &trackedAction{}
 		a, w = &aw.actionCtx, &aw.tracked
-	} else {
+	case deferred:
+		x := &withLazy[actionCtx]{}
+		a, lazy = &x.action, &x.bag
+	default:
 		a = &actionCtx{}
+	}
+	if lazy != nil {
+		// The parent span above the lazyBaggage, where the tracer finds
+		// it without making the baggage.
+		lazy.Context, lazy.t = tctx, t
+		tctx = trace.ContextWithSpan(lazy, trace.SpanFromContext(tctx))
 	}
 	a.Context, a.task, a.tc, a.parent = tctx, t, tc, enclosing
 	a.category, a.name = string(category), name
@@ -340,7 +362,9 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 		if enclosing != nil && enclosing.w != nil {
 			outer = &enclosing.w.Action
 		}
-		if p.Track(tctx, &w.Action, span.SpanContext().SpanID(), outer) {
+		// ctx, not tctx: the same deadline and goroutine labels, and asking
+		// tctx for the labels would make a lazyBaggage's baggage.
+		if p.Track(ctx, &w.Action, span.SpanContext().SpanID(), outer) {
 			a.w = w
 		}
 	}

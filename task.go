@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
@@ -30,11 +31,77 @@ const taskProperty = actionref.TaskProperty
 // WithTask or Action made, its W3C baggage.
 type task struct {
 	attrs []attribute.KeyValue
+	// withRoom is attrs with two entries in front, nil if attrs was not
+	// made so: the attributes of the first (category, name) pair the
+	// task's actions start with, written there by the one that claims the
+	// pair (see startOptions.make).
+	withRoom []attribute.KeyValue
 	// bag is the task's members as baggage, alone, within a header's
-	// limits; bagInvalid and leftOut are what building it found.
-	bag                 baggage.Baggage
-	bagInvalid, leftOut error
-	starts              startOptions
+	// limits, made once (see task.baggage); bagProblems is what building
+	// it finds, known when the task is made: nil if nothing.
+	bag         atomic.Pointer[taskBaggage]
+	bagProblems *baggageProblems
+	starts      startOptions
+}
+
+// baggageProblems is what making a task's baggage found: invalid names
+// the entries that cannot travel in baggage, leftOut those that did not
+// fit (see withTaskBaggage).
+type baggageProblems struct{ invalid, leftOut error }
+
+// baggageErrors returns the problems of t's baggage: invalid entries,
+// and those left out.
+func (t *task) baggageErrors() (invalid, leftOut error) {
+	if p := t.bagProblems; p != nil {
+		return p.invalid, p.leftOut
+	}
+	return nil, nil
+}
+
+// taskBaggage is the W3C baggage of a task, and context.Background with
+// it: the context of a worker's actions, often.
+type taskBaggage struct {
+	bag        baggage.Baggage
+	background context.Context // nil if bag is empty
+}
+
+// on returns ctx, which has no baggage, with tb's.
+func (tb *taskBaggage) on(ctx context.Context) context.Context {
+	switch {
+	case tb.background != nil && ctx == context.Background():
+		return tb.background
+	case tb.bag.Len() > 0:
+		return baggage.ContextWithBaggage(ctx, tb.bag)
+	}
+	return ctx
+}
+
+// baggage returns t's baggage, made on first use: for an interned task
+// whose baggage surely fits (see intern), which has no problems to report;
+// those of another were found, and kept in bagProblems, when it was made.
+func (t *task) baggage() *taskBaggage {
+	if tb := t.bag.Load(); tb != nil {
+		return tb
+	}
+	b, invalid, leftOut := withTaskBaggage(baggage.Baggage{}, t.attrs)
+	if err := errors.Join(invalid, leftOut); err != nil {
+		// Not expected: baggageFits said the members fit and are tokens.
+		otel.Handle(err)
+	}
+	return t.setBaggage(b)
+}
+
+// setBaggage makes b t's baggage, unless t has one already, and returns
+// t's.
+func (t *task) setBaggage(b baggage.Baggage) *taskBaggage {
+	tb := &taskBaggage{bag: b}
+	if b.Len() > 0 {
+		tb.background = baggage.ContextWithBaggage(context.Background(), b)
+	}
+	if !t.bag.CompareAndSwap(nil, tb) {
+		return t.bag.Load()
+	}
+	return tb
 }
 
 // taskKey is the context key of the task.
@@ -108,7 +175,7 @@ func WithTask(ctx context.Context, meta crs.Metadata) context.Context {
 		ctx = context.Background()
 	}
 	parent := taskFrom(ctx)
-	t, bctx, invalid, leftOut := withMeta(ctx, parent, meta)
+	t, bctx, _, invalid, leftOut := withMeta(ctx, parent, meta, false)
 	violation.Report(ctx, errors.Join(invalid, leftOut))
 	if t == parent {
 		return ctx
@@ -123,30 +190,46 @@ func WithTask(ctx context.Context, meta crs.Metadata) context.Context {
 // Metadata passed again and again (as the TaskDetail's map is, action after
 // action) is found in a small table of recent tasks, so that its task,
 // baggage and start options are made once.
-func withMeta(ctx context.Context, parent *task, meta crs.Metadata) (*task, context.Context, error, error) {
+//
+// If mayDefer is true, the baggage of metadata seen for the first time, in
+// a context without other metadata or baggage, is not made: deferred is
+// then true, the returned context is ctx, and the caller adds the task's
+// baggage with a lazyBaggage, which makes it only if asked for it. Action
+// does, since the context of an action with fresh metadata is seldom asked
+// for its baggage.
+func withMeta(ctx context.Context, parent *task, meta crs.Metadata, mayDefer bool) (_ *task, _ context.Context, deferred bool, invalid, leftOut error) {
 	switch {
 	case len(meta) == 0:
-		return parent, ctx, nil, nil
+		return parent, ctx, false, nil, nil
 	case parent != nil && parent.has(meta):
-		return parent, ctx, nil, nil
+		return parent, ctx, false, nil, nil
 	}
 	if parent == nil {
 		if b := baggage.FromContext(ctx); b.Len() == 0 {
-			e := intern(meta)
+			e, made := intern(meta)
+			t := &e.t
+			tb := t.bag.Load()
 			switch {
-			case e.background != nil && ctx == context.Background():
-				ctx = e.background
-			case e.t.bag.Len() > 0:
-				ctx = baggage.ContextWithBaggage(ctx, e.t.bag)
+			case tb == nil && made && mayDefer:
+				// Metadata seen for the first time, fresh on each call
+				// perhaps: its baggage is made only if the context is
+				// asked for it.
+				deferred = true
+			default:
+				if tb == nil {
+					tb = t.baggage() // metadata given again: made once
+				}
+				ctx = tb.on(ctx)
 			}
-			return e.t, ctx, errors.Join(e.invalid, e.t.bagInvalid), e.t.leftOut
+			bagInvalid, leftOut := t.baggageErrors()
+			return t, ctx, deferred, errors.Join(e.invalid(), bagInvalid), leftOut
 		}
 	}
 	// Metadata added to other metadata, or to a context with other baggage.
-	invalid := meta.Validate()
+	invalid = meta.Validate()
 	t := &task{attrs: mergeAttrs(parent, meta)}
 	b, bagInvalid, leftOut := withTaskBaggage(baggage.FromContext(ctx), t.attrs)
-	return t, baggage.ContextWithBaggage(ctx, b), errors.Join(invalid, bagInvalid), leftOut
+	return t, baggage.ContextWithBaggage(ctx, b), false, errors.Join(invalid, bagInvalid), leftOut
 }
 
 // mergeAttrs returns the attributes of parent's metadata with meta's added,
@@ -211,13 +294,23 @@ func taskFrom(ctx context.Context) *task {
 // internEntry is a task made from metadata given as it was, for a context
 // without other metadata or baggage.
 type internEntry struct {
-	hash    uint64
-	given   []attribute.KeyValue // the metadata as given, sorted by key
-	t       *task
-	invalid error // what Validate found in it
-	// background is context.Background with the task's baggage, made
-	// once: the context of a worker's actions, often.
-	background context.Context
+	hash uint64
+	bad  *invalidMeta // nil if the metadata is valid
+	t    task         // in the same allocation
+}
+
+// invalidMeta is invalid metadata, as given, and what Validate found in it.
+type invalidMeta struct {
+	given []attribute.KeyValue
+	err   error
+}
+
+// invalid returns what Validate found in e's metadata.
+func (e *internEntry) invalid() error {
+	if e.bad == nil {
+		return nil
+	}
+	return e.bad.err
 }
 
 // interned holds the tasks of the metadata given most recently: a table
@@ -231,46 +324,164 @@ var (
 
 var internSeed = maphash.MakeSeed()
 
-// intern returns the entry of meta, made on first use: its task, with its
-// baggage, and what Validate found.
-func intern(meta crs.Metadata) *internEntry {
-	if e := lastInterned.Load(); e != nil && e.matches(meta) {
-		return e
+// intern returns the entry of meta, made on first use (made is then true):
+// its task and what Validate found. The task's baggage is made then only if
+// it may not fit in a header or has entries that cannot travel (so that
+// what is left out is known, and reported, at once); else on first use
+// (see task.baggage).
+func intern(meta crs.Metadata) (e *internEntry, made bool) {
+	// The entries are taken as attributes in kvs, for a miss, which then
+	// need not range over meta again (small metadata only: buf stays on
+	// the stack).
+	var buf [8]attribute.KeyValue
+	kvs := buf[:0]
+	last := lastInterned.Load()
+	switch {
+	case last == nil:
+	case last.bad == nil && len(meta) == len(last.t.attrs) && len(meta) <= len(buf):
+		// The keys of the metadata given last, usually, if not its
+		// values: looked up in its key order, which kvs then has.
+		differs := false
+		for i, kv := range last.t.attrs {
+			v, ok := meta[string(kv.Key)]
+			if !ok { // other keys
+				differs, kvs = true, kvs[:0]
+				break
+			}
+			if !differs && v == kv.Value.AsString() {
+				continue
+			}
+			if !differs {
+				differs = true
+				kvs = append(kvs, last.t.attrs[:i]...)
+			}
+			kvs = append(kvs, attribute.String(string(kv.Key), v))
+		}
+		if !differs {
+			return last, false
+		}
+	case last.matches(meta):
+		return last, false
 	}
+	sorted := len(kvs) == len(meta)
 	var h uint64
-	for k, v := range meta {
-		// The sum does not depend on the order of the map's iteration.
-		h += maphash.String(internSeed, k)*31 ^ maphash.String(internSeed, v)
+	if sorted {
+		for _, kv := range kvs {
+			h += maphash.String(internSeed, kv.Value.AsString())
+		}
+	} else {
+		for k, v := range meta {
+			// The sum does not depend on the order of the map's
+			// iteration. Values alone: the keys are usually the same
+			// from task to task, and matches tells metadata of the same
+			// sum apart.
+			h += maphash.String(internSeed, v)
+			if len(kvs) < len(buf) {
+				kvs = append(kvs, attribute.String(k, v))
+			}
+		}
 	}
 	slot := &interned[h%uint64(len(interned))]
 	if e := slot.Load(); e != nil && e.hash == h && e.matches(meta) {
 		lastInterned.Store(e)
-		return e
+		return e, false
 	}
-	e := &internEntry{hash: h, invalid: meta.Validate()}
-	e.t = &task{attrs: meta.Attributes()}
-	e.given = e.t.attrs // valid metadata is its attributes
-	if e.invalid != nil {
-		e.given = make([]attribute.KeyValue, 0, len(meta))
+	if err := meta.Validate(); err == nil {
+		// Valid metadata is its attributes as they are, sorted, made
+		// here with room in front for an action's category and name.
+		var room []attribute.KeyValue
+		e, room = newEntry(len(meta))
+		e.t.withRoom = room[:2]
+		if len(kvs) == len(meta) {
+			if !sorted {
+				sortByKey(kvs) // on the stack: cheaper than on the heap
+			}
+			e.t.withRoom = append(e.t.withRoom, kvs...)
+		} else {
+			for k, v := range meta {
+				e.t.withRoom = append(e.t.withRoom, attribute.String(k, v))
+			}
+			sortByKey(e.t.withRoom[2:])
+		}
+		e.t.attrs = e.t.withRoom[2:]
+	} else {
+		e = &internEntry{}
+		e.t.attrs = meta.Attributes()
+		e.bad = &invalidMeta{given: make([]attribute.KeyValue, 0, len(meta)), err: err}
 		for k, v := range meta {
-			e.given = append(e.given, attribute.String(k, v))
+			e.bad.given = append(e.bad.given, attribute.String(k, v))
 		}
 	}
-	e.t.bag, e.t.bagInvalid, e.t.leftOut = withTaskBaggage(baggage.Baggage{}, e.t.attrs)
-	if e.t.bag.Len() > 0 {
-		e.background = baggage.ContextWithBaggage(context.Background(), e.t.bag)
+	e.hash = h
+	if len(e.t.attrs) == 0 || !baggageFits(e.t.attrs) {
+		b, invalid, leftOut := withTaskBaggage(baggage.Baggage{}, e.t.attrs)
+		if invalid != nil || leftOut != nil {
+			e.t.bagProblems = &baggageProblems{invalid, leftOut}
+		}
+		e.t.setBaggage(b)
 	}
 	slot.Store(e)
 	lastInterned.Store(e)
-	return e
+	return e, true
+}
+
+// newEntry returns a new entry and an empty slice with room for n+2
+// attributes, in one allocation if n is small, as metadata usually is.
+func newEntry(n int) (*internEntry, []attribute.KeyValue) {
+	type kv = attribute.KeyValue
+	switch n {
+	case 1:
+		x := new(struct {
+			internEntry
+			room [3]kv
+		})
+		return &x.internEntry, x.room[:0]
+	case 2:
+		x := new(struct {
+			internEntry
+			room [4]kv
+		})
+		return &x.internEntry, x.room[:0]
+	case 3:
+		x := new(struct {
+			internEntry
+			room [5]kv
+		})
+		return &x.internEntry, x.room[:0]
+	case 4:
+		x := new(struct {
+			internEntry
+			room [6]kv
+		})
+		return &x.internEntry, x.room[:0]
+	}
+	return &internEntry{}, make([]kv, 0, n+2)
+}
+
+// sortByKey sorts kvs by key: by insertion if they are few, as metadata
+// usually is.
+func sortByKey(kvs []attribute.KeyValue) {
+	if len(kvs) > 12 {
+		slices.SortFunc(kvs, func(a, b attribute.KeyValue) int { return strings.Compare(string(a.Key), string(b.Key)) })
+		return
+	}
+	for i := 1; i < len(kvs); i++ {
+		for j := i; j > 0 && kvs[j].Key < kvs[j-1].Key; j-- {
+			kvs[j], kvs[j-1] = kvs[j-1], kvs[j]
+		}
+	}
 }
 
 // matches reports whether meta is the metadata e was made from.
 func (e *internEntry) matches(meta crs.Metadata) bool {
-	if len(meta) != len(e.given) {
+	given := e.t.attrs // valid metadata is its attributes
+	if e.bad != nil {
+		given = e.bad.given
+	}
+	if len(meta) != len(given) {
 		return false
 	}
-	for _, kv := range e.given {
+	for _, kv := range given {
 		if v, ok := meta[string(kv.Key)]; !ok || v != kv.Value.AsString() {
 			return false
 		}
@@ -285,12 +496,15 @@ func (e *internEntry) matches(meta crs.Metadata) bool {
 // would escape to the heap). Only valid pairs are kept, so a pair found
 // needs no validation. Names are low-cardinality by design; past
 // maxStartOptions pairs, options are made for each action. The first pair
-// a task is used with costs nothing to keep, so a task used once (fresh
-// metadata on every call) pays for its option alone.
+// a task is used with costs nothing to keep: its option is held here, and
+// its attributes are the task's, in the room made in front of them (see
+// task.withRoom), so that a task used once (fresh metadata on every call)
+// makes nothing but the option.
 type startOptions struct {
-	// first is the first valid pair: written once by the caller that
-	// claims it, read once set says so.
-	first          startOption
+	// first is the first valid pair, and firstOpt its option: written
+	// once by the caller that claims it, read once set says so.
+	first          startKey
+	firstOpt       [1]trace.SpanStartOption
 	claimed, isSet atomic.Bool
 	last           atomic.Pointer[startOption] // the other pair used last
 	m              atomic.Pointer[map[startKey][]trace.SpanStartOption]
@@ -312,8 +526,8 @@ const maxStartOptions = 256
 // or nil and false.
 func (s *startOptions) lookup(category crs.Category, name string) ([]trace.SpanStartOption, bool) {
 	key := startKey{category, name}
-	if s.isSet.Load() && s.first.startKey == key {
-		return s.first.opts, true
+	if s.isSet.Load() && s.first == key {
+		return s.firstOpt[:], true
 	}
 	if l := s.last.Load(); l != nil && l.startKey == key {
 		return l.opts, true
@@ -328,19 +542,28 @@ func (s *startOptions) lookup(category crs.Category, name string) ([]trace.SpanS
 }
 
 // make returns the start options of an action of category and name with
-// the task attributes attrs (those of the task owning s), and keeps them if
-// the pair is valid.
-func (s *startOptions) make(category crs.Category, name string, attrs []attribute.KeyValue, valid bool) []trace.SpanStartOption {
+// the attributes of t (the task owning s), and keeps them if the pair is
+// valid.
+func (s *startOptions) make(category crs.Category, name string, t *task, valid bool) []trace.SpanStartOption {
 	key := startKey{category, name}
-	kvs := make([]attribute.KeyValue, 0, 2+len(attrs))
-	kvs = append(kvs, crs.ActionCategory(category), crs.ActionName(name))
-	opts := []trace.SpanStartOption{trace.WithAttributes(append(kvs, attrs...)...)}
-	if !valid {
-		return opts
-	}
-	if s.claimed.CompareAndSwap(false, true) {
-		s.first = startOption{key, opts}
+	if valid && s.claimed.CompareAndSwap(false, true) {
+		// The first valid pair: its attributes in the task's room, if it
+		// has some; nobody else writes there, nor reads before isSet.
+		kvs := t.withRoom
+		if kvs == nil {
+			kvs = make([]attribute.KeyValue, 2, 2+len(t.attrs))
+			kvs = append(kvs, t.attrs...)
+		}
+		kvs[0], kvs[1] = crs.ActionCategory(category), crs.ActionName(name)
+		s.firstOpt[0] = trace.WithAttributes(kvs...)
+		s.first = key
 		s.isSet.Store(true)
+		return s.firstOpt[:]
+	}
+	kvs := make([]attribute.KeyValue, 0, 2+len(t.attrs))
+	kvs = append(kvs, crs.ActionCategory(category), crs.ActionName(name))
+	opts := []trace.SpanStartOption{trace.WithAttributes(append(kvs, t.attrs...)...)}
+	if !valid {
 		return opts
 	}
 	m := s.m.Load()
@@ -417,6 +640,63 @@ func withTaskBaggage(b baggage.Baggage, attrs []attribute.KeyValue) (_ baggage.B
 		return b, errors.Join(append(errs, err)...), nil
 	}
 	return out, errors.Join(errs...), leftOutError(left)
+}
+
+// baggageFits reports whether the task members attrs, alone, surely fit in
+// a baggage header (counting each value's bytes as escaped) and all have
+// keys that can travel: withTaskBaggage then finds nothing to report.
+func baggageFits(attrs []attribute.KeyValue) bool {
+	if len(attrs) > baggageMaxMembers {
+		return false
+	}
+	total := 0
+	for _, kv := range attrs {
+		if !baggageToken(string(kv.Key)) {
+			return false
+		}
+		n := len(kv.Key) + 1 + 3*len(kv.Value.AsString()) + 1 + len(taskProperty)
+		if n > baggageMaxMemberBytes {
+			return false
+		}
+		total += n + 1 // and a comma
+	}
+	return total <= baggageMaxBytes
+}
+
+// lazyBaggage is Context (which has no baggage) with the W3C baggage of
+// task t, made the first time the context is asked for a value by a key
+// that is not one of crstel's: any other key may be the baggage's, so that
+// whatever it is asked, it answers as Context with the baggage would. A
+// context is seldom asked for its baggage but by a propagator: the context
+// of an action with metadata never seen before (fresh on each call, say)
+// makes none if it reaches no propagator.
+//
+// A span started from it would ask it for its parent span and so make the
+// baggage: Action starts its span from a context that holds the parent
+// span above it (trace.ContextWithSpan), where the tracer finds it. It is
+// allocated with the action (see withLazy).
+type lazyBaggage struct {
+	context.Context
+	t    *task
+	with atomic.Pointer[context.Context] // Context with the baggage, once made
+}
+
+func (c *lazyBaggage) Value(key any) any {
+	switch key.(type) {
+	case actionKey, taskKey, actionref.Key:
+		return c.Context.Value(key)
+	}
+	return c.withBaggage().Value(key)
+}
+
+// withBaggage returns Context with t's baggage, made on first use.
+func (c *lazyBaggage) withBaggage() context.Context {
+	if p := c.with.Load(); p != nil {
+		return *p
+	}
+	ctx := c.t.baggage().on(c.Context)
+	c.with.CompareAndSwap(nil, &ctx)
+	return *c.with.Load()
 }
 
 // taskProperties returns the property that marks task members.

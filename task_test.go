@@ -1,0 +1,285 @@
+package crstel_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/crstel/crstel"
+	"github.com/crstel/crstel/crs"
+	"github.com/crstel/crstel/crsteltest"
+)
+
+// freshMeta returns task metadata no other test gives: metadata seen for
+// the first time, whose baggage Action makes only when asked for it.
+func freshMeta(t *testing.T) crs.Metadata {
+	t.Helper()
+	n := freshCount.Add(1)
+	id := strings.NewReplacer("/", ".", " ", "_").Replace(t.Name())
+	return crs.Metadata{"round.id": fmt.Sprintf("round-%d", n), "task.id": fmt.Sprintf("%s-%d", id, n), "team.id": "team-1"}
+}
+
+var freshCount atomic.Int64
+
+// wantTaskBaggage checks that the baggage of ctx has the entries of meta as
+// task members, and that the W3C propagator carries them to another
+// process.
+func wantTaskBaggage(t *testing.T, ctx context.Context, meta crs.Metadata) {
+	t.Helper()
+	b := baggage.FromContext(ctx)
+	for k, v := range meta {
+		m := b.Member(k)
+		if m.Value() != v {
+			t.Errorf("baggage member %s = %q, want %q", k, m.Value(), v)
+		}
+		if len(m.Properties()) != 1 || m.Properties()[0].Key() != "crstel.task" {
+			t.Errorf("baggage member %s has properties %v, want crstel.task", k, m.Properties())
+		}
+	}
+	carrier := propagation.MapCarrier{}
+	w3c.Inject(ctx, carrier)
+	if got := crstel.Task(w3c.Extract(context.Background(), carrier)); !maps.Equal(got, meta) {
+		t.Errorf("the other process received task %v (header %q), want %v", got, carrier.Get("baggage"), meta)
+	}
+}
+
+// TestActionFreshMetadataBaggage: the context of an action with metadata
+// never given before carries the task in its baggage, however it is asked
+// for it: directly, through the contexts derived from it, and through the
+// propagator; with or without a parent span.
+func TestActionFreshMetadataBaggage(t *testing.T) {
+	t.Parallel()
+	type key struct{}
+	tests := []struct {
+		name   string
+		parent func(context.Context) context.Context
+		derive func(context.Context) context.Context
+	}{
+		{name: "root action"},
+		{name: "child of a span", parent: func(ctx context.Context) context.Context {
+			ctx, span := sdktrace.NewTracerProvider().Tracer("t").Start(ctx, "parent")
+			span.End()
+			return ctx
+		}},
+		{name: "child of a remote span", parent: func(ctx context.Context) context.Context {
+			return trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+				TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled, Remote: true}))
+		}},
+		{name: "a cancelable parent", parent: func(ctx context.Context) context.Context {
+			ctx, cancel := context.WithCancel(ctx)
+			t.Cleanup(cancel)
+			return ctx
+		}},
+		{name: "derived with a value", derive: func(ctx context.Context) context.Context {
+			return context.WithValue(ctx, key{}, 1)
+		}},
+		{name: "derived with a cancel", derive: func(ctx context.Context) context.Context {
+			ctx, cancel := context.WithCancel(ctx)
+			t.Cleanup(cancel)
+			return ctx
+		}},
+		{name: "a span inside the action", derive: func(ctx context.Context) context.Context {
+			ctx, span := sdktrace.NewTracerProvider().Tracer("third-party").Start(ctx, "GET")
+			span.End()
+			return ctx
+		}},
+		{name: "an action inside the action", derive: func(ctx context.Context) context.Context {
+			ctx, span := crstel.Action(ctx, crs.Testing, "run_unit_tests", nil)
+			span.End()
+			return ctx
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := crsteltest.NewRecorder(t)
+			ctx := rec.Context(t.Context())
+			if tt.parent != nil {
+				ctx = tt.parent(ctx)
+			}
+			parent := trace.SpanContextFromContext(ctx)
+			meta := freshMeta(t)
+			ctx, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", meta)
+			if tt.derive != nil {
+				ctx = tt.derive(ctx)
+			}
+			wantTaskBaggage(t, ctx, meta)
+			span.End()
+
+			s := one(t, rec.Ended(), "generate_patch")
+			if got := s.Parent(); !got.Equal(parent) && parent.IsValid() {
+				t.Errorf("action's parent = %v, want %v", got, parent)
+			}
+			if got := s.Parent().IsValid(); got != parent.IsValid() {
+				t.Errorf("action has a parent: %t, want %t", got, parent.IsValid())
+			}
+			crsteltest.AssertConforms(t, rec.Ended(), crsteltest.WantMetadata(meta))
+		})
+	}
+}
+
+// TestActionFreshMetadataBaggageConcurrent: the context of an action with
+// fresh metadata may be asked for its baggage by many goroutines at once.
+func TestActionFreshMetadataBaggageConcurrent(t *testing.T) {
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	meta := freshMeta(t)
+	ctx, span := crstel.Action(rec.Context(t.Context()), crs.Fuzzing, "fuzz_target", meta)
+	defer span.End()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { wantTaskBaggage(t, ctx, meta) })
+	}
+	wg.Wait()
+}
+
+// baggageSeen records the task.id baggage member of the parent context of
+// each span it sees start, as a processor that copies baggage to spans
+// (such as contrib's baggagecopy) reads it, and as a sampler does.
+type baggageSeen struct {
+	mu   sync.Mutex
+	seen map[string]string // span name → task.id in its parent's baggage
+}
+
+func (b *baggageSeen) note(ctx context.Context, name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.seen == nil {
+		b.seen = map[string]string{}
+	}
+	b.seen[name] = baggage.FromContext(ctx).Member("task.id").Value()
+}
+
+func (b *baggageSeen) get(name string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.seen[name]
+}
+
+type baggageProcessor struct{ *baggageSeen }
+
+func (p baggageProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
+	p.note(parent, s.Name())
+}
+func (baggageProcessor) OnEnd(sdktrace.ReadOnlySpan)      {}
+func (baggageProcessor) Shutdown(context.Context) error   { return nil }
+func (baggageProcessor) ForceFlush(context.Context) error { return nil }
+
+type baggageSampler struct{ *baggageSeen }
+
+func (s baggageSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	s.note(p.ParentContext, p.Name)
+	return sdktrace.AlwaysSample().ShouldSample(p)
+}
+func (baggageSampler) Description() string { return "baggageSampler" }
+
+// TestActionFreshMetadataBaggageAtStart: samplers and span processors that
+// read the baggage of the parent context find the task in it at the start
+// of the action's own span and of the spans inside it.
+func TestActionFreshMetadataBaggageAtStart(t *testing.T) {
+	t.Parallel()
+	sampled, processed := &baggageSeen{}, &baggageSeen{}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(baggageSampler{sampled}),
+		sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()), sdktrace.WithSpanProcessor(baggageProcessor{processed}))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+
+	meta := freshMeta(t)
+	ctx, span := crstel.Action(t.Context(), crs.Building, "compile_source_code", meta, crstel.WithTracerProvider(tp))
+	_, child := tp.Tracer("third-party").Start(ctx, "child")
+	child.End()
+	span.End()
+	for _, name := range []string{"compile_source_code", "child"} {
+		if got := sampled.get(name); got != meta["task.id"] {
+			t.Errorf("the sampler found task.id %q in the baggage at the start of %s, want %q", got, name, meta["task.id"])
+		}
+		if got := processed.get(name); got != meta["task.id"] {
+			t.Errorf("the processor found task.id %q in the baggage at the start of %s, want %q", got, name, meta["task.id"])
+		}
+	}
+}
+
+// TestActionMetadataGivenAgain: metadata given to action after action, by
+// the same map or an equal one, reaches each action's span and baggage;
+// the caller may change its map afterwards.
+func TestActionMetadataGivenAgain(t *testing.T) {
+	t.Parallel()
+	rec := crsteltest.NewRecorder(t)
+	meta := freshMeta(t)
+	want := maps.Clone(meta)
+	for i := range 3 {
+		given := meta
+		if i == 1 {
+			given = maps.Clone(meta)
+		}
+		ctx, span := crstel.Action(rec.Context(t.Context()), crs.Testing, fmt.Sprintf("run_tests_%d", i), given)
+		span.End()
+		wantTaskBaggage(t, ctx, want)
+		if got := crstel.Task(ctx); !maps.Equal(got, want) {
+			t.Errorf("action %d: Task = %v, want %v", i, got, want)
+		}
+	}
+	// The caller's map is not kept: changing it changes nothing made.
+	ctx, span := crstel.Action(rec.Context(t.Context()), crs.Testing, "run_tests_3", meta)
+	meta["task.id"] = "changed"
+	delete(meta, "round.id")
+	span.End()
+	wantTaskBaggage(t, ctx, want)
+	crsteltest.AssertConforms(t, rec.Ended(), crsteltest.WantMetadata(want))
+}
+
+// TestActionFreshMetadataLeftOut: fresh metadata too large for a baggage
+// header is reported at the action, as it is by WithTask, and the
+// action's baggage holds what fits.
+func TestActionFreshMetadataLeftOut(t *testing.T) {
+	rec := crsteltest.NewRecorder(t)
+	errs := crsteltest.CaptureErrors(t) // global: not in parallel
+	meta := freshMeta(t)
+	meta["task.notes"] = strings.Repeat("x", 4096)
+	ctx, span := crstel.Action(rec.Context(t.Context()), crs.Testing, "run_unit_tests", meta)
+	span.End()
+	if msgs := strings.Join(errs.Messages(), "\n"); !strings.Contains(msgs, `"task.notes"`) {
+		t.Errorf("reported %q, want task.notes named as left out", msgs)
+	}
+	ids := maps.Clone(meta)
+	delete(ids, "task.notes")
+	wantTaskBaggage(t, ctx, ids)
+	if m := baggage.FromContext(ctx).Member("task.notes"); m.Key() != "" {
+		t.Errorf("baggage has task.notes (%d bytes), want it left out", len(m.Value()))
+	}
+}
+
+// TestActionFreshMetadataPipeline: with Setup's pipeline (the watchdog
+// tracks the action), an action with fresh metadata is exported with it,
+// and its context carries the task in its baggage through the installed
+// propagator.
+func TestActionFreshMetadataPipeline(t *testing.T) {
+	isolate(t)
+	spans := tracetest.NewInMemoryExporter()
+	tel := startSetup(t, crstel.WithExporter(spans), crstel.WithTraceDir(t.TempDir()), crstel.WithLogger(slog.New(slog.DiscardHandler)))
+	meta := freshMeta(t)
+	ctx, span := crstel.Action(context.Background(), crs.Testing, "run_unit_tests", meta, crstel.WithOverdueAfter(time.Hour))
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	if got := crstel.Task(otel.GetTextMapPropagator().Extract(context.Background(), carrier)); !maps.Equal(got, meta) {
+		t.Errorf("the other process received task %v (header %q), want %v", got, carrier.Get("baggage"), meta)
+	}
+	span.End()
+	if err := tel.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := spans.GetSpans().Snapshots()
+	crsteltest.AssertConforms(t, []sdktrace.ReadOnlySpan{one(t, got, "run_unit_tests")}, crsteltest.WantMetadata(meta))
+}
