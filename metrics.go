@@ -121,7 +121,7 @@ func (r *durationRecorder) record(a *watchdog.Action) {
 	if !ok {
 		opts = r.invalid
 	}
-	outcome, d := 0, time.Since(start)
+	outcome, d := 0, time.Duration(-1)
 	if o, ok := a.Owner.(pipeline.Owner); ok {
 		if s := o.ReadOnly(); s != nil {
 			if s.Status().Code == codes.Error {
@@ -134,6 +134,9 @@ func (r *durationRecorder) record(a *watchdog.Action) {
 				d = end.Sub(s.StartTime())
 			}
 		}
+	}
+	if d < 0 { // a span not recorded (sampled out): ends now
+		d = time.Since(start)
 	}
 	r.hist.Record(context.Background(), d.Seconds(), opts[outcome]...)
 }

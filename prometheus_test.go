@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -326,32 +327,18 @@ func TestActionDuration(t *testing.T) {
 	if err := reader.Collect(ctx, &rm); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]uint64{}
-	var fuzzSum float64
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != crstel.MetricActionDuration {
-				continue
-			}
-			if m.Unit != "s" {
-				t.Errorf("unit %q, want s", m.Unit)
-			}
-			for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
-				if dp.Attributes.Len() != 2 {
-					t.Errorf("attributes %v, want crs.action.category and crstel.action.outcome", dp.Attributes.ToSlice())
-				}
-				c, _ := dp.Attributes.Value("crs.action.category")
-				o, _ := dp.Attributes.Value("crstel.action.outcome")
-				got[c.AsString()+"/"+o.AsString()] += dp.Count
-				if c.AsString() == "fuzzing" && o.AsString() == "ok" {
-					fuzzSum = dp.Sum
-				}
-			}
-		}
+	points, unit := durationPoints(&rm)
+	if unit != "s" {
+		t.Errorf("unit %q, want s", unit)
 	}
+	got := map[string]uint64{}
+	for k, dp := range points {
+		got[k] = dp.Count
+	}
+	fuzzSum := points["fuzzing/ok"].Sum
 	want := map[string]uint64{"fuzzing/ok": 3, "fuzzing/error": 1, "building/error": 1, "building/ok": 1, "invalid/ok": 2}
 	if !maps.Equal(got, want) {
-		t.Errorf("counts by category/outcome: got %v, want %v", got, want)
+		t.Errorf("counts by category/outcome (other labels in brackets): got %v, want %v", got, want)
 	}
 	if fuzzSum <= 0 || fuzzSum > 10 {
 		t.Errorf("the fuzzing actions' durations add up to %v s, want more than 0", fuzzSum)
@@ -402,18 +389,8 @@ func TestActionDurationSpanEnded(t *testing.T) {
 		if err := reader.Collect(context.Background(), &rm); err != nil {
 			t.Fatal(err)
 		}
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				if m.Name != crstel.MetricActionDuration {
-					continue
-				}
-				for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
-					if o, _ := dp.Attributes.Value("crstel.action.outcome"); o.AsString() == "error" {
-						count, sum = dp.Count, dp.Sum
-					}
-				}
-			}
-		}
+		points, _ := durationPoints(&rm)
+		count, sum = points["testing/error"].Count, points["testing/error"].Sum
 	}
 	if count != 1 {
 		t.Fatalf("after %s: %d actions counted as errors, want 1", time.Since(ended), count)
@@ -441,7 +418,19 @@ func (e *durationExporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Agg
 func (e *durationExporter) Export(_ context.Context, rm *metricdata.ResourceMetrics) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	points, _ := durationPoints(rm)
 	clear(e.counts)
+	for k, dp := range points {
+		e.counts[k] = dp.Count
+	}
+	return nil
+}
+
+// durationPoints returns the points of crstel.action.duration in rm, by
+// "category/outcome", and its unit. A point with other labels than those
+// two is keyed by all its labels, in brackets.
+func durationPoints(rm *metricdata.ResourceMetrics) (map[string]metricdata.HistogramDataPoint[float64], string) {
+	points := map[string]metricdata.HistogramDataPoint[float64]{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			if m.Name != crstel.MetricActionDuration {
@@ -450,11 +439,16 @@ func (e *durationExporter) Export(_ context.Context, rm *metricdata.ResourceMetr
 			for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
 				c, _ := dp.Attributes.Value("crs.action.category")
 				o, _ := dp.Attributes.Value("crstel.action.outcome")
-				e.counts[c.AsString()+"/"+o.AsString()] += dp.Count
+				key := c.AsString() + "/" + o.AsString()
+				if dp.Attributes.Len() != 2 {
+					key = "[" + dp.Attributes.Encoded(attribute.DefaultEncoder()) + "]"
+				}
+				points[key] = dp
 			}
+			return points, m.Unit
 		}
 	}
-	return nil
+	return points, ""
 }
 
 func (e *durationExporter) ForceFlush(context.Context) error { return nil }
@@ -468,24 +462,16 @@ func TestOverdueActions(t *testing.T) {
 	t.Setenv("OTEL_TRACES_EXPORTER", "none")
 	startSetup(t, crstel.WithMetricReader(reader), crstel.WithoutJournal())
 	ctx := context.Background()
-	overdue := func() int64 {
+	overdue := func() float64 {
 		t.Helper()
 		var rm metricdata.ResourceMetrics
 		if err := reader.Collect(ctx, &rm); err != nil {
 			t.Fatal(err)
 		}
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				if m.Name == crstel.MetricOverdueActions {
-					return m.Data.(metricdata.Sum[int64]).DataPoints[0].Value
-				}
-			}
-		}
-		t.Fatalf("no %s", crstel.MetricOverdueActions)
-		return 0
+		return sumOf(rm, crstel.MetricOverdueActions)
 	}
 	if got := overdue(); got != 0 {
-		t.Errorf("no action open: %d overdue, want 0", got)
+		t.Errorf("no action open: %v overdue, want 0", got)
 	}
 	_, late := crstel.Action(ctx, crs.Fuzzing, "fuzz", nil, crstel.WithOverdueAfter(time.Nanosecond))
 	dctx, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
@@ -494,12 +480,12 @@ func TestOverdueActions(t *testing.T) {
 	_, onTime := crstel.Action(ctx, crs.Building, "build", nil, crstel.WithOverdueAfter(time.Hour))
 	_, noBudget := crstel.Action(ctx, crs.Building, "build", nil)
 	if got := overdue(); got != 2 {
-		t.Errorf("two actions past their budget or deadline: %d overdue, want 2", got)
+		t.Errorf("two actions past their budget or deadline: %v overdue, want 2", got)
 	}
 	late.End()
 	pastDeadline.End()
 	if got := overdue(); got != 0 {
-		t.Errorf("after they ended: %d overdue, want 0", got)
+		t.Errorf("after they ended: %v overdue, want 0", got)
 	}
 	onTime.End()
 	noBudget.End()

@@ -94,21 +94,30 @@ func (c *collector) launch(t *testing.T) {
 	cmd, done, log := c.cmd, c.done, c.log
 	t.Cleanup(func() { stopCmd(t, cmd, done, log) })
 
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		if _, err := c.scrape(); err == nil && c.serves() {
-			return
+	name := fmt.Sprintf("crstelcol (metrics on %s, OTLP on %s)", c.metrics, c.grpc)
+	waitReady(t, name, c.done, c.log, func() bool {
+		_, err := c.scrape()
+		return err == nil && c.serves()
+	})
+}
+
+// waitReady waits up to readyTimeout until ready says so. The test fails
+// if the process called name exits first (done gets its error, and is
+// given it back) or is not ready in time, with its output, log.
+func waitReady(t *testing.T, name string, done chan error, log *syncBuffer, ready func() bool) {
+	t.Helper()
+	waitFor(t, readyTimeout, func() (bool, string) {
+		if ready() {
+			return true, ""
 		}
 		select {
-		case err := <-c.done:
-			c.done <- err
-			t.Fatalf("crstelcol exited before it served: %v\n%s", err, c.log)
-		case <-time.After(poll):
+		case err := <-done:
+			done <- err
+			t.Fatalf("%s exited before it was ready: %v\n%s", name, err, log)
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("crstelcol did not serve its metrics on %s and OTLP on %s in %s:\n%s", c.metrics, c.grpc, readyTimeout, c.log)
-		}
-	}
+		return false, name + " was not ready:\n" + log.String()
+	})
 }
 
 // stopCmd stops a collector's process: SIGTERM, then SIGKILL after
@@ -204,21 +213,35 @@ func metric(text, name string, labels ...string) (float64, bool) {
 	return 0, false
 }
 
+// waitFor calls cond every poll until it says done, for up to timeout;
+// then the test fails with what cond said last (and the timeout). cond
+// runs on the test's goroutine, and may end the test itself.
+func waitFor(t *testing.T, timeout time.Duration, cond func() (done bool, failure string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		done, failure := cond()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (waited %s)", failure, timeout)
+		}
+		time.Sleep(poll)
+	}
+}
+
 // waitSpans waits up to timeout for n spans in the collector's file, and
 // returns them by name.
 func (c *collector) waitSpans(t *testing.T, n int, timeout time.Duration) map[string]ptrace.Span {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		spans, err := c.spans()
-		if err == nil && len(spans) >= n {
-			return spans
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d spans (%v) in %s, want %d", len(spans), err, timeout, n)
-		}
-		time.Sleep(poll)
-	}
+	var spans map[string]ptrace.Span
+	waitFor(t, timeout, func() (bool, string) {
+		var err error
+		spans, err = c.spans()
+		return err == nil && len(spans) >= n, fmt.Sprintf("got %d spans (%v), want %d", len(spans), err, n)
+	})
+	return spans
 }
 
 // spans reads the OTLP JSON lines of the collector's file exporter, by span

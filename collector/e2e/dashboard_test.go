@@ -398,25 +398,15 @@ func startPrometheus(t *testing.T, bin string, targets map[string]string) *prome
 			t.Logf("prometheus's log:\n%s", log)
 		}
 	})
-	deadline := time.Now().Add(readyTimeout)
-	for {
+	waitReady(t, "prometheus", done, log, func() bool {
 		resp, err := http.Get("http://" + p.addr + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+		if err != nil {
+			return false
 		}
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("prometheus exited before it was ready: %v\n%s", err, log)
-		case <-time.After(poll):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus was not ready in %s:\n%s", readyTimeout, log)
-		}
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return p
 }
 
 // queryRange evaluates expr through Prometheus's HTTP API from start to

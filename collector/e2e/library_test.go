@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -164,40 +165,28 @@ func (c *collector) watchdogSpans() ([]watchdogSpan, error) {
 // state about the action span, and returns them all.
 func (c *collector) waitWatchdog(t *testing.T, state, span string, timeout time.Duration) []watchdogSpan {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		got, err := c.watchdogSpans()
-		if err != nil {
+	var got []watchdogSpan
+	waitFor(t, timeout, func() (bool, string) {
+		var err error
+		if got, err = c.watchdogSpans(); err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range got {
-			if s.state == state && (s.span == span || s.parent == span) {
-				return got
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s span about %s from crs_watchdog in %s; got %+v", state, span, timeout, got)
-		}
-		time.Sleep(poll)
-	}
+		found := slices.ContainsFunc(got, func(s watchdogSpan) bool {
+			return s.state == state && (s.span == span || s.parent == span)
+		})
+		return found, fmt.Sprintf("no %s span about %s from crs_watchdog; got %+v", state, span, got)
+	})
+	return got
 }
 
 // waitOpen waits until the collector counts open actions of service.
 func (c *collector) waitOpen(t *testing.T, service string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	waitFor(t, timeout, func() (bool, string) {
 		text, err := c.scrape()
-		if err == nil {
-			if n, ok := metric(text, "otelcol_connector_crs_watchdog_open_actions", `service_name="`+service+`"`); ok && n >= 1 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("crs_watchdog counts no open action of %s in %s", service, timeout)
-		}
-		time.Sleep(poll)
-	}
+		n, ok := metric(text, "otelcol_connector_crs_watchdog_open_actions", `service_name="`+service+`"`)
+		return err == nil && ok && n >= 1, "crs_watchdog counts no open action of " + service
+	})
 }
 
 // TestGoComponentKilled: examples/hang -killed, a crstel process SIGKILLed

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -64,8 +65,7 @@ func TestOTLPLogs(t *testing.T) {
 	}
 	c.waitSpans(t, 1, 30*time.Second)
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	waitFor(t, 30*time.Second, func() (bool, string) {
 		text, err := c.scrape()
 		if err != nil {
 			t.Fatal(err)
@@ -73,12 +73,7 @@ func TestOTLPLogs(t *testing.T) {
 		checked, _ := metric(text, "otelcol_processor_crs_conformance_items_checked", `signal="logs"`, `service_name="py-fuzzer"`)
 		repaired, _ := metric(text, "otelcol_processor_crs_conformance_items_repaired", `signal="logs"`)
 		marked, _ := metric(text, "otelcol_processor_crs_conformance_violations", `signal="logs"`, `rule="type_mismatch"`, `outcome="marked"`)
-		if checked == 3 && repaired == 1 && marked == 1 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("logs checked %v, repaired %v, type_mismatch marked %v; want 3, 1, 1:\n%s", checked, repaired, marked, grep(text, "crs_conformance"))
-		}
-		time.Sleep(poll)
-	}
+		return checked == 3 && repaired == 1 && marked == 1,
+			fmt.Sprintf("logs checked %v, repaired %v, type_mismatch marked %v; want 3, 1, 1:\n%s", checked, repaired, marked, grep(text, "crs_conformance"))
+	})
 }

@@ -64,20 +64,15 @@ func (c *collector) lostCounts() (map[string]int, error) {
 // waitLost waits up to timeout until the collector's file holds want.
 func (c *collector) waitLost(t *testing.T, want map[string]int, timeout time.Duration) map[string]int {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		got, err := c.lostCounts()
-		if err != nil {
+	var got map[string]int
+	waitFor(t, timeout, func() (bool, string) {
+		var err error
+		if got, err = c.lostCounts(); err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprint(got) == fmt.Sprint(want) {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lost reports: got %v in %s, want %v", got, timeout, want)
-		}
-		time.Sleep(poll)
-	}
+		return fmt.Sprint(got) == fmt.Sprint(want), fmt.Sprintf("lost reports: got %v, want %v", got, want)
+	})
+	return got
 }
 
 // TestWatchdogRestart: crstelcol with the watchdog and file_storage is
@@ -202,20 +197,15 @@ func TestWatchdogScaleOut(t *testing.T) {
 		}
 		return all, per
 	}
-	deadline := time.Now().Add(lostAfter + time.Minute)
-	for {
-		got, per := merged()
-		if fmt.Sprint(got) == fmt.Sprint(want) {
-			t.Logf("lost actions reported by each gateway: %v", per)
-			if per[0] == 0 || per[1] == 0 {
-				t.Errorf("one gateway reported every action (%v): the agent did not spread the processes", per)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lost reports over both gateways: got %v, want %v", got, want)
-		}
-		time.Sleep(poll)
+	var per []int
+	waitFor(t, lostAfter+time.Minute, func() (bool, string) {
+		var got map[string]int
+		got, per = merged()
+		return fmt.Sprint(got) == fmt.Sprint(want), fmt.Sprintf("lost reports over both gateways: got %v, want %v", got, want)
+	})
+	t.Logf("lost actions reported by each gateway: %v", per)
+	if per[0] == 0 || per[1] == 0 {
+		t.Errorf("one gateway reported every action (%v): the agent did not spread the processes", per)
 	}
 	time.Sleep(lostAfter + time.Second)
 	if got, _ := merged(); fmt.Sprint(got) != fmt.Sprint(want) {
