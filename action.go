@@ -263,7 +263,7 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 		ctx = context.Background()
 	}
 	enclosing := actionFrom(ctx)
-	t, tctx, deferred, invalid, leftOut := withMeta(ctx, taskFrom(ctx), meta, true)
+	t, tctx, deferred, invalid, leftOut := withMeta(ctx, taskFrom(ctx), meta, true, startKey{category, name})
 	// The mandatory attributes and the task's, made once per task, category
 	// and name: a pair seen before is valid.
 	owner := &noTask

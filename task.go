@@ -31,11 +31,6 @@ const taskProperty = actionref.TaskProperty
 // WithTask or Action made, its W3C baggage.
 type task struct {
 	attrs []attribute.KeyValue
-	// withRoom is attrs with two entries in front, nil if attrs was not
-	// made so: the attributes of the first (category, name) pair the
-	// task's actions start with, written there by the one that claims the
-	// pair (see startOptions.make).
-	withRoom []attribute.KeyValue
 	// bag is the task's members as baggage, alone, within a header's
 	// limits, made once (see task.baggage); bagProblems is what building
 	// it finds, known when the task is made: nil if nothing.
@@ -175,7 +170,7 @@ func WithTask(ctx context.Context, meta crs.Metadata) context.Context {
 		ctx = context.Background()
 	}
 	parent := taskFrom(ctx)
-	t, bctx, _, invalid, leftOut := withMeta(ctx, parent, meta, false)
+	t, bctx, _, invalid, leftOut := withMeta(ctx, parent, meta, false, startKey{})
 	violation.Report(ctx, errors.Join(invalid, leftOut))
 	if t == parent {
 		return ctx
@@ -196,8 +191,9 @@ func WithTask(ctx context.Context, meta crs.Metadata) context.Context {
 // then true, the returned context is ctx, and the caller adds the task's
 // baggage with a lazyBaggage, which makes it only if asked for it. Action
 // does, since the context of an action with fresh metadata is seldom asked
-// for its baggage.
-func withMeta(ctx context.Context, parent *task, meta crs.Metadata, mayDefer bool) (_ *task, _ context.Context, deferred bool, invalid, leftOut error) {
+// for its baggage. pair is the category and name of the action that calls,
+// zero for WithTask: a task made here has its start options made with it.
+func withMeta(ctx context.Context, parent *task, meta crs.Metadata, mayDefer bool, pair startKey) (_ *task, _ context.Context, deferred bool, invalid, leftOut error) {
 	switch {
 	case len(meta) == 0:
 		return parent, ctx, false, nil, nil
@@ -206,7 +202,7 @@ func withMeta(ctx context.Context, parent *task, meta crs.Metadata, mayDefer boo
 	}
 	if parent == nil {
 		if b := baggage.FromContext(ctx); b.Len() == 0 {
-			e, made := intern(meta)
+			e, made := intern(meta, pair)
 			t := &e.t
 			tb := t.bag.Load()
 			switch {
@@ -329,39 +325,57 @@ var internSeed = maphash.MakeSeed()
 // it may not fit in a header or has entries that cannot travel (so that
 // what is left out is known, and reported, at once); else on first use
 // (see task.baggage).
-func intern(meta crs.Metadata) (e *internEntry, made bool) {
-	// The entries are taken as attributes in kvs, for a miss, which then
-	// need not range over meta again (small metadata only: buf stays on
-	// the stack).
-	var buf [8]attribute.KeyValue
-	kvs := buf[:0]
+func intern(meta crs.Metadata, pair startKey) (e *internEntry, made bool) {
 	last := lastInterned.Load()
 	switch {
 	case last == nil:
-	case last.bad == nil && len(meta) == len(last.t.attrs) && len(meta) <= len(buf):
+		return internMiss(meta, pair, nil, 0, "")
+	case last.bad == nil && len(meta) == len(last.t.attrs) && len(meta) <= maxStackEntries:
 		// The keys of the metadata given last, usually, if not its
-		// values: looked up in its key order, which kvs then has.
-		differs := false
+		// values: looked up in its key order.
 		for i, kv := range last.t.attrs {
 			v, ok := meta[string(kv.Key)]
 			if !ok { // other keys
-				differs, kvs = true, kvs[:0]
+				return internMiss(meta, pair, nil, 0, "")
+			}
+			if v != kv.Value.AsString() {
+				return internMiss(meta, pair, last, i, v)
+			}
+		}
+		return last, false
+	case last.matches(meta):
+		return last, false
+	}
+	return internMiss(meta, pair, nil, 0, "")
+}
+
+// maxStackEntries is the most entries internMiss takes as attributes on
+// the stack.
+const maxStackEntries = 8
+
+// internMiss returns the entry of meta, which is not the last one used:
+// found in the table, or made. If same is not nil, meta has its keys, and
+// its first i values, but v, not same's, at the i-th key. A task made
+// here has the start options of pair (an action's category and name; none
+// if zero) made with it, if the pair is valid (see startOptions).
+func internMiss(meta crs.Metadata, pair startKey, same *internEntry, i int, v string) (e *internEntry, made bool) {
+	// The entries are taken as attributes in kvs, which then need not
+	// range over meta again: in same's key order, which is sorted, if
+	// meta has its keys (small metadata only: buf stays on the stack; it
+	// is not in intern, so that a hit does not clear it).
+	var buf [maxStackEntries]attribute.KeyValue
+	kvs := buf[:0]
+	if same != nil {
+		kvs = append(kvs, same.t.attrs[:i]...)
+		kvs = append(kvs, attribute.String(string(same.t.attrs[i].Key), v))
+		for _, kv := range same.t.attrs[i+1:] {
+			v, ok := meta[string(kv.Key)]
+			if !ok { // other keys
+				kvs = kvs[:0]
 				break
-			}
-			if !differs && v == kv.Value.AsString() {
-				continue
-			}
-			if !differs {
-				differs = true
-				kvs = append(kvs, last.t.attrs[:i]...)
 			}
 			kvs = append(kvs, attribute.String(string(kv.Key), v))
 		}
-		if !differs {
-			return last, false
-		}
-	case last.matches(meta):
-		return last, false
 	}
 	sorted := len(kvs) == len(meta)
 	var h uint64
@@ -386,24 +400,29 @@ func intern(meta crs.Metadata) (e *internEntry, made bool) {
 		lastInterned.Store(e)
 		return e, false
 	}
-	if err := meta.Validate(); err == nil {
+	if err := validate(meta, kvs); err == nil {
 		// Valid metadata is its attributes as they are, sorted, made
 		// here with room in front for an action's category and name.
 		var room []attribute.KeyValue
 		e, room = newEntry(len(meta))
-		e.t.withRoom = room[:2]
+		room = room[:2]
 		if len(kvs) == len(meta) {
 			if !sorted {
 				sortByKey(kvs) // on the stack: cheaper than on the heap
 			}
-			e.t.withRoom = append(e.t.withRoom, kvs...)
+			room = append(room, kvs...)
 		} else {
 			for k, v := range meta {
-				e.t.withRoom = append(e.t.withRoom, attribute.String(k, v))
+				room = append(room, attribute.String(k, v))
 			}
-			sortByKey(e.t.withRoom[2:])
+			sortByKey(room[2:])
 		}
-		e.t.attrs = e.t.withRoom[2:]
+		e.t.attrs = room[2:]
+		if pair.valid() {
+			// Not yet shared: the first pair is claimed, and its
+			// attributes written in the room, at once.
+			e.t.starts.claimFirst(pair, room)
+		}
 	} else {
 		e = &internEntry{}
 		e.t.attrs = meta.Attributes()
@@ -423,6 +442,21 @@ func intern(meta crs.Metadata) (e *internEntry, made bool) {
 	slot.Store(e)
 	lastInterned.Store(e)
 	return e, true
+}
+
+// validate returns meta.Validate(), checking the entries in kvs if it
+// holds them all: ranging over a map costs more than checking a few
+// entries.
+func validate(meta crs.Metadata, kvs []attribute.KeyValue) error {
+	if len(kvs) != len(meta) {
+		return meta.Validate()
+	}
+	for _, kv := range kvs {
+		if crs.ValidateEntry(string(kv.Key), kv.Value.AsString()) != nil {
+			return meta.Validate() // every problem, listed as Validate lists them
+		}
+	}
+	return nil
 }
 
 // newEntry returns a new entry and an empty slice with room for n+2
@@ -497,9 +531,9 @@ func (e *internEntry) matches(meta crs.Metadata) bool {
 // needs no validation. Names are low-cardinality by design; past
 // maxStartOptions pairs, options are made for each action. The first pair
 // a task is used with costs nothing to keep: its option is held here, and
-// its attributes are the task's, in the room made in front of them (see
-// task.withRoom), so that a task used once (fresh metadata on every call)
-// makes nothing but the option.
+// for a task Action makes, its attributes are the task's, in the room
+// made in front of them (see internMiss), so that a task used once (fresh
+// metadata on every call) makes nothing but the option.
 type startOptions struct {
 	// first is the first valid pair, and firstOpt its option: written
 	// once by the caller that claims it, read once set says so.
@@ -546,19 +580,11 @@ func (s *startOptions) lookup(category crs.Category, name string) ([]trace.SpanS
 // valid.
 func (s *startOptions) make(category crs.Category, name string, t *task, valid bool) []trace.SpanStartOption {
 	key := startKey{category, name}
-	if valid && s.claimed.CompareAndSwap(false, true) {
-		// The first valid pair: its attributes in the task's room, if it
-		// has some; nobody else writes there, nor reads before isSet.
-		kvs := t.withRoom
-		if kvs == nil {
-			kvs = make([]attribute.KeyValue, 2, 2+len(t.attrs))
-			kvs = append(kvs, t.attrs...)
+	if valid && !s.claimed.Load() {
+		kvs := make([]attribute.KeyValue, 2, 2+len(t.attrs))
+		if s.claimFirst(key, append(kvs, t.attrs...)) {
+			return s.firstOpt[:]
 		}
-		kvs[0], kvs[1] = crs.ActionCategory(category), crs.ActionName(name)
-		s.firstOpt[0] = trace.WithAttributes(kvs...)
-		s.first = key
-		s.isSet.Store(true)
-		return s.firstOpt[:]
 	}
 	kvs := make([]attribute.KeyValue, 0, 2+len(t.attrs))
 	kvs = append(kvs, crs.ActionCategory(category), crs.ActionName(name))
@@ -577,6 +603,26 @@ func (s *startOptions) make(category crs.Category, name string, t *task, valid b
 	}
 	s.last.Store(&startOption{key, opts})
 	return opts
+}
+
+// claimFirst makes key the first pair, with the attributes kvs: its
+// category and name written in kvs[0] and kvs[1], then the task's; and
+// returns true. It returns false if another pair was first: nobody else
+// writes the first pair's fields, nor reads them before isSet.
+func (s *startOptions) claimFirst(key startKey, kvs []attribute.KeyValue) bool {
+	if !s.claimed.CompareAndSwap(false, true) {
+		return false
+	}
+	kvs[0], kvs[1] = crs.ActionCategory(key.category), crs.ActionName(key.name)
+	s.firstOpt[0] = trace.WithAttributes(kvs...)
+	s.first = key
+	s.isSet.Store(true)
+	return true
+}
+
+// valid reports whether k is an action's category and name, both valid.
+func (k startKey) valid() bool {
+	return k.category.Valid() && crs.ValidateName(k.name) == nil
 }
 
 func lenOf(m *map[startKey][]trace.SpanStartOption) int {

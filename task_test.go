@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -282,4 +284,141 @@ func TestActionFreshMetadataPipeline(t *testing.T) {
 	}
 	got := spans.GetSpans().Snapshots()
 	crsteltest.AssertConforms(t, []sdktrace.ReadOnlySpan{one(t, got, "run_unit_tests")}, crsteltest.WantMetadata(meta))
+}
+
+// TestActionStartAttributesOfTasks: whatever order a task's actions come
+// in (an invalid pair first, several pairs, the same pair again, the task
+// made by WithTask first, actions racing to be a fresh task's first), each
+// action's span starts with its own category and name and the task's
+// metadata, given to samplers at the start; and only invalid input is
+// marked.
+func TestActionStartAttributesOfTasks(t *testing.T) {
+	t.Parallel()
+	type step struct {
+		category crs.Category
+		name     string
+		withTask bool // WithTask(meta), then Action with nil metadata
+	}
+	valid := func(c crs.Category, n string) step { return step{category: c, name: n} }
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"one pair, again", []step{valid(crs.Building, "build"), valid(crs.Building, "build")}},
+		{"invalid name first", []step{{category: crs.Building, name: "bad name"}, valid(crs.Building, "build"), valid(crs.Building, "build")}},
+		{"invalid category first", []step{{category: "nope", name: "build"}, valid(crs.Building, "build")}},
+		{"several pairs", []step{valid(crs.Building, "build"), valid(crs.Testing, "run_tests"), valid(crs.Building, "build"), valid(crs.Fuzzing, "fuzz")}},
+		{"WithTask first", []step{{category: crs.Building, name: "build", withTask: true}, valid(crs.Building, "build"), valid(crs.Testing, "run_tests")}},
+		{"WithTask after", []step{valid(crs.Building, "build"), {category: crs.Testing, name: "run_tests", withTask: true}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			seen, rec, tp := startRecorder(t)
+			meta := freshMeta(t)
+			for i, s := range tt.steps {
+				ctx, given := t.Context(), meta
+				if s.withTask {
+					ctx, given = crstel.WithTask(ctx, meta), nil
+				}
+				_, span := crstel.Action(ctx, s.category, s.name, given, crstel.WithTracerProvider(tp))
+				span.End()
+				spans := rec.Ended()
+				got := spans[len(spans)-1]
+				wantValid := s.category.Valid() && crs.ValidateName(s.name) == nil
+				wantStartAttrs(t, fmt.Sprintf("step %d", i), got, seen.attrs(got.Name()), meta, wantValid)
+			}
+		})
+	}
+	t.Run("racing to be first", func(t *testing.T) {
+		t.Parallel()
+		seen, rec, tp := startRecorder(t)
+		meta := freshMeta(t)
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				_, span := crstel.Action(t.Context(), crs.Building, fmt.Sprintf("build_%d", g), meta, crstel.WithTracerProvider(tp))
+				span.End()
+			})
+		}
+		wg.Wait()
+		for _, s := range rec.Ended() {
+			wantStartAttrs(t, s.Name(), s, seen.attrs(s.Name()), meta, true)
+		}
+	})
+}
+
+// wantStartAttrs checks the attributes a span ended with, and those its
+// sampler saw at its start: its name's, its category, the metadata, and
+// crstel's mark of invalid input if and only if wantValid is false.
+func wantStartAttrs(t *testing.T, step string, s sdktrace.ReadOnlySpan, atStart []attribute.KeyValue, meta crs.Metadata, wantValid bool) {
+	t.Helper()
+	for _, set := range []struct {
+		when  string
+		attrs []attribute.KeyValue
+	}{{"ended with", s.Attributes()}, {"started with", atStart}} {
+		got := map[attribute.Key]string{}
+		for _, kv := range set.attrs {
+			got[kv.Key] = kv.Value.String()
+		}
+		if got["crs.action.name"] != s.Name() {
+			t.Errorf("%s: span %q %s crs.action.name %q", step, s.Name(), set.when, got["crs.action.name"])
+		}
+		if c := got["crs.action.category"]; !crs.Category(c).Valid() && wantValid {
+			t.Errorf("%s: span %q %s crs.action.category %q", step, s.Name(), set.when, c)
+		}
+		for k, v := range meta {
+			if got[attribute.Key(k)] != v {
+				t.Errorf("%s: span %q %s %s=%q, want %q", step, s.Name(), set.when, k, got[attribute.Key(k)], v)
+			}
+		}
+	}
+	_, marked := attrValue(s.Attributes(), crstel.InvalidKey)
+	if marked == wantValid {
+		t.Errorf("%s: span %q marked invalid: %v, want %v", step, s.Name(), marked, !wantValid)
+	}
+}
+
+func attrValue(attrs []attribute.KeyValue, key attribute.Key) (attribute.Value, bool) {
+	for _, kv := range attrs {
+		if kv.Key == key {
+			return kv.Value, true
+		}
+	}
+	return attribute.Value{}, false
+}
+
+// startRecorder returns a provider with crstel's span processor, whose
+// sampler keeps the attributes each span starts with, and the recorder of
+// its spans.
+func startRecorder(t *testing.T) (*startSeen, *tracetest.SpanRecorder, *sdktrace.TracerProvider) {
+	seen, rec := &startSeen{}, tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(seen),
+		sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()), sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	return seen, rec, tp
+}
+
+// startSeen is a sampler that keeps the attributes each span started with.
+type startSeen struct {
+	mu   sync.Mutex
+	seen map[string][]attribute.KeyValue
+}
+
+func (s *startSeen) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen == nil {
+		s.seen = map[string][]attribute.KeyValue{}
+	}
+	s.seen[p.Name] = slices.Clone(p.Attributes)
+	return sdktrace.AlwaysSample().ShouldSample(p)
+}
+
+func (*startSeen) Description() string { return "startSeen" }
+
+func (s *startSeen) attrs(name string) []attribute.KeyValue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[name]
 }

@@ -83,6 +83,14 @@ func ExampleMetadata_Validate() {
 	// crs: invalid task metadata: key "crs.action.name" is reserved for the specification's attributes
 }
 
+func ExampleValidateEntry() {
+	fmt.Println(crs.ValidateEntry("task.id", "task-1"))
+	fmt.Println(crs.ValidateEntry("task.id", "bad\xff"))
+	// Output:
+	// <nil>
+	// crs: invalid task metadata: value of "task.id" is not valid UTF-8
+}
+
 func ExampleMetadata_Attributes() {
 	m := crs.Metadata{
 		"team.id":         "team-1",

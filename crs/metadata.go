@@ -64,6 +64,12 @@ func (m Metadata) Validate() error {
 // maxListed is how many bad entries an error of Validate lists.
 const maxListed = 10
 
+// ValidateEntry checks one metadata entry as [Metadata.Validate] checks
+// each: it returns nil if key and value make a valid entry, or an error
+// wrapping [ErrInvalidMetadata] that names the key. It is for code that
+// holds entries outside a map, such as attributes being built.
+func ValidateEntry(key, value string) error { return validateEntry(key, value) }
+
 func validateEntry(k, v string) error {
 	switch {
 	case k == "":

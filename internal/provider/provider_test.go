@@ -37,3 +37,23 @@ func TestSame(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSame compares a provider with itself, as crstel's caches do on
+// every use: the pointer (an SDK provider) and a struct (noop's).
+func BenchmarkSame(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		p    any
+	}{
+		{"pointer", &pointerProvider{}},
+		{"struct", wrapper{1}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			for b.Loop() {
+				if !provider.Same(tt.p, tt.p) {
+					b.Fatal("not the same")
+				}
+			}
+		})
+	}
+}
