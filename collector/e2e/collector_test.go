@@ -87,6 +87,7 @@ func (c *collector) launch(t *testing.T) {
 	c.cmd = exec.Command(crstelcol(t), c.args...)
 	c.cmd.Env = append(slices.Clone(c.env), "CRSTELCOL_FILE_PATH="+c.spansFile)
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
+	c.cmd.SysProcAttr = dieWithTest()
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("start crstelcol: %v", err)
 	}

@@ -196,6 +196,7 @@ func TestDashboard(t *testing.T) {
 	)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = dieWithTest()
 	begin := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -218,6 +219,7 @@ func TestDashboard(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		node := exec.CommandContext(ctx, "node", "send.js")
+		node.SysProcAttr = dieWithTest()
 		node.Dir = "nodejs"
 		node.Env = append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+c.grpc)
 		b, err := node.CombinedOutput()
@@ -381,6 +383,7 @@ func startPrometheus(t *testing.T, bin string, targets map[string]string) *prome
 	)
 	log := new(syncBuffer)
 	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = dieWithTest()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start prometheus: %v", err)
 	}

@@ -66,6 +66,7 @@ func startComponent(t *testing.T, c *collector, prefix, bin string, args ...stri
 	}
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
+	cmd.SysProcAttr = dieWithTest()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

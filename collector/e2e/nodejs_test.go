@@ -43,6 +43,7 @@ func TestNodeComponent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "send.js")
+	cmd.SysProcAttr = dieWithTest()
 	cmd.Dir = "nodejs"
 	cmd.Env = append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+c.grpc)
 	if out, err := cmd.CombinedOutput(); err != nil {
