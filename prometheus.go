@@ -12,8 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/crstel/crstel/internal/envconfig"
 )
@@ -63,6 +65,10 @@ func newPromServer(env envconfig.Config) (*promServer, net.Listener, error) {
 	exp, err := otelprom.New(
 		otelprom.WithRegisterer(reg),
 		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
+		// service.name on every series (service_name), not only on
+		// target_info: a dashboard filters and groups by it with no join.
+		// One value per process, so no series more.
+		otelprom.WithResourceAsConstantLabels(attribute.NewAllowKeysFilter(semconv.ServiceNameKey)),
 	)
 	if err != nil {
 		return nil, nil, errors.Join(fmt.Errorf("crstel: the Prometheus exporter: %w", err), ln.Close())

@@ -72,12 +72,18 @@ func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
 	return families
 }
 
-// labelNames returns the names of a series' labels, without the
-// instrumentation scope's.
+// ownLabel reports whether a series' label is the metric's own, not the
+// instrumentation scope's or the resource's service_name, which every
+// series has.
+func ownLabel(l *dto.LabelPair) bool {
+	return !strings.HasPrefix(l.GetName(), "otel_scope_") && l.GetName() != "service_name"
+}
+
+// labelNames returns the names of a series' own labels.
 func labelNames(m *dto.Metric) []string {
 	var names []string
 	for _, l := range m.GetLabel() {
-		if !strings.HasPrefix(l.GetName(), "otel_scope_") {
+		if ownLabel(l) {
 			names = append(names, l.GetName())
 		}
 	}
@@ -139,6 +145,9 @@ func TestPrometheusEndpoint(t *testing.T) {
 					if got := labelNames(s); !slices.Equal(got, want) {
 						t.Errorf("%s: labels %v, want %v", m.name, got, want)
 					}
+					if got := labelValue(s, "service_name"); got != "patcher" {
+						t.Errorf("%s: service_name %q, want patcher (the resource's service.name)", m.name, got)
+					}
 				}
 			}
 			if names := promSeries(families["crstel_action_duration_seconds"]); !slices.Contains(names, "crs_action_category=patch_generation") {
@@ -179,12 +188,22 @@ func TestPrometheusEndpoint(t *testing.T) {
 	}
 }
 
-// promSeries returns the label values of f's series, as name=value.
+// labelValue returns the value of a series' label name, "" if it has none.
+func labelValue(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// promSeries returns the values of f's series' own labels, as name=value.
 func promSeries(f *dto.MetricFamily) []string {
 	var names []string
 	for _, m := range f.GetMetric() {
 		for _, l := range m.GetLabel() {
-			if !strings.HasPrefix(l.GetName(), "otel_scope_") {
+			if ownLabel(l) {
 				names = append(names, l.GetName()+"="+l.GetValue())
 			}
 		}

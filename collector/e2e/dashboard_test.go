@@ -41,6 +41,12 @@ const (
 	// rateInterval stands for Grafana's $__rate_interval: at least four
 	// scrape intervals, as Grafana makes it.
 	rateInterval = "10s"
+	// serviceQuery lists the dashboard's services: every series crstel or
+	// crstelcol exposes has service_name; allServices selects them all.
+	serviceQuery = "label_values(service_name)"
+	allServices  = ".*"
+	// serviceFilter is the selector every expression has.
+	serviceFilter = `service_name=~"$service"`
 )
 
 // dashboard is the part of a Grafana dashboard's JSON the test reads.
@@ -49,9 +55,12 @@ type dashboard struct {
 	UID        string `json:"uid"`
 	Templating struct {
 		List []struct {
-			Name  string `json:"name"`
-			Type  string `json:"type"`
-			Query string `json:"query"`
+			Name       string     `json:"name"`
+			Type       string     `json:"type"`
+			Query      string     `json:"query"`
+			Datasource datasource `json:"datasource"`
+			IncludeAll bool       `json:"includeAll"`
+			AllValue   string     `json:"allValue"`
 		} `json:"list"`
 	} `json:"templating"`
 	Panels []panel `json:"panels"`
@@ -99,11 +108,13 @@ func loadDashboard(t *testing.T) dashboard {
 	if d.Title == "" || d.UID == "" {
 		t.Errorf("title %q, uid %q: want both", d.Title, d.UID)
 	}
-	if len(d.Templating.List) != 1 || d.Templating.List[0].Name != "datasource" ||
-		d.Templating.List[0].Type != "datasource" || d.Templating.List[0].Query != "prometheus" {
-		t.Errorf("templating %+v: want one variable, datasource, of the prometheus type", d.Templating.List)
-	}
 	ds := datasource{Type: "prometheus", UID: "${datasource}"}
+	vars := d.Templating.List
+	if len(vars) != 2 || vars[0].Name != "datasource" || vars[0].Type != "datasource" || vars[0].Query != "prometheus" ||
+		vars[1].Name != "service" || vars[1].Type != "query" || vars[1].Datasource != ds ||
+		vars[1].Query != serviceQuery || !vars[1].IncludeAll || vars[1].AllValue != allServices {
+		t.Errorf("templating %+v: want datasource (of the prometheus type), then service (%s, all: %s)", vars, serviceQuery, allServices)
+	}
 	ids := map[int]bool{}
 	for _, p := range d.Panels {
 		if ids[p.ID] {
@@ -262,12 +273,22 @@ func TestDashboard(t *testing.T) {
 	if series, err := prom.queryRange("crstel_no_such_metric", begin, end, scrapeInterval); err != nil || len(series) != 0 {
 		t.Errorf("a metric nobody sends: %d series, %v; want none and no error", len(series), err)
 	}
+	// The service filter selects: the example's series carry its name.
+	for service, want := range map[string]bool{"dashboard-example": true, "no-such-service": false} {
+		series, err := prom.queryRange(`sum(crstel_actions_open{service_name="`+service+`"})`, begin, end, scrapeInterval)
+		if err != nil || (len(series) > 0) != want {
+			t.Errorf("crstel_actions_open of service %s: %d series, %v; want some: %v", service, len(series), err, want)
+		}
+	}
 
 	var panels []panelData
 	for _, p := range d.Panels {
 		pd := panelData{Title: p.Title, Unit: p.FieldConfig.Defaults.Unit}
 		for _, q := range p.Targets {
-			expr := strings.ReplaceAll(q.Expr, "$__rate_interval", rateInterval)
+			if !strings.Contains(q.Expr, serviceFilter) {
+				t.Errorf("panel %q, %s: no %s", p.Title, q.Expr, serviceFilter)
+			}
+			expr := strings.NewReplacer("$__rate_interval", rateInterval, "$service", allServices).Replace(q.Expr)
 			series, err := prom.queryRange(expr, begin, end, scrapeInterval)
 			if err != nil {
 				t.Errorf("panel %q, %s: %v", p.Title, q.Expr, err)
