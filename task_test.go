@@ -422,3 +422,71 @@ func (s *startSeen) attrs(name string) []attribute.KeyValue {
 	defer s.mu.Unlock()
 	return s.seen[name]
 }
+
+// FuzzActionMetadata: whatever the metadata, given in whatever order
+// (new, then one value changed, then other keys, then the first again, as
+// the table of recent tasks sees them), each action's span starts and ends
+// with the metadata's attributes as crs.Metadata.Attributes repairs them,
+// its context carries that task, and the span is marked invalid exactly
+// when the metadata or the name is, or an entry cannot travel in baggage.
+func FuzzActionMetadata(f *testing.F) {
+	f.Add("task.id", "task-1", "task-2", "round.id", "round-1", "generate_patch")
+	f.Add("task.id", "a\xffb", "", "crs.action.name", "x", "bad name")
+	f.Add("", "v", "w", "k", strings.Repeat("é", 3000), "")
+	f.Fuzz(func(t *testing.T, k1, v1, v1b, k2, v2, name string) {
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
+		seen, rec, tp := startRecorder(t)
+		metas := []crs.Metadata{
+			{k1: v1, k2: v2},
+			{k1: v1b, k2: v2},
+			{k1: v1},
+			{k1: v1, k2: v2},
+		}
+		wantName := name
+		if crs.ValidateName(name) != nil {
+			wantName = crs.SanitizeName(name)
+		}
+		for i, meta := range metas {
+			given := maps.Clone(meta)
+			ctx, span := crstel.Action(t.Context(), crs.Building, name, given, crstel.WithTracerProvider(tp))
+			span.End()
+			clear(given) // the caller may change its map: nothing made changes
+			spans := rec.Ended()
+			s := spans[len(spans)-1]
+			want := map[string]string{}
+			for _, kv := range meta.Attributes() {
+				want[string(kv.Key)] = kv.Value.AsString()
+			}
+			if got := crstel.Task(ctx); !maps.Equal(got, want) {
+				t.Errorf("action %d (%q): Task = %q, want %q", i, meta, got, want)
+			}
+			for _, set := range []struct {
+				when  string
+				attrs []attribute.KeyValue
+			}{{"ended with", s.Attributes()}, {"started with", seen.attrs(s.Name())}} {
+				got := map[string]string{}
+				for _, kv := range set.attrs {
+					got[string(kv.Key)] = kv.Value.String()
+				}
+				for k, v := range want {
+					if got[k] != v {
+						t.Errorf("action %d (%q): span %s %s=%q, want %q", i, meta, set.when, k, got[k], v)
+					}
+				}
+				if got["crs.action.name"] != wantName {
+					t.Errorf("action %d: span %s crs.action.name %q, want %q", i, set.when, got["crs.action.name"], wantName)
+				}
+			}
+			// Marked too: a key that cannot travel in W3C baggage (not a
+			// token), whose entry would not reach the other processes.
+			travels := true
+			for k := range want {
+				travels = travels && isToken(k)
+			}
+			_, marked := attrValue(s.Attributes(), crstel.InvalidKey)
+			if wantMarked := meta.Validate() != nil || wantName != name || !travels; marked != wantMarked {
+				t.Errorf("action %d (%q, name %q): marked invalid %v, want %v", i, meta, name, marked, wantMarked)
+			}
+		}
+	})
+}
