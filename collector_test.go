@@ -187,103 +187,160 @@ func TestCollectorBurst(t *testing.T) {
 	}
 }
 
-// BenchmarkCollectorThroughput sends 200,000 actions as fast as one
-// goroutine can into the real OpenTelemetry Collector (its debug exporter,
-// so that the disk is not measured), each run until Shutdown has returned,
-// through the raw SDK's batch span processor (queue 262,144 spans, batches
-// of 2,048, blocking: nothing dropped) and through Setup's default
-// pipeline (watchdog and journal on, the same queue and batches), with the
-// task metadata from WithTask or passed on each call. Run it with
-// -benchtime 1x -count 5 and compare with "benchstat -col /impl": each op
-// is 200,000 spans.
-func BenchmarkCollectorThroughput(b *testing.B) {
-	if testing.Short() {
-		b.Skip("needs the collector; skipped with -short")
-	}
-	c := collectortest.Start(b, collectortest.WithDebugExporter())
-	const n = 200_000
-	endpoint := "http://" + c.Endpoint()
-	accepted := 0.0
-	// run makes n spans with produce, then shuts the pipeline down, and
-	// checks that the collector has them all.
-	run := func(b *testing.B, setup func(b *testing.B) (produce func(), shutdown func() error)) {
-		b.Helper()
-		for b.Loop() {
-			b.StopTimer()
-			produce, shutdown := setup(b)
-			b.StartTimer()
-			produce()
-			if err := shutdown(); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			accepted += n
-			deadline := time.Now().Add(60 * time.Second)
-			for c.Metric(b, "otelcol_receiver_accepted_spans") < accepted && time.Now().Before(deadline) {
-				time.Sleep(50 * time.Millisecond)
-			}
-			if got := c.Metric(b, "otelcol_receiver_accepted_spans"); got != accepted {
-				b.Fatalf("the collector accepted %v spans in all, want %v", got, accepted)
-			}
-			b.StartTimer()
-		}
-		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
-	}
-	b.Run("impl=raw_sdk", func(b *testing.B) {
-		run(b, func(b *testing.B) (func(), func() error) {
-			exp, err := otlptracegrpc.New(context.Background(), otlptracegrpc.WithEndpointURL(endpoint))
-			if err != nil {
-				b.Fatal(err)
-			}
-			tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithMaxQueueSize(crstel.DefaultQueueSize),
-				sdktrace.WithMaxExportBatchSize(crstel.DefaultBatchSize), sdktrace.WithBlocking()))
-			tr := tp.Tracer("raw")
-			return func() {
-				for range n {
-					rawStart(context.Background(), tr).End()
-				}
-			}, func() error { return tp.Shutdown(context.Background()) }
-		})
-	})
-	setup := func(b *testing.B) *crstel.Telemetry {
-		restoreGlobals(b)
-		tel, err := crstel.Setup(context.Background(), crstel.WithEndpoint(endpoint), crstel.WithTraceDir(b.TempDir()),
-			crstel.WithLogger(slog.New(slog.DiscardHandler)), crstel.WithMetricReader(sdkmetric.NewManualReader()))
+// throughputSpans is how many actions each run of the throughput
+// benchmarks makes.
+const throughputSpans = 200_000
+
+// throughputForm is one way of making throughputSpans actions into the
+// collector: setup builds the pipeline (untimed), produce makes the spans,
+// shutdown flushes them all.
+type throughputForm struct {
+	name  string
+	setup func(b *testing.B, endpoint string) (produce func(), shutdown func() error)
+}
+
+// throughputForms are the forms the throughput benchmarks compare: the raw
+// SDK's batch span processor (queue 262,144 spans, batches of 2,048,
+// blocking: nothing dropped), and Setup's default pipeline (watchdog and
+// journal on, the same queue and batches) with the task metadata from
+// WithTask or passed on each call.
+var throughputForms = []throughputForm{
+	{"raw_sdk", func(b *testing.B, endpoint string) (func(), func() error) {
+		exp, err := otlptracegrpc.New(context.Background(), otlptracegrpc.WithEndpointURL(endpoint))
 		if err != nil {
 			b.Fatal(err)
 		}
-		return tel
-	}
-	shutdown := func(tel *crstel.Telemetry) func() error {
-		return func() error {
-			err := tel.Shutdown(context.Background())
-			if st := tel.Stats(); st.Exported != n {
-				return fmt.Errorf("Stats() = %+v, want %d exported: %v", st, n, err)
+		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithMaxQueueSize(crstel.DefaultQueueSize),
+			sdktrace.WithMaxExportBatchSize(crstel.DefaultBatchSize), sdktrace.WithBlocking()))
+		tr := tp.Tracer("raw")
+		return func() {
+			for range throughputSpans {
+				rawStart(context.Background(), tr).End()
 			}
-			return err
+		}, func() error { return tp.Shutdown(context.Background()) }
+	}},
+	{"crstel_with_task", func(b *testing.B, endpoint string) (func(), func() error) {
+		tel := throughputSetup(b, endpoint)
+		ctx := crstel.WithTask(context.Background(), benchMeta)
+		return func() {
+			for range throughputSpans {
+				_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
+				span.End()
+			}
+		}, throughputShutdown(tel)
+	}},
+	{"crstel_meta", func(b *testing.B, endpoint string) (func(), func() error) {
+		tel := throughputSetup(b, endpoint)
+		return func() {
+			for range throughputSpans {
+				_, span := crstel.Action(context.Background(), crs.PatchGeneration, "generate_patch", benchMeta)
+				span.End()
+			}
+		}, throughputShutdown(tel)
+	}},
+}
+
+// throughputSetup is Setup's default pipeline sending to endpoint.
+func throughputSetup(b *testing.B, endpoint string) *crstel.Telemetry {
+	restoreGlobals(b)
+	tel, err := crstel.Setup(context.Background(), crstel.WithEndpoint(endpoint), crstel.WithTraceDir(b.TempDir()),
+		crstel.WithLogger(slog.New(slog.DiscardHandler)), crstel.WithMetricReader(sdkmetric.NewManualReader()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tel
+}
+
+// throughputShutdown shuts tel down and checks that it exported every span.
+func throughputShutdown(tel *crstel.Telemetry) func() error {
+	return func() error {
+		err := tel.Shutdown(context.Background())
+		if st := tel.Stats(); st.Exported != throughputSpans {
+			return fmt.Errorf("Stats() = %+v, want %d exported: %v", st, throughputSpans, err)
+		}
+		return err
+	}
+}
+
+// throughputCollector is the real collector the throughput benchmarks send
+// to (its debug exporter, so that the disk is not measured), and the spans
+// it has accepted so far.
+type throughputCollector struct {
+	c        *collectortest.Collector
+	accepted float64
+}
+
+// run makes the spans of form, untimed but for producing them and shutting
+// the pipeline down, and checks that the collector has them all. It
+// returns the time produce and shutdown took.
+func (tc *throughputCollector) run(b *testing.B, form throughputForm) time.Duration {
+	b.Helper()
+	b.StopTimer()
+	produce, shutdown := form.setup(b, "http://"+tc.c.Endpoint())
+	b.StartTimer()
+	start := time.Now()
+	produce()
+	if err := shutdown(); err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(start)
+	b.StopTimer()
+	tc.accepted += throughputSpans
+	deadline := time.Now().Add(60 * time.Second)
+	for tc.c.Metric(b, "otelcol_receiver_accepted_spans") < tc.accepted && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := tc.c.Metric(b, "otelcol_receiver_accepted_spans"); got != tc.accepted {
+		b.Fatalf("the collector accepted %v spans in all, want %v", got, tc.accepted)
+	}
+	b.StartTimer()
+	return took
+}
+
+// startThroughputCollector starts the collector of the throughput
+// benchmarks; they are skipped with -short.
+func startThroughputCollector(b *testing.B) *throughputCollector {
+	if testing.Short() {
+		b.Skip("needs the collector; skipped with -short")
+	}
+	return &throughputCollector{c: collectortest.Start(b, collectortest.WithDebugExporter())}
+}
+
+// BenchmarkCollectorThroughput sends 200,000 actions as fast as one
+// goroutine can into the real OpenTelemetry Collector, each run until
+// Shutdown has returned, in each of the throughputForms. Run it with
+// -benchtime 1x -count 5 and compare with "benchstat -col /impl": each op
+// is 200,000 spans. -count runs each form's runs one after the other, so
+// that a drift of the machine over the run counts against the form
+// measured last: BenchmarkCollectorThroughputRatio runs them in turn.
+func BenchmarkCollectorThroughput(b *testing.B) {
+	tc := startThroughputCollector(b)
+	for _, form := range throughputForms {
+		b.Run("impl="+form.name, func(b *testing.B) {
+			for b.Loop() {
+				tc.run(b, form)
+			}
+			b.ReportMetric(float64(throughputSpans)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
+		})
+	}
+}
+
+// BenchmarkCollectorThroughputRatio runs the throughputForms in turn, one
+// run of each per op, and reports each form's spans per second over all
+// its runs and its ratio to the raw SDK's: a drift of the machine during
+// the benchmark falls on every form alike. Run it with -benchtime 5x.
+func BenchmarkCollectorThroughputRatio(b *testing.B) {
+	tc := startThroughputCollector(b)
+	took := make([]time.Duration, len(throughputForms))
+	for b.Loop() {
+		for i, form := range throughputForms {
+			took[i] += tc.run(b, form)
 		}
 	}
-	b.Run("impl=crstel_with_task", func(b *testing.B) {
-		run(b, func(b *testing.B) (func(), func() error) {
-			tel := setup(b)
-			ctx := crstel.WithTask(context.Background(), benchMeta)
-			return func() {
-				for range n {
-					_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
-					span.End()
-				}
-			}, shutdown(tel)
-		})
-	})
-	b.Run("impl=crstel_meta", func(b *testing.B) {
-		run(b, func(b *testing.B) (func(), func() error) {
-			tel := setup(b)
-			return func() {
-				for range n {
-					_, span := crstel.Action(context.Background(), crs.PatchGeneration, "generate_patch", benchMeta)
-					span.End()
-				}
-			}, shutdown(tel)
-		})
-	})
+	for i, form := range throughputForms {
+		b.ReportMetric(float64(throughputSpans)*float64(b.N)/took[i].Seconds(), form.name+"_spans/s")
+		if i > 0 {
+			b.ReportMetric(took[0].Seconds()/took[i].Seconds(), form.name+"/raw_sdk")
+		}
+	}
 }
