@@ -465,31 +465,25 @@ func newEntry(n int) (*internEntry, []attribute.KeyValue) {
 	type kv = attribute.KeyValue
 	switch n {
 	case 1:
-		x := new(struct {
-			internEntry
-			room [3]kv
-		})
+		x := new(entryWith[[3]kv])
 		return &x.internEntry, x.room[:0]
 	case 2:
-		x := new(struct {
-			internEntry
-			room [4]kv
-		})
+		x := new(entryWith[[4]kv])
 		return &x.internEntry, x.room[:0]
 	case 3:
-		x := new(struct {
-			internEntry
-			room [5]kv
-		})
+		x := new(entryWith[[5]kv])
 		return &x.internEntry, x.room[:0]
 	case 4:
-		x := new(struct {
-			internEntry
-			room [6]kv
-		})
+		x := new(entryWith[[6]kv])
 		return &x.internEntry, x.room[:0]
 	}
 	return &internEntry{}, make([]kv, 0, n+2)
+}
+
+// entryWith is an entry and the array R its attributes are kept in.
+type entryWith[R any] struct {
+	internEntry
+	room R
 }
 
 // sortByKey sorts kvs by key: by insertion if they are few, as metadata
@@ -580,15 +574,13 @@ func (s *startOptions) lookup(category crs.Category, name string) ([]trace.SpanS
 // valid.
 func (s *startOptions) make(category crs.Category, name string, t *task, valid bool) []trace.SpanStartOption {
 	key := startKey{category, name}
-	if valid && !s.claimed.Load() {
-		kvs := make([]attribute.KeyValue, 2, 2+len(t.attrs))
-		if s.claimFirst(key, append(kvs, t.attrs...)) {
-			return s.firstOpt[:]
-		}
+	kvs := make([]attribute.KeyValue, 2, 2+len(t.attrs))
+	kvs = append(kvs, t.attrs...)
+	if valid && s.claimFirst(key, kvs) {
+		return s.firstOpt[:]
 	}
-	kvs := make([]attribute.KeyValue, 0, 2+len(t.attrs))
-	kvs = append(kvs, crs.ActionCategory(category), crs.ActionName(name))
-	opts := []trace.SpanStartOption{trace.WithAttributes(append(kvs, t.attrs...)...)}
+	kvs[0], kvs[1] = crs.ActionCategory(category), crs.ActionName(name)
+	opts := []trace.SpanStartOption{trace.WithAttributes(kvs...)}
 	if !valid {
 		return opts
 	}

@@ -148,54 +148,64 @@ func TestActionFreshMetadataBaggageConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-// baggageSeen records the task.id baggage member of the parent context of
-// each span it sees start, as a processor that copies baggage to spans
-// (such as contrib's baggagecopy) reads it, and as a sampler does.
-type baggageSeen struct {
+// startSeen records what a sampler or span processor sees at the start of
+// each span, by span name: the task.id baggage member of its parent
+// context (as a processor that copies baggage to spans, such as contrib's
+// baggagecopy, reads it), and the span's attributes.
+type startSeen struct {
 	mu   sync.Mutex
-	seen map[string]string // span name → task.id in its parent's baggage
+	seen map[string]started
 }
 
-func (b *baggageSeen) note(ctx context.Context, name string) {
+type started struct {
+	taskID string
+	attrs  []attribute.KeyValue
+}
+
+func (b *startSeen) note(ctx context.Context, name string, attrs []attribute.KeyValue) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.seen == nil {
-		b.seen = map[string]string{}
+		b.seen = map[string]started{}
 	}
-	b.seen[name] = baggage.FromContext(ctx).Member("task.id").Value()
+	b.seen[name] = started{baggage.FromContext(ctx).Member("task.id").Value(), slices.Clone(attrs)}
 }
 
-func (b *baggageSeen) get(name string) string {
+func (b *startSeen) get(name string) started {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.seen[name]
 }
 
-type baggageProcessor struct{ *baggageSeen }
+// seenProcessor is a span processor that records what it sees at a span's
+// start.
+type seenProcessor struct{ *startSeen }
 
-func (p baggageProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
-	p.note(parent, s.Name())
+func (p seenProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
+	p.note(parent, s.Name(), s.Attributes())
 }
-func (baggageProcessor) OnEnd(sdktrace.ReadOnlySpan)      {}
-func (baggageProcessor) Shutdown(context.Context) error   { return nil }
-func (baggageProcessor) ForceFlush(context.Context) error { return nil }
+func (seenProcessor) OnEnd(sdktrace.ReadOnlySpan)      {}
+func (seenProcessor) Shutdown(context.Context) error   { return nil }
+func (seenProcessor) ForceFlush(context.Context) error { return nil }
 
-type baggageSampler struct{ *baggageSeen }
+// seenSampler is a sampler that samples every span and records what it is
+// given at its start.
+type seenSampler struct{ *startSeen }
 
-func (s baggageSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	s.note(p.ParentContext, p.Name)
+func (s seenSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	s.note(p.ParentContext, p.Name, p.Attributes)
 	return sdktrace.AlwaysSample().ShouldSample(p)
 }
-func (baggageSampler) Description() string { return "baggageSampler" }
+func (seenSampler) Description() string { return "seenSampler" }
 
 // TestActionFreshMetadataBaggageAtStart: samplers and span processors that
 // read the baggage of the parent context find the task in it at the start
 // of the action's own span and of the spans inside it.
 func TestActionFreshMetadataBaggageAtStart(t *testing.T) {
 	t.Parallel()
-	sampled, processed := &baggageSeen{}, &baggageSeen{}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(baggageSampler{sampled}),
-		sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()), sdktrace.WithSpanProcessor(baggageProcessor{processed}))
+	sampled, processed := &startSeen{}, &startSeen{}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(seenSampler{sampled}),
+		sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()), sdktrace.WithSpanProcessor(seenProcessor{processed}))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 
 	meta := freshMeta(t)
@@ -204,10 +214,10 @@ func TestActionFreshMetadataBaggageAtStart(t *testing.T) {
 	child.End()
 	span.End()
 	for _, name := range []string{"compile_source_code", "child"} {
-		if got := sampled.get(name); got != meta["task.id"] {
+		if got := sampled.get(name).taskID; got != meta["task.id"] {
 			t.Errorf("the sampler found task.id %q in the baggage at the start of %s, want %q", got, name, meta["task.id"])
 		}
-		if got := processed.get(name); got != meta["task.id"] {
+		if got := processed.get(name).taskID; got != meta["task.id"] {
 			t.Errorf("the processor found task.id %q in the baggage at the start of %s, want %q", got, name, meta["task.id"])
 		}
 	}
@@ -326,7 +336,7 @@ func TestActionStartAttributesOfTasks(t *testing.T) {
 				spans := rec.Ended()
 				got := spans[len(spans)-1]
 				wantValid := s.category.Valid() && crs.ValidateName(s.name) == nil
-				wantStartAttrs(t, fmt.Sprintf("step %d", i), got, seen.attrs(got.Name()), meta, wantValid)
+				wantStartAttrs(t, fmt.Sprintf("step %d", i), got, seen.get(got.Name()).attrs, meta, wantValid)
 			}
 		})
 	}
@@ -343,7 +353,7 @@ func TestActionStartAttributesOfTasks(t *testing.T) {
 		}
 		wg.Wait()
 		for _, s := range rec.Ended() {
-			wantStartAttrs(t, s.Name(), s, seen.attrs(s.Name()), meta, true)
+			wantStartAttrs(t, s.Name(), s, seen.get(s.Name()).attrs, meta, true)
 		}
 	})
 }
@@ -393,34 +403,10 @@ func attrValue(attrs []attribute.KeyValue, key attribute.Key) (attribute.Value, 
 // its spans.
 func startRecorder(t *testing.T) (*startSeen, *tracetest.SpanRecorder, *sdktrace.TracerProvider) {
 	seen, rec := &startSeen{}, tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(seen),
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(seenSampler{seen}),
 		sdktrace.WithSpanProcessor(crstel.NewSpanProcessor()), sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 	return seen, rec, tp
-}
-
-// startSeen is a sampler that keeps the attributes each span started with.
-type startSeen struct {
-	mu   sync.Mutex
-	seen map[string][]attribute.KeyValue
-}
-
-func (s *startSeen) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.seen == nil {
-		s.seen = map[string][]attribute.KeyValue{}
-	}
-	s.seen[p.Name] = slices.Clone(p.Attributes)
-	return sdktrace.AlwaysSample().ShouldSample(p)
-}
-
-func (*startSeen) Description() string { return "startSeen" }
-
-func (s *startSeen) attrs(name string) []attribute.KeyValue {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.seen[name]
 }
 
 // FuzzActionMetadata: whatever the metadata, given in whatever order
@@ -463,7 +449,7 @@ func FuzzActionMetadata(f *testing.F) {
 			for _, set := range []struct {
 				when  string
 				attrs []attribute.KeyValue
-			}{{"ended with", s.Attributes()}, {"started with", seen.attrs(s.Name())}} {
+			}{{"ended with", s.Attributes()}, {"started with", seen.get(s.Name()).attrs}} {
 				got := map[string]string{}
 				for _, kv := range set.attrs {
 					got[string(kv.Key)] = kv.Value.String()

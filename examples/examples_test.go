@@ -141,14 +141,8 @@ func prefixed(names []string) []string {
 // auth, waits until it is processed, and sends SIGTERM.
 func driveWebservice(t *testing.T, cmd *exec.Cmd, stdout *bufio.Scanner) {
 	t.Helper()
-	var url string
-	for stdout.Scan() {
-		if u, ok := strings.CutPrefix(stdout.Text(), "webservice: listening on "); ok {
-			url = u
-			break
-		}
-	}
-	if url == "" {
+	url, ok := lineAfter(stdout, "webservice: listening on ")
+	if !ok {
 		t.Fatal("the webservice did not say where it listens")
 	}
 	post := func(user, pass string) int {
@@ -169,14 +163,21 @@ func driveWebservice(t *testing.T, cmd *exec.Cmd, stdout *bufio.Scanner) {
 	if code := post("crs", "s3cret"); code != http.StatusAccepted {
 		t.Fatalf("POST /v1/task/: %d, want 202", code)
 	}
-	for stdout.Scan() {
-		if strings.HasPrefix(stdout.Text(), "webservice: processed task t-42") {
-			break
-		}
-	}
+	lineAfter(stdout, "webservice: processed task t-42")
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lineAfter reads stdout up to the first line that starts with prefix, and
+// returns the rest of it, and true; or "" and false at the end of stdout.
+func lineAfter(stdout *bufio.Scanner, prefix string) (string, bool) {
+	for stdout.Scan() {
+		if rest, ok := strings.CutPrefix(stdout.Text(), prefix); ok {
+			return rest, true
+		}
+	}
+	return "", false
 }
 
 // scrapeDashboard scrapes the Prometheus endpoint of examples/dashboard at
@@ -185,14 +186,8 @@ func driveWebservice(t *testing.T, cmd *exec.Cmd, stdout *bufio.Scanner) {
 // parser; the example then ends by itself.
 func scrapeDashboard(t *testing.T, _ *exec.Cmd, stdout *bufio.Scanner) {
 	t.Helper()
-	var addr string
-	for stdout.Scan() {
-		if a, ok := strings.CutPrefix(stdout.Text(), "dashboard: metrics at "); ok {
-			addr = a
-			break
-		}
-	}
-	if addr == "" {
+	addr, ok := lineAfter(stdout, "dashboard: metrics at ")
+	if !ok {
 		t.Fatal("the dashboard example did not say where its metrics are")
 	}
 	documented := documentedMetrics(t)

@@ -182,12 +182,7 @@ func TestDashboard(t *testing.T) {
 
 	crstelcol(t) // built first; skips under -short
 	promBin := prometheusBinary(t)
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not in PATH: the Node.js component needs Node.js 20 or later and npm", tool)
-		}
-	}
-	npmCI(t)
+	nodeReady(t)
 	example := goBuildIn(t, libraryDir, "./examples/dashboard")
 	c := start(t)
 	exampleAddr := freeAddr(t)
@@ -228,16 +223,7 @@ func TestDashboard(t *testing.T) {
 			done <- err
 			t.Fatalf("examples/dashboard ended after %s: %v", time.Since(begin), err)
 		}
-		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-		node := exec.CommandContext(ctx, "node", "send.js")
-		node.SysProcAttr = dieWithTest()
-		node.Dir = "nodejs"
-		node.Env = append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+c.grpc)
-		b, err := node.CombinedOutput()
-		cancel()
-		if err != nil {
-			t.Fatalf("node send.js (%d): %v\n%s", i+1, err, b)
-		}
+		sendNode(t, c, fmt.Sprintf("node send.js (%d)", i+1))
 	}
 	select {
 	case err := <-done:
@@ -298,7 +284,7 @@ func TestDashboard(t *testing.T) {
 				t.Errorf("panel %q, %s: no series", p.Title, q.Expr)
 				continue
 			}
-			if !slices.ContainsFunc(series, func(s seriesData) bool { return slices.ContainsFunc(s.Values, isFinite) }) {
+			if !hasData(panelData{Series: series}) {
 				t.Errorf("panel %q, %s: %d series, none with a value", p.Title, q.Expr, len(series))
 			}
 			for i := range series {

@@ -23,6 +23,33 @@ const (
 
 var inheritedAll = []string{"crs.action.category", "crs.action.name", "round.id", "task.id", "team.id"}
 
+// nodeReady fails the test if Node.js or npm is missing, and installs the
+// Node.js component's packages (npm ci).
+func nodeReady(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not in PATH: the Node.js component needs Node.js 20 or later and npm", tool)
+		}
+	}
+	npmCI(t)
+}
+
+// sendNode runs the Node.js component (nodejs/send.js) once, sending to c;
+// the test fails, saying what, if it fails or runs for over 2 minutes.
+func sendNode(t *testing.T, c *collector, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "send.js")
+	cmd.SysProcAttr = dieWithTest()
+	cmd.Dir = "nodejs"
+	cmd.Env = append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+c.grpc)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", what, err, out)
+	}
+}
+
 // TestNodeComponent: a component in Node.js, with the official
 // OpenTelemetry JS SDK (nodejs/send.js), sends conforming spans, an
 // OpenLIT-shaped LLM span without CRS attributes, and a bad span of each
@@ -32,23 +59,9 @@ var inheritedAll = []string{"crs.action.category", "crs.action.name", "round.id"
 // them.
 func TestNodeComponent(t *testing.T) {
 	crstelcol(t) // built first; skips under -short
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not in PATH: the Node.js component needs Node.js 20 or later and npm", tool)
-		}
-	}
-	npmCI(t)
+	nodeReady(t)
 	c := start(t)
-
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "send.js")
-	cmd.SysProcAttr = dieWithTest()
-	cmd.Dir = "nodejs"
-	cmd.Env = append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+c.grpc)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("node send.js: %v\n%s", err, out)
-	}
+	sendNode(t, c, "node send.js")
 
 	spans := c.waitSpans(t, 11, 30*time.Second)
 	id := func(name string) string {

@@ -55,14 +55,14 @@ func TestDieWithTest(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = helper.Wait()
-	deadline := time.Now().Add(10 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
+	t.Cleanup(func() {
+		if alive(pid) { // it outlived the helper: the test failed
 			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("process %d outlived the test binary that started it by 10 s", pid)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	})
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		return !alive(pid), fmt.Sprintf("process %d outlived the test binary that started it", pid)
+	})
 }
 
 // alive reports whether process pid runs: it exists and is not a zombie

@@ -343,14 +343,7 @@ func drawPanel(c draw.Canvas, p panelData, l legend, legendLines int, tr timeRan
 
 // hasData reports whether p has a finite sample.
 func hasData(p panelData) bool {
-	for _, s := range p.Series {
-		for _, v := range s.Values {
-			if isFinite(v) {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(p.Series, func(s seriesData) bool { return slices.ContainsFunc(s.Values, isFinite) })
 }
 
 // isFinite reports whether v is neither NaN nor infinite.
@@ -371,7 +364,8 @@ func newPlot(p panelData, tr timeRange, size vg.Point) (*plot.Plot, error) {
 	for i, s := range p.Series {
 		col := seriesColors[i%len(seriesColors)]
 		for _, seg := range segments(s) {
-			lo, hi = min(lo, minY(seg)), max(hi, maxY(seg))
+			segLo, segHi := plotter.Range(plotter.YValues{XYer: seg})
+			lo, hi = min(lo, segLo), max(hi, segHi)
 			if len(seg) == 1 {
 				// A sample between gaps: a dot, as a line of one point
 				// draws nothing.
@@ -449,24 +443,6 @@ func segments(s seriesData) []plotter.XYs {
 		segs = append(segs, cur)
 	}
 	return segs
-}
-
-// minY returns the smallest Y of xys.
-func minY(xys plotter.XYs) float64 {
-	m := math.Inf(1)
-	for _, p := range xys {
-		m = min(m, p.Y)
-	}
-	return m
-}
-
-// maxY returns the largest Y of xys.
-func maxY(xys plotter.XYs) float64 {
-	m := math.Inf(-1)
-	for _, p := range xys {
-		m = max(m, p.Y)
-	}
-	return m
 }
 
 // unixSeconds returns t as seconds since the Unix epoch, the X coordinate

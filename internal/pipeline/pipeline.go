@@ -207,19 +207,15 @@ func (p *Pipeline) Track(ctx context.Context, a *watchdog.Action, id trace.SpanI
 func (p *Pipeline) Ended(a *watchdog.Action) {
 	// Removed first: of Ended and the watchdog finding the span ended
 	// (forgotten), only the one that removes the action counts it.
-	tracked, noted := p.wd.Remove(a)
-	if !tracked {
-		return
+	if tracked, noted := p.wd.Remove(a); tracked {
+		p.forgotten(a, noted)
 	}
-	if p.onEnd != nil && a.Op == "" {
-		p.onEnd(a)
-	}
-	p.journalEnd(a, noted)
 }
 
-// forgotten is called by the watchdog with an action whose span ended
-// without Ended being called (the span was ended through
-// trace.SpanFromContext, say): it is counted by OnEnd then, and journaled.
+// forgotten counts (OnEnd) and journals an action that ended, and that
+// the watchdog no longer tracks: removed by Ended, or found ended by the
+// watchdog without Ended being called (the span was ended through
+// trace.SpanFromContext, say).
 func (p *Pipeline) forgotten(a *watchdog.Action, noted bool) {
 	if p.onEnd != nil && a.Op == "" {
 		p.onEnd(a)

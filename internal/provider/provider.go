@@ -13,8 +13,8 @@ func Same(a, b any) bool {
 	if t := reflect.TypeOf(a); t != nil && t.Kind() == reflect.Pointer {
 		// A pointer compares without panicking, and providers usually
 		// are pointers: this path is inlined, without the deferred
-		// recover of sameOrPanic (BenchmarkSame: 3.3 ns against 12 ns,
-		// of the 200 ns an Action costs outside the SDK).
+		// recover of sameOrPanic (BenchmarkSame: 3.3 ns against 12 ns;
+		// Action compares the global provider on each call).
 		return a == b
 	}
 	return sameOrPanic(a, b)
