@@ -272,16 +272,7 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	}
 	so, known := owner.starts.lookup(category, name)
 	if !known {
-		valid := true
-		if !category.Valid() {
-			problems = append(problems, category.Validate())
-			category, valid = crs.Category(crs.SanitizeName(string(category))), false
-		}
-		if err := crs.ValidateName(name); err != nil {
-			problems = append(problems, err)
-			name, valid = crs.SanitizeName(name), false
-		}
-		so = owner.starts.make(category, name, owner, valid)
+		so, category, name, problems = startOptionsOf(owner, category, name, problems)
 	}
 	if invalid != nil {
 		problems = append(problems, invalid)
@@ -318,19 +309,54 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	}
 	a.Context, a.task, a.tc, a.parent = tctx, t, tc, enclosing
 	a.category, a.name = string(category), name
-	if b := cfg.costBudget; b.LLM > 0 || b.CPUSeconds > 0 {
+	if len(opts) > 0 {
+		so, problems = cfg.startOptions(a, so, problems)
+	}
+	if (len(problems) > 0 || leftOut != nil) && violation.Strict(ctx) {
+		violation.Report(ctx, errors.Join(append(problems, leftOut)...))
+	}
+	sctx, span := a.tc.tracer.Start(a, name, so...)
+	a.Span, a.started = span, true
+	if len(problems) > 0 || leftOut != nil {
+		violation.Mark(ctx, span, problems...)
+		violation.Report(ctx, leftOut)
+	}
+	if p := a.tc.pipeline; p != nil && span.SpanContext().IsSampled() { // sampled spans record; IsRecording would lock
+		a.track(ctx, w, p, &cfg)
+	}
+	return sctx, a
+}
+
+// startOptionsOf returns the start options of an action of category and
+// name, not seen before with owner, the category and name repaired, and
+// problems with what was invalid in them added.
+func startOptionsOf(owner *task, category crs.Category, name string, problems []error) ([]trace.SpanStartOption, crs.Category, string, []error) {
+	valid := true
+	if !category.Valid() {
+		problems = append(problems, category.Validate())
+		category, valid = crs.Category(crs.SanitizeName(string(category))), false
+	}
+	if err := crs.ValidateName(name); err != nil {
+		problems = append(problems, err)
+		name, valid = crs.SanitizeName(name), false
+	}
+	return owner.starts.make(category, name, owner, valid), category, name, problems
+}
+
+// startOptions returns so with those of c added: the options' attributes,
+// which may not replace the mandatory ones, links and kind, after the
+// mandatory attributes (so is not ours to change); and problems with what
+// was left out added.
+func (c *actionConfig) startOptions(a *actionCtx, so []trace.SpanStartOption, problems []error) ([]trace.SpanStartOption, []error) {
+	if b := c.costBudget; b.LLM > 0 || b.CPUSeconds > 0 {
 		a.cost.Store(&costAcc{llmBudget: budgetUnits(b.LLM, nano), cpuBudget: budgetUnits(b.CPUSeconds, 1e9)})
 	}
-
-	// The options' attributes, which may not replace the mandatory ones,
-	// links and kind, after the mandatory attributes (so is not ours to
-	// change).
-	if len(cfg.attrs) > 0 || len(cfg.links) > 0 || cfg.kind != trace.SpanKindUnspecified {
+	if len(c.attrs) > 0 || len(c.links) > 0 || c.kind != trace.SpanKindUnspecified {
 		so = slices.Clip(so)
 	}
-	if len(cfg.attrs) > 0 {
-		attrs := make([]attribute.KeyValue, 0, len(cfg.attrs))
-		for _, kv := range cfg.attrs {
+	if len(c.attrs) > 0 {
+		attrs := make([]attribute.KeyValue, 0, len(c.attrs))
+		for _, kv := range c.attrs {
 			if err := a.replaces(kv); err != nil {
 				problems = append(problems, fmt.Errorf("WithAttributes: %w", err))
 				continue
@@ -339,36 +365,33 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 		}
 		so = append(so, trace.WithAttributes(attrs...))
 	}
-	if (len(problems) > 0 || leftOut != nil) && violation.Strict(ctx) {
-		violation.Report(ctx, errors.Join(append(problems, leftOut)...))
+	if len(c.links) > 0 {
+		so = append(so, trace.WithLinks(c.links...))
 	}
-	if len(cfg.links) > 0 {
-		so = append(so, trace.WithLinks(cfg.links...))
+	if c.kind != trace.SpanKindUnspecified {
+		so = append(so, trace.WithSpanKind(c.kind))
 	}
-	if cfg.kind != trace.SpanKindUnspecified {
-		so = append(so, trace.WithSpanKind(cfg.kind))
+	return so, problems
+}
+
+// track hands a, whose span is sampled, to the pipeline p, as w; cfg holds
+// its options.
+func (a *actionCtx) track(ctx context.Context, w *tracked, p *pipeline.Pipeline, cfg *actionConfig) {
+	w.p = p
+	w.Owner, w.Heartbeat, w.Budget = a, cfg.heartbeat, cfg.budget
+	if !cfg.budgetSet {
+		w.Budget = p.Budget(a.category)
 	}
-	sctx, span := a.tc.tracer.Start(a, name, so...)
-	a.Span, a.started = span, true
-	violation.Mark(ctx, span, problems...)
-	violation.Report(ctx, leftOut)
-	if p := a.tc.pipeline; p != nil && span.SpanContext().IsSampled() { // sampled spans record; IsRecording would lock
-		w.p = p
-		w.Owner, w.Heartbeat, w.Budget = a, cfg.heartbeat, cfg.budget
-		if !cfg.budgetSet {
-			w.Budget = p.Budget(a.category)
-		}
-		var outer *watchdog.Action
-		if enclosing != nil && enclosing.w != nil {
-			outer = &enclosing.w.Action
-		}
-		// ctx, not tctx: the same deadline and goroutine labels, and asking
-		// tctx for the labels would make a lazyBaggage's baggage.
-		if p.Track(ctx, &w.Action, span.SpanContext().SpanID(), outer) {
-			a.w = w
-		}
+	var outer *watchdog.Action
+	if e := a.parent; e != nil && e.w != nil {
+		outer = &e.w.Action
 	}
-	return sctx, a
+	// ctx, not the action's context: the same deadline and goroutine
+	// labels, and asking a lazyBaggage for the labels would make its
+	// baggage.
+	if p.Track(ctx, &w.Action, a.Span.SpanContext().SpanID(), outer) {
+		a.w = w
+	}
 }
 
 // replaces returns an error if kv would replace one of the action's

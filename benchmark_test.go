@@ -1,9 +1,12 @@
 package crstel_test
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -70,75 +73,211 @@ func benchRaw(b *testing.B, tr trace.Tracer) {
 	}
 }
 
-// benchRawSet measures the raw SDK's fastest idiom: Start, then
-// SetAttributes with the same five attributes, then End.
-func benchRawSet(b *testing.B, tr trace.Tracer) {
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		_, span := tr.Start(ctx, "generate_patch")
-		span.SetAttributes(rawAttrs(benchMeta)...)
-		span.End()
-	}
-}
-
 var benchMeta = crs.Metadata{"round.id": "round-1", "task.id": "task-1", "team.id": "team-1"}
 
-// BenchmarkAction compares the forms of crstel.Action + End with the raw
-// SDK's two idioms for the same span with the same five attributes, on the
-// same provider (crstel's span processor and a batch span processor), in
-// the same run: run it with -count 10 and compare with
-// "benchstat -col /impl". The raw idioms are raw_set (Start +
-// SetAttributes + End, the fastest) and raw_with (trace.WithAttributes at
-// Start, where samplers see them); the crstel forms are
+// actionForms are the ways BenchmarkAction and BenchmarkActionTurns make
+// the span of an action with benchMeta's five attributes: make is called
+// once the benchmark's provider is installed (the global one) and returns
+// a function that makes and ends one span. The raw SDK's idioms are
+//
+//   - raw_set: Start + SetAttributes + End, the fastest;
+//   - raw_with: trace.WithAttributes at Start, where samplers see them;
+//   - raw_fresh: raw_set with new values on each call, as meta_fresh has;
+//   - raw_once: raw_with with its option made once, as Action keeps its
+//     options per task;
+//   - raw_wrapped: raw_once from a context that carries benchMeta (as
+//     with_task's does), started from and ended through a wrapper of the
+//     context and the span of about an action's size: the floor of an
+//     Action that gives samplers the attributes;
+//
+// and crstel's forms
 //
 //   - meta: Action(ctx, category, name, meta), the same metadata map on
 //     each call, from a context without metadata: the documented call shape;
 //   - meta_in_ctx: the same, from a context that carries that metadata;
 //   - meta_fresh: a new map with new values on each call;
 //   - with_task: WithTask once, then Action(ctx, category, name, nil).
-func BenchmarkAction(b *testing.B) {
-	b.Run("impl=raw_set", func(b *testing.B) {
-		benchRawSet(b, benchProvider(b).Tracer("raw"))
-	})
-	b.Run("impl=raw_with", func(b *testing.B) {
-		benchRaw(b, benchProvider(b).Tracer("raw"))
-	})
-	b.Run("impl=meta", func(b *testing.B) {
-		benchProvider(b)
-		ctx := context.Background()
-		b.ReportAllocs()
-		for b.Loop() {
-			_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", benchMeta)
+//
+// Each form but raw_set and raw_fresh has the raw forms it is compared with
+// as its bases: crstel's with the SDK's fastest idiom and with the idiom
+// that gives samplers the attributes, as Action does.
+var actionForms = []actionForm{
+	{"raw_set", nil, func(tp *sdktrace.TracerProvider) func() {
+		tr, ctx := tp.Tracer("raw"), context.Background()
+		return func() {
+			_, span := tr.Start(ctx, "generate_patch")
+			span.SetAttributes(rawAttrs(benchMeta)...)
 			span.End()
 		}
-	})
-	b.Run("impl=meta_in_ctx", func(b *testing.B) {
-		benchProvider(b)
+	}},
+	{"raw_with", []string{"raw_set"}, func(tp *sdktrace.TracerProvider) func() {
+		tr, ctx := tp.Tracer("raw"), context.Background()
+		return func() { rawStart(ctx, tr).End() }
+	}},
+	{"raw_once", []string{"raw_set"}, func(tp *sdktrace.TracerProvider) func() {
+		tr, ctx := tp.Tracer("raw"), context.Background()
+		opts := []trace.SpanStartOption{trace.WithAttributes(rawAttrs(benchMeta)...)}
+		return func() {
+			_, span := tr.Start(ctx, "generate_patch", opts...)
+			span.End()
+		}
+	}},
+	{"raw_wrapped", []string{"raw_set"}, func(tp *sdktrace.TracerProvider) func() {
+		tr := tp.Tracer("raw")
 		ctx := crstel.WithTask(context.Background(), benchMeta)
-		b.ReportAllocs()
-		for b.Loop() {
+		opts := []trace.SpanStartOption{trace.WithAttributes(rawAttrs(benchMeta)...)}
+		return func() {
+			w := &wrapped{Context: ctx}
+			_, w.Span = tr.Start(w, "generate_patch", opts...)
+			var span trace.Span = w
+			span.End()
+		}
+	}},
+	{"meta", crstelBases, func(*sdktrace.TracerProvider) func() {
+		ctx := context.Background()
+		return func() {
 			_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", benchMeta)
 			span.End()
 		}
-	})
-	b.Run("impl=meta_fresh", func(b *testing.B) {
-		benchProvider(b)
-		ctx := context.Background()
-		b.ReportAllocs()
+	}},
+	{"meta_in_ctx", crstelBases, func(*sdktrace.TracerProvider) func() {
+		ctx := crstel.WithTask(context.Background(), benchMeta)
+		return func() {
+			_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", benchMeta)
+			span.End()
+		}
+	}},
+	{"with_task", crstelBases, func(*sdktrace.TracerProvider) func() {
+		ctx := crstel.WithTask(context.Background(), benchMeta)
+		return func() {
+			_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
+			span.End()
+		}
+	}},
+	{"raw_fresh", nil, func(tp *sdktrace.TracerProvider) func() {
+		tr, ctx := tp.Tracer("raw"), context.Background()
 		i := 0
-		for b.Loop() {
+		return func() {
+			i++
+			n := strconv.Itoa(i) // the map is made here, where it can stay on the stack
+			meta := crs.Metadata{"round.id": "round-" + n, "task.id": "task-" + n, "team.id": "team-1"}
+			_, span := tr.Start(ctx, "generate_patch")
+			span.SetAttributes(rawAttrs(meta)...)
+			span.End()
+		}
+	}},
+	{"meta_fresh", []string{"raw_fresh"}, func(*sdktrace.TracerProvider) func() {
+		ctx := context.Background()
+		i := 0
+		return func() {
 			i++
 			n := strconv.Itoa(i)
 			meta := crs.Metadata{"round.id": "round-" + n, "task.id": "task-" + n, "team.id": "team-1"}
 			_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", meta)
 			span.End()
 		}
-	})
-	b.Run("impl=with_task", func(b *testing.B) {
-		benchProvider(b)
-		benchActionInTask(b)
-	})
+	}},
+}
+
+// wrapped is a context and the span started in it, in one allocation of
+// about an action's size (112 bytes), for raw_wrapped.
+type wrapped struct {
+	context.Context
+	trace.Span
+	_ [10]uintptr
+}
+
+// crstelBases are the bases of crstel's forms with benchMeta.
+var crstelBases = []string{"raw_set", "raw_with"}
+
+// actionForm is a form of actionForms.
+type actionForm struct {
+	impl  string
+	bases []string
+	make  func(tp *sdktrace.TracerProvider) func()
+}
+
+// BenchmarkAction compares the actionForms of crstel.Action + End with the
+// raw SDK's idioms for the same span with the same five attributes, on the
+// same provider (crstel's span processor and a batch span processor), in
+// the same run: run it with -count 10 and compare with
+// "benchstat -col /impl". BenchmarkActionTurns measures the same forms in
+// turn, which this machine's drift affects less.
+func BenchmarkAction(b *testing.B) {
+	for _, form := range actionForms {
+		b.Run("impl="+form.impl, func(b *testing.B) {
+			one := form.make(benchProvider(b))
+			b.ReportAllocs()
+			for b.Loop() {
+				one()
+			}
+		})
+	}
+}
+
+// BenchmarkActionTurns runs the actionForms in turn on one provider: each
+// op makes actionTurn spans with each form, in an order drawn at random
+// (so that no form always follows the same one, and pays for its garbage),
+// and times each form's turn. It reports the median over the
+// ops of each form's time over each of its bases' in the same op
+// (meta/raw_set, for example), and each form's median time per span: a
+// drift of the machine falls on every form alike, and a turn slowed by a
+// pause (a garbage collection, another process) does not move a median.
+// It also reports the ratio of all the form's turns to all its base's
+// (meta/raw_set_all, say), which counts the pauses: a garbage collection
+// falls on the turn it happens in, whichever form made the garbage, so
+// that this ratio needs many turns to settle. Run it with -count 10 and
+// compare with benchstat.
+func BenchmarkActionTurns(b *testing.B) {
+	tp := benchProvider(b)
+	ones := make([]func(), len(actionForms))
+	for i, form := range actionForms {
+		ones[i] = form.make(tp)
+	}
+	took := make([][]time.Duration, len(actionForms)) // took[form][op]
+	// The same orders in every run.
+	order := rand.New(rand.NewPCG(1, 2))
+	for b.Loop() {
+		for _, i := range order.Perm(len(actionForms)) {
+			start := time.Now()
+			for range actionTurn {
+				ones[i]()
+			}
+			took[i] = append(took[i], time.Since(start))
+		}
+	}
+	for i, form := range actionForms {
+		b.ReportMetric(float64(median(took[i]))/actionTurn, form.impl+"_ns/span")
+		for _, name := range form.bases {
+			base := slices.IndexFunc(actionForms, func(f actionForm) bool { return f.impl == name })
+			ratios := make([]float64, len(took[i]))
+			for op, d := range took[i] {
+				ratios[op] = float64(d) / float64(took[base][op])
+			}
+			b.ReportMetric(median(ratios), form.impl+"/"+name)
+			b.ReportMetric(float64(sum(took[i]))/float64(sum(took[base])), form.impl+"/"+name+"_all")
+		}
+	}
+}
+
+// actionTurn is the number of spans a form makes in a turn of
+// BenchmarkActionTurns: about half a millisecond.
+const actionTurn = 200
+
+// sum returns the sum of ds.
+func sum(ds []time.Duration) time.Duration {
+	var s time.Duration
+	for _, d := range ds {
+		s += d
+	}
+	return s
+}
+
+// median returns the median of xs, which it leaves as it is.
+func median[T cmp.Ordered](xs []T) T {
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
 
 // benchActionInTask measures Action + End in a context with benchMeta as
@@ -148,23 +287,6 @@ func benchActionInTask(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil)
-		span.End()
-	}
-}
-
-// BenchmarkActionFreshRaw is the raw SDK's SetAttributes idiom with the
-// values of meta_fresh: new strings on each call, as the map is.
-func BenchmarkActionFreshRaw(b *testing.B) {
-	tr := benchProvider(b).Tracer("raw")
-	ctx := context.Background()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		n := strconv.Itoa(i)
-		meta := crs.Metadata{"round.id": "round-" + n, "task.id": "task-" + n, "team.id": "team-1"}
-		_, span := tr.Start(ctx, "generate_patch")
-		span.SetAttributes(rawAttrs(meta)...)
 		span.End()
 	}
 }
