@@ -94,6 +94,49 @@ func costKey(r *journal.Record, by string) string {
 	return cmp.Or(r.Metadata["task.id"], "(no task.id)")
 }
 
+// countedByParent returns a function that reports whether the CPU time and
+// memory of the subprocess cost record r, of the process of journals[j],
+// are counted already in another journal: whether that process is a
+// subprocess, run by subprocess.Run (its action's span the remote parent of
+// the process's actions, as crstel.ContextFromEnv makes it), whose cost
+// record is in one of the journals. The CPU time and peak memory of a
+// subprocess include those of the children it waited for, as
+// subprocess.Run does.
+func countedByParent(journals [][]journal.Record) func(j int, r *journal.Record) bool {
+	type spanRef struct{ trace, span string }
+	subprocesses := map[spanRef]bool{}                  // the spans of subprocess cost records
+	parents := make([]map[string]string, len(journals)) // by journal: span id -> parent id
+	for j, recs := range journals {
+		parents[j] = map[string]string{}
+		for i := range recs {
+			r := &recs[i]
+			if r.SpanID == "" {
+				continue
+			}
+			if _, ok := parents[j][r.SpanID]; !ok {
+				parents[j][r.SpanID] = r.ParentID
+			}
+			if r.Kind == journal.KindCost.String() && r.Cost != nil && r.Cost.Subprocesses > 0 && r.Cost.CPUSeconds > 0 {
+				subprocesses[spanRef{r.TraceID, r.SpanID}] = true
+			}
+		}
+	}
+	return func(j int, r *journal.Record) bool {
+		// Up to the first ancestor this process did not record: the
+		// remote parent of its outermost action (bounded, in case of a
+		// cycle in a damaged journal).
+		id := r.ParentID
+		for range len(parents[j]) + 1 {
+			parent, local := parents[j][id]
+			if !local {
+				return id != "" && subprocesses[spanRef{r.TraceID, id}]
+			}
+			id = parent
+		}
+		return false // a cycle
+	}
+}
+
 // costs is "crstel trace costs".
 func (c *cli) costs(args []string) error {
 	flags := flag.NewFlagSet("trace costs", flag.ContinueOnError)
@@ -139,12 +182,11 @@ func (c *cli) costs(args []string) error {
 		}
 	}
 
-	groups := map[string]*costGroup{}
-	total := &costGroup{Key: "total"}
+	var journals [][]journal.Record // by process: its segments' records
 	seen := map[string]bool{}
 	var read []string // the files read
-	var dropped int64
 	for _, p := range paths {
+		var recs []journal.Record
 		// A rotated segment holds the older records of the same process.
 		segments := []string{p}
 		if !strings.HasSuffix(p, ".1") {
@@ -155,7 +197,7 @@ func (c *cli) costs(args []string) error {
 				continue // named twice, or as a segment and on its own
 			}
 			seen[s] = true
-			recs, err := journal.ReadFile(s)
+			segment, err := journal.ReadFile(s)
 			if errors.Is(err, fs.ErrNotExist) && s != p {
 				continue
 			}
@@ -167,26 +209,50 @@ func (c *cli) costs(args []string) error {
 				continue
 			}
 			read = append(read, s)
-			for i := range recs {
-				r := &recs[i]
-				switch {
-				case r.Kind == journal.RecordDropped:
-					dropped += r.Count
-				case r.Kind == journal.KindCost.String() && r.Cost != nil:
-					k := costKey(r, *by)
-					g := groups[k]
-					if g == nil {
-						g = &costGroup{Key: k}
-						groups[k] = g
-					}
-					g.add(r.Cost)
-					total.add(r.Cost)
+			recs = append(recs, segment...)
+		}
+		journals = append(journals, recs)
+	}
+
+	groups := map[string]*costGroup{}
+	total := &costGroup{Key: "total"}
+	var dropped int64
+	var nestedCPU float64
+	counted := countedByParent(journals)
+	for j, recs := range journals {
+		for i := range recs {
+			r := &recs[i]
+			switch {
+			case r.Kind == journal.RecordDropped:
+				dropped += r.Count
+			case r.Kind == journal.KindCost.String() && r.Cost != nil:
+				c := r.Cost
+				if (c.CPUSeconds > 0 || c.MemoryByteSeconds > 0) && counted(j, r) {
+					// Its parent's subprocess record has this CPU time,
+					// and a peak memory at least this one's for longer.
+					nestedCPU += c.CPUSeconds
+					without := *c
+					without.CPUSeconds, without.MemoryByteSeconds = 0, 0
+					c = &without
 				}
+				k := costKey(r, *by)
+				g := groups[k]
+				if g == nil {
+					g = &costGroup{Key: k}
+					groups[k] = g
+				}
+				g.add(c)
+				total.add(c)
 			}
 		}
 	}
 	if dropped > 0 {
 		warnings = append(warnings, fmt.Sprintf("%d journal records were dropped (the writer's queue was full): the totals may be low", dropped))
+	}
+	if nestedCPU > 0 {
+		warnings = append(warnings, fmt.Sprintf("%.3f CPU seconds of the subprocesses of crstel processes that are themselves subprocesses "+
+			"are counted once, in their parent's subprocess record, with their memory (a subprocess's CPU time and peak memory "+
+			"include those of the children it waited for)", nestedCPU))
 	}
 	list := slices.SortedFunc(maps.Values(groups), func(a, b *costGroup) int { return strings.Compare(a.Key, b.Key) })
 	for _, g := range list {

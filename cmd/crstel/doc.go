@@ -48,6 +48,11 @@
 // call (its tokens, and its amount in its currency) and each subprocess
 // (its CPU time, memory-seconds), and never the roll-ups of the actions'
 // end records, which hold the same costs again: nothing is counted twice.
+// A subprocess's CPU time and peak memory include those of the children it
+// waited for: when one journal's process is the subprocess of a cost record
+// in another (its actions continue that record's span, as
+// crstel.ContextFromEnv makes them), its own subprocesses' CPU time and
+// memory are left out, and a warning says how many CPU seconds.
 // --by task (the default) groups them by the task.id of their action's
 // task metadata, --by category by their action's category, --by model by
 // the LLM model (subprocesses are one row). Amounts in different

@@ -32,6 +32,10 @@ func TestMain(m *testing.M) {
 		hangingComponent()
 		return
 	}
+	if role := os.Getenv("CRSTEL_TEST_NESTED"); role != "" {
+		nestedComponent(role)
+		return
+	}
 	if args := os.Getenv("CRSTEL_TEST_CLI"); args != "" {
 		// The command itself, for tests that must survive its hanging.
 		var a []string
