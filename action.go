@@ -18,6 +18,7 @@ import (
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/actionref"
 	"github.com/crstel/crstel/internal/pipeline"
+	"github.com/crstel/crstel/internal/pricetable"
 	"github.com/crstel/crstel/internal/provider"
 	"github.com/crstel/crstel/internal/violation"
 	"github.com/crstel/crstel/internal/watchdog"
@@ -349,7 +350,17 @@ func startOptionsOf(owner *task, category crs.Category, name string, problems []
 // was left out added.
 func (c *actionConfig) startOptions(a *actionCtx, so []trace.SpanStartOption, problems []error) ([]trace.SpanStartOption, []error) {
 	if b := c.costBudget; b.LLM > 0 || b.CPUSeconds > 0 {
-		a.cost.Store(&costAcc{llmBudget: budgetUnits(b.LLM, nano), cpuBudget: budgetUnits(b.CPUSeconds, 1e9)})
+		acc := &costAcc{llmBudget: budgetUnits(b.LLM, nano), cpuBudget: budgetUnits(b.CPUSeconds, 1e9)}
+		switch {
+		case b.Currency == "" || b.LLM <= 0:
+		case pricetable.ValidCurrency(b.Currency):
+			currency := b.Currency
+			acc.currency.Store(&currency)
+		default:
+			problems = append(problems, fmt.Errorf("WithCostBudget: currency %s is not an ISO 4217 code such as USD; "+
+				"the LLM budget is in the currency of the first priced call", violation.Quote(b.Currency)))
+		}
+		a.cost.Store(acc)
 	}
 	if len(c.attrs) > 0 || len(c.links) > 0 || c.kind != trace.SpanKindUnspecified {
 		so = slices.Clip(so)

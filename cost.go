@@ -121,9 +121,15 @@ func (a *actionCtx) taskID() (string, bool) {
 // CostBudget is a cost budget of an action; see [WithCostBudget]. Zero
 // fields are no budget.
 type CostBudget struct {
-	// LLM is the most the LLM calls may cost, in the currency of the
-	// action's first priced call (see Cost.LLMCurrency).
+	// LLM is the most the LLM calls may cost, in Currency.
 	LLM float64
+	// Currency is the currency of LLM, an ISO 4217 code such as USD, as
+	// the price table's: the action's roll-up (Cost.LLMAmount) is then in
+	// it, and calls priced in another currency are counted apart
+	// (Cost.LLMOtherCurrencyCalls), not against the budget. The default
+	// "" is the currency of the action's first priced call. A currency
+	// that is not such a code is left out, and reported as invalid input.
+	Currency string
 	// CPUSeconds is the most CPU time, user and system, the subprocesses
 	// may use.
 	CPUSeconds float64

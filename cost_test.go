@@ -396,6 +396,65 @@ func TestCostBudget(t *testing.T) {
 	}
 }
 
+// TestCostBudgetCurrency: a budget with a currency counts only the calls
+// priced in it, and the action's roll-up is in it even when the first
+// call is priced in another; a currency that is not an ISO 4217 code is
+// left out, marked and reported, and the budget is in the currency of the
+// first priced call.
+func TestCostBudgetCurrency(t *testing.T) {
+	errs := isolate(t)
+	w := setupWatched(t)
+	p, err := genai.ParsePrices([]byte(`{"version": "test-2", "currency": "USD", "models": [
+		{"model": "coder", "input": 3, "output": 15},
+		{"model": "eurocoder", "currency": "EUR", "input": 3, "output": 15}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := crstel.WithTask(context.Background(), task1)
+	actx, action := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil,
+		crstel.WithCostBudget(crstel.CostBudget{LLM: 0.001, Currency: "EUR"}))
+	for range 5 {
+		llmCall(actx, p, "coder", genai.Response{InputTokens: 100}) // 300 µUSD: another currency
+	}
+	if got := w.got(); len(got) != 0 {
+		t.Errorf("after 1500 µUSD against a budget of 1000 µEUR: reports %+v, want none", got)
+	}
+	for range 4 {
+		llmCall(actx, p, "eurocoder", genai.Response{InputTokens: 100}) // 300 µEUR
+	}
+	cost, _ := crstel.CostOf(actx)
+	action.End()
+	got := w.got()
+	if len(got) != 1 || got[0].Reason != "LLM cost 0.0012 EUR, past its budget of 0.001 EUR" {
+		t.Errorf("reports = %+v, want one over_budget at 0.0012 EUR", got)
+	}
+	if cost.LLMCurrency != "EUR" || cost.LLMAmount != 0.0012 || cost.LLMOtherCurrencyCalls != 5 {
+		t.Errorf("cost = %s %v, %d calls in another currency; want EUR 0.0012, 5", cost.LLMCurrency, cost.LLMAmount, cost.LLMOtherCurrencyCalls)
+	}
+
+	// Not a currency code: marked, reported, and the first call's
+	// currency (USD) is the budget's.
+	bctx, bad := crstel.Action(ctx, crs.PatchGeneration, "generate_patch_again", nil,
+		crstel.WithCostBudget(crstel.CostBudget{LLM: 0.001, Currency: "usd"}))
+	for range 4 {
+		llmCall(bctx, p, "coder", genai.Response{InputTokens: 100})
+	}
+	bad.End()
+	if got := w.got(); len(got) != 2 || got[1].Reason != "LLM cost 0.0012 USD, past its budget of 0.001 USD" {
+		t.Errorf("reports = %+v, want a second, at 0.0012 USD", got)
+	}
+	s := stubNamed(w.spans(t), "generate_patch_again")
+	if marks := stubAttr(s, crstel.InvalidKey).AsStringSlice(); len(marks) != 1 || !strings.Contains(marks[0], `WithCostBudget: currency "usd"`) {
+		t.Errorf("%s = %q, want the currency named", crstel.InvalidKey, marks)
+	}
+	if e := errs.Errors(); len(e) != 1 || !strings.Contains(e[0].Error(), `currency "usd" is not an ISO 4217 code`) {
+		t.Errorf("otel.Handle got %v, want the currency named", e)
+	}
+	if err := w.tel.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // sumOf returns the sum of the points of the metric name with attribute
 // kv (all points if kv is empty), whatever its number type.
 func sumOf(rm metricdata.ResourceMetrics, name string, kvs ...attribute.KeyValue) float64 {

@@ -47,7 +47,7 @@ func ExampleWithCostBudget() {
 
 	prices := examplePrices()
 	ctx, span := crstel.Action(ctx, crs.PatchGeneration, "generate_patch", nil,
-		crstel.WithCostBudget(crstel.CostBudget{LLM: 0.01}))
+		crstel.WithCostBudget(crstel.CostBudget{LLM: 0.01, Currency: "USD"}))
 	calls := 0
 	for ctx.Err() == nil { // until the patch is good, or the money is spent
 		askLLM(ctx, prices)

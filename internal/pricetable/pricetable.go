@@ -106,6 +106,11 @@ func cmpOr(a, b string) string {
 
 var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 
+// ValidCurrency reports whether s has the form of an ISO 4217 currency
+// code, three capital letters such as USD, as the entries' currencies
+// must.
+func ValidCurrency(s string) bool { return currencyCode.MatchString(s) }
+
 // Parse reads a price table in JSON (see genai.ParsePrices). Errors name
 // the entry (its index and model) and the field.
 func Parse(data []byte) (*Table, error) {
