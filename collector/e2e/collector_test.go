@@ -156,16 +156,40 @@ func (c *collector) serves() bool {
 	return true
 }
 
-// freeAddr returns a free port of 127.0.0.1, as host:port.
+// freeAddr returns a loopback address nothing listens on now, and that
+// it has not returned before in this process: the kernel may give a port
+// just closed again, and two components of a test on one port cannot both
+// start. The ports it turns down stay held until it finds one.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			_ = l.Close()
+		}
+	}()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, l)
+		if addr := l.Addr().String(); !handedOut.addrs[addr] {
+			handedOut.addrs[addr] = true
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("freeAddr: 100 ports in a row were handed out before")
+	return ""
 }
+
+// handedOut holds the addresses freeAddr returned.
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: map[string]bool{}}
 
 // scrape returns the collector's own metrics, from its Prometheus
 // endpoint.
