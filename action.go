@@ -18,7 +18,6 @@ import (
 	"github.com/crstel/crstel/crs"
 	"github.com/crstel/crstel/internal/actionref"
 	"github.com/crstel/crstel/internal/pipeline"
-	"github.com/crstel/crstel/internal/pricetable"
 	"github.com/crstel/crstel/internal/provider"
 	"github.com/crstel/crstel/internal/violation"
 	"github.com/crstel/crstel/internal/watchdog"
@@ -311,14 +310,15 @@ func Action(ctx context.Context, category crs.Category, name string, meta crs.Me
 	a.Context, a.task, a.tc, a.parent = tctx, t, tc, enclosing
 	a.category, a.name = string(category), name
 	if len(opts) > 0 {
-		so, problems = cfg.startOptions(a, so, problems)
+		so, problems = cfg.apply(a, so, problems)
 	}
-	if (len(problems) > 0 || leftOut != nil) && violation.Strict(ctx) {
+	report := len(problems) > 0 || leftOut != nil
+	if report && violation.Strict(ctx) {
 		violation.Report(ctx, errors.Join(append(problems, leftOut)...))
 	}
 	sctx, span := a.tc.tracer.Start(a, name, so...)
 	a.Span, a.started = span, true
-	if len(problems) > 0 || leftOut != nil {
+	if report {
 		violation.Mark(ctx, span, problems...)
 		violation.Report(ctx, leftOut)
 	}
@@ -344,23 +344,18 @@ func startOptionsOf(owner *task, category crs.Category, name string, problems []
 	return owner.starts.make(category, name, owner, valid), category, name, problems
 }
 
-// startOptions returns so with those of c added: the options' attributes,
-// which may not replace the mandatory ones, links and kind, after the
-// mandatory attributes (so is not ours to change); and problems with what
-// was left out added.
-func (c *actionConfig) startOptions(a *actionCtx, so []trace.SpanStartOption, problems []error) ([]trace.SpanStartOption, []error) {
-	if b := c.costBudget; b.LLM > 0 || b.CPUSeconds > 0 {
-		acc := &costAcc{llmBudget: budgetUnits(b.LLM, nano), cpuBudget: budgetUnits(b.CPUSeconds, 1e9)}
-		switch {
-		case b.Currency == "" || b.LLM <= 0:
-		case pricetable.ValidCurrency(b.Currency):
-			currency := b.Currency
-			acc.currency.Store(&currency)
-		default:
-			problems = append(problems, fmt.Errorf("WithCostBudget: currency %s is not an ISO 4217 code such as USD; "+
-				"the LLM budget is in the currency of the first priced call", violation.Quote(b.Currency)))
-		}
+// apply applies c to a, which is about to start: it gives a its cost
+// budget, and returns so with the start options of c added (the options'
+// attributes, which may not replace the mandatory ones, links and kind,
+// after the mandatory attributes: so is not ours to change), and problems
+// with what was left out added.
+func (c *actionConfig) apply(a *actionCtx, so []trace.SpanStartOption, problems []error) ([]trace.SpanStartOption, []error) {
+	acc, err := c.costBudget.accumulator()
+	if acc != nil {
 		a.cost.Store(acc)
+	}
+	if err != nil {
+		problems = append(problems, err)
 	}
 	if len(c.attrs) > 0 || len(c.links) > 0 || c.kind != trace.SpanKindUnspecified {
 		so = slices.Clip(so)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/crstel/crstel/internal/actionref"
 	"github.com/crstel/crstel/internal/journal"
+	"github.com/crstel/crstel/internal/pricetable"
+	"github.com/crstel/crstel/internal/violation"
 )
 
 // The roll-up of an action: the sum of the costs of everything inside it
@@ -149,6 +151,26 @@ type CostBudget struct {
 // [subprocess.Run]: https://pkg.go.dev/github.com/crstel/crstel/subprocess#Run
 func WithCostBudget(b CostBudget) ActionOption {
 	return actionOptionFunc(func(c *actionConfig) { c.costBudget = b })
+}
+
+// accumulator returns the roll-up of an action with budget b, nil if b
+// has none; its LLM amount in b's currency, if b names one (an error if
+// the name is not a currency code, which is then left out).
+func (b CostBudget) accumulator() (*costAcc, error) {
+	if !(b.LLM > 0 || b.CPUSeconds > 0) { // NaN is no budget too
+		return nil, nil
+	}
+	acc := &costAcc{llmBudget: budgetUnits(b.LLM, nano), cpuBudget: budgetUnits(b.CPUSeconds, 1e9)}
+	switch {
+	case b.Currency == "" || !(b.LLM > 0):
+	case pricetable.ValidCurrency(b.Currency):
+		currency := b.Currency
+		acc.currency.Store(&currency)
+	default:
+		return acc, fmt.Errorf("WithCostBudget: currency %s is not an ISO 4217 code such as USD; "+
+			"the LLM budget is in the currency of the first priced call", violation.Quote(b.Currency))
+	}
+	return acc, nil
 }
 
 // budgetUnits returns v in units of 1/scale, 0 (none) if v is not

@@ -69,7 +69,7 @@ func parseEntry(raw json.RawMessage, currency string) (Entry, error) {
 	}
 	name := fmt.Sprintf(" %q", e.Model)
 	pr := Entry{Model: strings.ToLower(e.Model), Currency: cmpOr(e.Currency, currency), Source: e.Source, AsOf: e.AsOf}
-	if !currencyCode.MatchString(pr.Currency) {
+	if !ValidCurrency(pr.Currency) {
 		return Entry{}, fmt.Errorf("%s: currency %q is not an ISO 4217 code such as USD (set it on the entry or the table)", name, pr.Currency)
 	}
 	for _, f := range []struct {
@@ -123,7 +123,7 @@ func Parse(data []byte) (*Table, error) {
 	if f.Version == "" {
 		return nil, errors.New(`price table: "version" is missing: name the table, such as "team-prices-2026-12"`)
 	}
-	if f.Currency != "" && !currencyCode.MatchString(f.Currency) {
+	if f.Currency != "" && !ValidCurrency(f.Currency) {
 		return nil, fmt.Errorf("price table: currency %q is not an ISO 4217 code such as USD", f.Currency)
 	}
 	if len(f.Models) == 0 {
